@@ -1,0 +1,110 @@
+"""Notebook set-up: seeds, determinism, thread pinning, figure format, device choice.
+
+Every lecture notebook and exercise calls :func:`setup_notebook` once, in its set-up cell. Nothing in
+the package changes global state at import time; this is the one place that does.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+
+import numpy as np
+import torch
+
+THREADS_ENV_VAR = "VAECOURSE_THREADS"
+CACHE_ENV_VAR = "VAECOURSE_CACHE"
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """Turn ``"auto"`` into CUDA when a GPU is visible and the CPU otherwise.
+
+    Any other value is passed to :class:`torch.device`, so ``"cpu"`` and ``"cuda:1"`` work as usual.
+    """
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as err:
+        raise ValueError(f"unknown device {device!r}: use 'auto', 'cpu' or 'cuda'") from err
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} was asked for, but torch sees no CUDA GPU; use 'auto' or 'cpu'")
+    return resolved
+
+
+def thread_count() -> int:
+    """The torch thread count to use: ``$VAECOURSE_THREADS``, default 1.
+
+    One thread is the default because two threads on two shared cores were measured more than 10x
+    slower than one when another process was busy (thread oversubscription).
+    """
+    raw = os.environ.get(THREADS_ENV_VAR, "1")
+    try:
+        count = int(raw)
+    except ValueError:
+        raise ValueError(f"${THREADS_ENV_VAR} must be a positive integer, got {raw!r}") from None
+    if count < 1:
+        raise ValueError(f"${THREADS_ENV_VAR} must be a positive integer, got {raw!r}")
+    return count
+
+
+def cache_dir() -> str:
+    """Folder for cached data and weights: ``$VAECOURSE_CACHE``, else ``~/.cache/vaecourse``.
+
+    It lives outside the repository so that caches never end up in a commit.
+    """
+    default = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "vaecourse")
+    path = os.environ.get(CACHE_ENV_VAR, default)
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's global generators."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def setup_notebook(seed: int = 0, device: str = "auto", *, threads: int | None = None,
+                   verbose: bool = True) -> torch.device:
+    """Make a notebook reproducible and quick on a small CPU; return the device to use.
+
+    - seeds ``random``, NumPy and torch with ``seed``;
+    - turns on ``torch.use_deterministic_algorithms`` (with the cuBLAS setting it needs on a GPU);
+    - pins torch to ``threads`` threads (default: :func:`thread_count`);
+    - selects PNG figures at a fixed size and dpi (SVG embeds dates and random ids);
+    - prints one line with versions, device and thread count.
+    """
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    num_threads = thread_count() if threads is None else int(threads)
+    torch.set_num_threads(num_threads)
+    seed_everything(seed)
+    torch.use_deterministic_algorithms(True)
+    _configure_figures()
+    resolved = resolve_device(device)
+    if verbose:
+        from vaecourse import __version__
+
+        print(f"vaecourse {__version__} | python {platform.python_version()} | torch {torch.__version__} "
+              f"| device {resolved} | threads {num_threads} | seed {seed}")
+    return resolved
+
+
+def _configure_figures() -> None:
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"figure.figsize": (6.0, 4.0), "figure.dpi": 80, "savefig.dpi": 80,
+                         "image.cmap": "gray", "axes.grid": False})
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:  # plain Python: no inline backend to configure
+        return
+    if get_ipython() is not None:
+        set_matplotlib_formats("png")
+    del matplotlib
