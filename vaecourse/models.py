@@ -1,0 +1,244 @@
+"""Autoencoders and VAEs built on ``torch.distributions`` (notebooks 00-09).
+
+Encoders of a VAE return a distribution over ``z``; decoders return a distribution over ``x``, wrapped in
+``Independent`` so that ``log_prob`` gives one value per example, shape ``(B,)``. Every loss is a
+negative log-likelihood or a KL divergence computed from these objects, in nats, summed over pixels
+and latent dimensions; callers average over the batch.
+
+Each model has ``loss_terms(x) -> dict`` of per-example terms and a class attribute ``objective``
+naming the term that :func:`vaecourse.train.fit` minimises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import torch
+from torch import nn
+from torch.distributions import (Bernoulli, ContinuousBernoulli, Distribution, Independent, Normal,
+                                 kl_divergence)
+
+from vaecourse.data import as_image_batch
+
+IMAGE_SHAPE = (1, 28, 28)
+
+
+def mlp(in_features: int, hidden: Sequence[int], out_features: int) -> nn.Sequential:
+    """A ReLU multilayer perceptron ``in -> hidden... -> out`` (no activation on the output)."""
+    layers: list[nn.Module] = []
+    for width in hidden:
+        layers += [nn.Linear(in_features, width), nn.ReLU()]
+        in_features = width
+    layers.append(nn.Linear(in_features, out_features))
+    return nn.Sequential(*layers)
+
+
+# ------------------------------------------------------------------------------------- likelihoods
+class BernoulliLikelihood(nn.Module):
+    """p(x|z) = prod Bernoulli(x_i; sigmoid(logit_i)), parameterised by logits (the stable form).
+
+    Grey-level targets in [0, 1] are accepted (argument validation is off): that is the "binary
+    cross-entropy on grey pixels" of most VAE code, which is not a normalised density (notebook 06).
+    """
+
+    def forward(self, logits: torch.Tensor) -> Distribution:
+        return Independent(Bernoulli(logits=logits, validate_args=False), logits.dim() - 1)
+
+
+class ContinuousBernoulliLikelihood(nn.Module):
+    """The normalised version of the Bernoulli on [0, 1] (Loaiza-Ganem and Cunningham 2019)."""
+
+    def forward(self, logits: torch.Tensor) -> Distribution:
+        return Independent(ContinuousBernoulli(logits=logits, validate_args=False), logits.dim() - 1)
+
+
+class GaussianLikelihood(nn.Module):
+    """p(x|z) = prod Normal(x_i; mean_i, sigma^2), with sigma fixed or learned (one shared scalar)."""
+
+    def __init__(self, sigma: float = 0.1, learn_sigma: bool = False):
+        super().__init__()
+        if sigma <= 0:
+            raise ValueError(f"sigma must be positive, got {sigma}")
+        log_sigma = torch.tensor(float(sigma)).log()
+        if learn_sigma:
+            self.log_sigma = nn.Parameter(log_sigma)
+        else:
+            self.register_buffer("log_sigma", log_sigma)
+
+    def forward(self, mean: torch.Tensor) -> Distribution:
+        return Independent(Normal(mean, self.log_sigma.exp().expand_as(mean), validate_args=False),
+                           mean.dim() - 1)
+
+
+LIKELIHOODS = {"bernoulli": BernoulliLikelihood, "continuous_bernoulli": ContinuousBernoulliLikelihood,
+               "gaussian": GaussianLikelihood}
+
+
+def make_likelihood(likelihood: str | nn.Module) -> nn.Module:
+    if isinstance(likelihood, nn.Module):
+        return likelihood
+    if likelihood not in LIKELIHOODS:
+        raise ValueError(f"unknown likelihood {likelihood!r}; choose one of {sorted(LIKELIHOODS)} or pass a module")
+    return LIKELIHOODS[likelihood]()
+
+
+# ------------------------------------------------------------------------------ encoders, decoders
+class GaussianEncoder(nn.Module):
+    """q(z|x) = Normal(mu(x), diag exp(logvar(x))), an MLP on the flattened image."""
+
+    def __init__(self, latent_dim: int, image_shape: Sequence[int] = IMAGE_SHAPE, hidden: Sequence[int] = (400,)):
+        super().__init__()
+        self.image_shape = tuple(image_shape)
+        self.net = mlp(int(torch.tensor(self.image_shape).prod()), hidden, 2 * latent_dim)
+
+    def forward(self, x: torch.Tensor) -> Distribution:
+        x = as_image_batch(x, self.image_shape, name="x")
+        mu, logvar = self.net(x.flatten(1)).chunk(2, dim=-1)
+        return Independent(Normal(mu, (0.5 * logvar).exp(), validate_args=False), 1)
+
+
+class DeterministicEncoder(nn.Module):
+    """z = f(x), the encoder of a plain autoencoder."""
+
+    def __init__(self, latent_dim: int, image_shape: Sequence[int] = IMAGE_SHAPE, hidden: Sequence[int] = (400,)):
+        super().__init__()
+        self.image_shape = tuple(image_shape)
+        self.net = mlp(int(torch.tensor(self.image_shape).prod()), hidden, latent_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(as_image_batch(x, self.image_shape, name="x").flatten(1))
+
+
+class Decoder(nn.Module):
+    """p(x|z): an MLP from z to the parameters of the pixel likelihood, returned as a distribution."""
+
+    def __init__(self, latent_dim: int, image_shape: Sequence[int] = IMAGE_SHAPE, hidden: Sequence[int] = (400,),
+                 likelihood: str | nn.Module = "bernoulli"):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.image_shape = tuple(image_shape)
+        self.net = mlp(latent_dim, tuple(reversed(tuple(hidden))), int(torch.tensor(self.image_shape).prod()))
+        self.likelihood = make_likelihood(likelihood)
+
+    def forward(self, z: torch.Tensor) -> Distribution:
+        if z.dim() < 2 or z.shape[-1] != self.latent_dim:
+            raise ValueError(f"z must have shape (B, {self.latent_dim}), got {tuple(z.shape)}")
+        params = self.net(z).unflatten(-1, self.image_shape)
+        return self.likelihood(params)
+
+
+# ------------------------------------------------------------------------------------------ priors
+class StandardNormalPrior(nn.Module):
+    """p(z) = Normal(0, I). Calling it returns the distribution (priors with parameters do the same)."""
+
+    def __init__(self, latent_dim: int):
+        super().__init__()
+        self.register_buffer("loc", torch.zeros(latent_dim))
+        self.register_buffer("scale", torch.ones(latent_dim))
+
+    def forward(self) -> Distribution:
+        return Independent(Normal(self.loc, self.scale, validate_args=False), 1)
+
+
+# ------------------------------------------------------------------------------------------ models
+class AEOutput(NamedTuple):
+    z: torch.Tensor
+    p_x: Distribution
+
+
+class VAEOutput(NamedTuple):
+    q_z: Distribution
+    p_x: Distribution
+    z: torch.Tensor
+
+
+class AE(nn.Module):
+    """A plain autoencoder: deterministic code z = f(x), decoder likelihood p(x|z).
+
+    Its loss is the reconstruction negative log-likelihood ``nll = -log p(x | f(x))`` (for the Bernoulli
+    likelihood: binary cross-entropy summed over pixels).
+    """
+
+    objective = "nll"
+
+    def __init__(self, latent_dim: int = 2, image_shape: Sequence[int] = IMAGE_SHAPE, hidden: Sequence[int] = (400,),
+                 likelihood: str | nn.Module = "bernoulli"):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.image_shape = tuple(image_shape)
+        self.encoder = DeterministicEncoder(latent_dim, image_shape, hidden)
+        self.decoder = Decoder(latent_dim, image_shape, hidden, likelihood)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> Distribution:
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor) -> AEOutput:
+        z = self.encode(x)
+        return AEOutput(z, self.decode(z))
+
+    def loss_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = as_image_batch(x, self.image_shape, name="x")
+        return {"nll": -self(x).p_x.log_prob(x)}
+
+
+class VAE(nn.Module):
+    """A variational autoencoder with a pluggable prior and likelihood.
+
+    ``encode(x)`` gives q(z|x), ``decode(z)`` gives p(x|z), ``prior()`` gives p(z). The loss terms are
+    per example, in nats: ``nll = -log p(x|z)`` at one reparameterised sample z ~ q(z|x), ``kl =
+    KL(q(z|x) || p(z))`` (in closed form when torch knows it, else a one-sample Monte Carlo
+    estimate ``log q(z|x) - log p(z)``), and ``neg_elbo = nll + kl``, which is minimised.
+    """
+
+    objective = "neg_elbo"
+
+    def __init__(self, latent_dim: int = 20, image_shape: Sequence[int] = IMAGE_SHAPE, hidden: Sequence[int] = (400,),
+                 prior: nn.Module | None = None, likelihood: str | nn.Module = "bernoulli"):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.image_shape = tuple(image_shape)
+        self.encoder = GaussianEncoder(latent_dim, image_shape, hidden)
+        self.decoder = Decoder(latent_dim, image_shape, hidden, likelihood)
+        self.prior = prior if prior is not None else StandardNormalPrior(latent_dim)
+
+    def encode(self, x: torch.Tensor) -> Distribution:
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> Distribution:
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor) -> VAEOutput:
+        q_z = self.encode(x)
+        z = q_z.rsample()
+        return VAEOutput(q_z, self.decode(z), z)
+
+    def kl(self, q_z: Distribution, z: torch.Tensor) -> torch.Tensor:
+        """KL(q(z|x) || p(z)) per example: closed form if available, else ``log q(z) - log p(z)`` at z."""
+        p_z = self.prior()
+        try:
+            return kl_divergence(q_z, p_z)
+        except NotImplementedError:
+            return q_z.log_prob(z) - p_z.log_prob(z)
+
+    def loss_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = as_image_batch(x, self.image_shape, name="x")
+        q_z, p_x, z = self(x)
+        nll = -p_x.log_prob(x)
+        kl = self.kl(q_z, z)
+        return {"neg_elbo": nll + kl, "nll": nll, "kl": kl}
+
+    @torch.no_grad()
+    def sample(self, num_samples: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Decode ``num_samples`` prior draws; returns the decoder means ``(N, *image_shape)``.
+
+        The mean, not a pixel sample: sampling Bernoulli pixels gives speckle noise.
+        """
+        with torch.random.fork_rng(devices=[]):  # a local seed, without disturbing the global stream
+            if generator is not None:
+                torch.manual_seed(int(torch.randint(2 ** 62, (1,), generator=generator)))
+            z = self.prior().sample((num_samples,))
+        return self.decode(z).mean
