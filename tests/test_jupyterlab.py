@@ -1,0 +1,99 @@
+"""`uv run jupyter lab` serves the course and lands on the course map (README.md, rendered).
+
+The landing page and the Markdown viewer come from files this project installs into the
+environment (pyproject.toml, [tool.hatch.build.targets.wheel.shared-data]); this test starts a real
+server on localhost and asks it.
+"""
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab_server(tmp_path_factory):
+    home = tmp_path_factory.mktemp("lab-home")
+    port, token = _free_port(), secrets.token_hex(16)
+    env = {**os.environ, "HOME": str(home), "JUPYTER_PLATFORM_DIRS": "1",
+           "JUPYTER_RUNTIME_DIR": str(home / "runtime")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
+         f"--IdentityProvider.token={token}", "--allow-root", f"--ServerApp.root_dir={ROOT}",
+         f"--LabApp.user_settings_dir={home / 'settings'}", f"--LabApp.workspaces_dir={home / 'workspaces'}",
+         "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"jupyter lab exited early:\n{process.stdout.read().decode(errors='replace')[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2):
+                break
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            if time.monotonic() > deadline:
+                process.kill()
+                pytest.fail("jupyter lab did not answer on localhost within 90 s")
+            time.sleep(0.3)
+    yield base, token
+    request = urllib.request.Request(f"{base}/api/shutdown?token={token}", method="POST")
+    try:
+        urllib.request.urlopen(request, timeout=10)
+        process.wait(30)
+    except Exception:  # noqa: BLE001 - whatever happened, do not leave a server behind
+        process.kill()
+        process.wait(10)
+
+
+def test_root_redirects_to_the_course_map(lab_server):
+    base, token = lab_server
+    opener = urllib.request.build_opener(_NoRedirect)
+    with pytest.raises(urllib.error.HTTPError) as redirect:
+        opener.open(f"{base}/?token={token}", timeout=10)
+    assert redirect.value.code == 302
+    assert redirect.value.headers["Location"].split("?")[0].endswith("/lab/tree/README.md")
+
+
+def test_the_course_map_and_notebooks_are_served(lab_server):
+    base, token = lab_server
+    # Asked for as a text file, as JupyterLab's Markdown viewer does (jupytext's contents manager
+    # would otherwise hand a .md file over as a notebook).
+    with urllib.request.urlopen(f"{base}/api/contents/README.md?type=file&format=text&token={token}", timeout=10) as response:
+        readme = json.load(response)["content"]
+    assert "## Course map" in readme
+    with urllib.request.urlopen(f"{base}/lab/tree/README.md?token={token}", timeout=10) as response:
+        assert response.status == 200
+    with urllib.request.urlopen(f"{base}/api/contents/notebooks/00_setup_and_data.ipynb?content=0&token={token}",
+                                timeout=10) as response:
+        assert json.load(response)["type"] == "notebook"
+
+
+def test_markdown_opens_rendered(lab_server):
+    base, token = lab_server
+    url = f"{base}/lab/api/settings/@jupyterlab/docmanager-extension:plugin?token={token}"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        settings = json.load(response)
+    viewers = settings["schema"]["properties"]["defaultViewers"]["default"]
+    assert viewers.get("markdown") == "Markdown Preview"
