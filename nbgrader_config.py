@@ -1,0 +1,58 @@
+"""nbgrader configuration of the course (STYLE.md section 1).
+
+nbgrader reads this file only from the working directory (or Jupyter's config paths), so every
+nbgrader command runs from the repository root, for example:
+
+    uv run nbgrader generate_assignment q0_warmup --force   # solutions/q0_warmup -> exercises/q0_warmup
+    uv run nbgrader validate solutions/q0_warmup/q0_warmup.ipynb
+    uv run nbgrader validate --invert exercises/q0_warmup/q0_warmup.ipynb
+
+`generate_assignment` also writes the assignment into `gradebook.db` (add `--no-db` to skip that);
+the database, `submitted/`, `autograded/` and `feedback/` hold student data and are never committed.
+"""
+
+import os
+
+from nbgrader.converters import GenerateAssignment
+from nbgrader.preprocessors import NbGraderPreprocessor
+
+c = get_config()  # noqa: F821 (injected by traitlets when nbgrader loads this file)
+
+# An absolute root: "." works too, but nbgrader then warns, and the root would depend on the cwd.
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "exercises"
+# "*.py" keeps the jupytext twins (solutions/<aid>/<aid>.py) out of the release. Assignment data
+# files therefore must not be .py files; shared code lives in the vaecourse package.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.py"]
+
+# Per-cell limit while validating and autograding; nbgrader's default of 30 s is too tight for torch.
+c.Execute.timeout = 120
+
+# Put back grade and locked cells that a student deleted before grading them (nbgrader #1682).
+c.OverwriteCells.add_missing_cells = True
+
+# What replaces the code between ### BEGIN SOLUTION and ### END SOLUTION (nbgrader's default,
+# spelled out so the release does not depend on it).
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+
+class DropJupytextMetadata(NbGraderPreprocessor):  # enabled by default, unlike nbconvert's base class
+    """Remove the notebook-level ``jupytext`` metadata from released notebooks.
+
+    The pairing itself lives in solutions/jupytext.toml, but every `jupytext --sync` that reads the
+    .py twin writes the format options of that file (``notebook_metadata_filter``, ``main_language``)
+    back into the .ipynb metadata. Students need none of it, and with a ``formats`` entry their own
+    jupytext would create .py twins inside exercises/, so the release never carries the key.
+    """
+
+    def preprocess(self, nb, resources):
+        nb.metadata.pop("jupytext", None)
+        return nb, resources
+
+
+c.GenerateAssignment.preprocessors = [
+    *GenerateAssignment.class_traits()["preprocessors"].default(),  # nbgrader 0.9 defaults, in order
+    DropJupytextMetadata,
+]
