@@ -41,8 +41,7 @@ def lab_server(tmp_path_factory):
     process = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
          f"--IdentityProvider.token={token}", "--allow-root", f"--ServerApp.root_dir={ROOT}",
-         f"--LabApp.user_settings_dir={home / 'settings'}", f"--LabApp.workspaces_dir={home / 'workspaces'}",
-         "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+         f"--LabApp.user_settings_dir={home / 'settings'}", f"--LabApp.workspaces_dir={home / 'workspaces'}"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
@@ -97,3 +96,16 @@ def test_markdown_opens_rendered(lab_server):
         settings = json.load(response)
     viewers = settings["schema"]["properties"]["defaultViewers"]["default"]
     assert viewers.get("markdown") == "Markdown Preview"
+
+
+def test_no_news_or_update_checks():
+    """The course runs offline: the installed config turns off JupyterLab's news feed and update check.
+
+    (Asking the running server would not tell: offline, both answer "nothing new" either way.)
+    """
+    shown = subprocess.run([sys.executable, "-m", "jupyterlab", "--show-config-json"], cwd=ROOT,
+                           capture_output=True, text=True, timeout=120, check=True)
+    lab_config = json.loads(shown.stdout)["LabApp"]
+    assert lab_config["news_url"] is None
+    assert lab_config["check_for_updates_class"] == "jupyterlab.NeverCheckForUpdate"
+    assert lab_config["default_url"] == "/lab/tree/README.md"
