@@ -130,8 +130,12 @@ def test_resolve_device_auto_is_cuda_when_visible(monkeypatch):
 
 def test_resolve_device_passes_cpu_and_devices_through():
     assert resolve_device("cpu") == torch.device("cpu")
-    device = torch.device("cpu")
-    assert resolve_device(device) is device
+    assert resolve_device(torch.device("cpu")) == torch.device("cpu")
+
+
+def test_resolve_device_checks_a_cuda_device_object_too(no_cuda):
+    with pytest.raises(ValueError, match="torch sees no CUDA GPU"):
+        resolve_device(torch.device("cuda"))
 
 
 @pytest.mark.parametrize("name", ["cuda", "cuda:1"])

@@ -80,6 +80,8 @@ def test_history_final_and_speed(mnist):
         history.final(split="val")
     with pytest.raises(KeyError, match="no train values for 'banana'"):
         history.final("banana")
+    with pytest.raises(ValueError, match="split must be 'train' or 'val'"):
+        history.final(split="test")
     assert history.examples_per_second == pytest.approx(512 * 2 / sum(history.epoch_seconds))
     assert history.examples_per_second > 0
 

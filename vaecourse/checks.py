@@ -55,7 +55,8 @@ def check_true(claim: str, condition, *, detail: str | None = None) -> None:
 def check_shape(claim: str, tensor, shape: Sequence[int]):
     """Check that ``tensor.shape`` equals ``shape``; return the tensor."""
     actual = tuple(tensor.shape)
-    _report(claim, actual == tuple(shape), f"shape {tuple(shape)}", f"measured shape {actual}")
+    _report(claim, actual == tuple(shape), f"shape {tuple(shape)}",
+            f"measured shape {actual}, expected {tuple(shape)}")
     return tensor
 
 

@@ -6,9 +6,11 @@ the package changes global state at import time; this is the one place that does
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import random
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -22,13 +24,11 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
     Any other value is passed to :class:`torch.device`, so ``"cpu"`` and ``"cuda:1"`` work as usual.
     """
-    if isinstance(device, torch.device):
-        return device
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         resolved = torch.device(device)
-    except RuntimeError as err:
+    except (RuntimeError, TypeError) as err:
         raise ValueError(f"unknown device {device!r}: use 'auto', 'cpu' or 'cuda'") from err
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} was asked for, but torch sees no CUDA GPU; use 'auto' or 'cpu'")
@@ -67,6 +67,22 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def seeded(generator: torch.Generator | None) -> Iterator[None]:
+    """Run a block on torch's global generators reseeded from ``generator``, then restore them.
+
+    This lets functions built on ``torch.distributions`` (whose ``sample`` takes no generator) be
+    reproducible from a caller's generator without shifting the caller's global random stream. With
+    ``generator=None`` the block simply uses, and advances, the global stream.
+    """
+    if generator is None:
+        yield
+        return
+    with torch.random.fork_rng():  # the CPU and every visible CUDA device
+        torch.manual_seed(int(torch.randint(2 ** 62, (1,), generator=generator)))
+        yield
 
 
 def setup_notebook(seed: int = 0, device: str = "auto", *, threads: int | None = None,

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import zipfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -109,8 +108,8 @@ def _embedded_split(split: str) -> tuple[np.ndarray, np.ndarray]:
     try:
         with np.load(cache_file) as cached:
             return cached[f"{split}_images"], cached[f"{split}_labels"]
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
-        pass  # no cache yet, or a damaged one: rebuild it from the CSV below
+    except Exception:  # noqa: BLE001 - no cache yet, or a damaged one (zipfile, zlib, .npy header
+        pass  # errors alike): rebuild it from the CSV below
     images, labels = read_embedded_csv()
     train_idx, test_idx = _stratified_split(labels, EMBEDDED_TEST_FRACTION, EMBEDDED_SPLIT_SEED)
     arrays = {"train_images": images[train_idx], "train_labels": labels[train_idx],
@@ -300,15 +299,24 @@ def load_dsprites_npz(path: str) -> DSpritesArchive:
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no dSprites file at {path}; the course works without it: use vaecourse.data.DSprites()")
+    def unreadable(err: Exception) -> ValueError:
+        return ValueError(f"{path} is not a readable .npz file ({type(err).__name__}: {err}); it may be "
+                          "truncated or corrupt: download it again, or use vaecourse.data.DSprites()")
+
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            missing = {"imgs", "latents_classes"} - set(archive.files)
-            if missing:
-                raise ValueError(f"{path} is not a dSprites .npz: it lacks {sorted(missing)} (has {archive.files})")
+        archive = np.load(path, allow_pickle=False)
+    except Exception as err:  # noqa: BLE001 - not a zip or .npy at all (e.g. an HTML error page)
+        raise unreadable(err) from err
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path} holds a single array, not a dSprites .npz with imgs and latents_classes")
+    with archive:
+        missing = {"imgs", "latents_classes"} - set(archive.files)
+        if missing:
+            raise ValueError(f"{path} is not a dSprites .npz: it lacks {sorted(missing)} (has {archive.files})")
+        try:
             images, classes = archive["imgs"], archive["latents_classes"]
-    except (zipfile.BadZipFile, EOFError, OSError) as err:
-        raise ValueError(f"{path} is not a readable .npz file ({err}); it may be truncated or corrupt: "
-                         "download it again, or use vaecourse.data.DSprites()") from err
+        except Exception as err:  # noqa: BLE001 - damaged members: zlib, CRC or .npy header errors
+            raise unreadable(err) from err
     if images.ndim != 3 or classes.ndim != 2 or classes.shape[1] != 6 or len(images) != len(classes):
         raise ValueError(f"{path}: expected imgs (N, H, W) and latents_classes (N, 6) with the same N, "
                          f"got {images.shape} and {classes.shape}")

@@ -18,6 +18,7 @@ import hashlib
 import json
 import math
 import os
+import pickle
 import sys
 from typing import NamedTuple
 
@@ -25,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from vaecourse.config import cache_dir
+from vaecourse.config import cache_dir, seeded
 from vaecourse.data import as_image_batch, load_mnist
 
 # Everything that determines the classifier's weights; it names the cache file.
@@ -90,7 +91,7 @@ def reference_classifier() -> DigitClassifier:
     net = DigitClassifier()
     try:
         net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    except (OSError, RuntimeError, EOFError, ValueError):
+    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError):
         print(f"training the reference digit classifier once; it is cached in {path}", file=sys.stderr)
         net = train_reference_classifier()
         temporary = f"{path}.{os.getpid()}.tmp"
@@ -142,7 +143,8 @@ def frechet_distance_from_features(features_a: torch.Tensor, features_b: torch.T
     if len(a) < 2 or len(b) < 2:
         raise ValueError(f"the Frechet distance needs at least 2 images per set, got {len(a)} and {len(b)}")
     mean_a, mean_b = a.mean(0), b.mean(0)
-    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    # atleast_2d: np.cov returns a 0-d array for one feature
+    cov_a, cov_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
     # tr (C_a C_b)^(1/2) = sum of square roots of the eigenvalues of C_a^(1/2) C_b C_a^(1/2), a symmetric
     # positive semi-definite matrix: eigh on it is stable where a general matrix square root is not.
     eigval_a, eigvec_a = np.linalg.eigh(cov_a)
@@ -240,9 +242,7 @@ def iwae_log_likelihood(model, x, *, num_samples: int = 100, batch_size: int = 1
     was_training = model.training
     model.eval()
     estimates = []
-    with torch.random.fork_rng(devices=[]):
-        if generator is not None:
-            torch.manual_seed(int(torch.randint(2 ** 62, (1,), generator=generator)))
+    with seeded(generator):
         for batch in x.split(max(1, batch_size)):
             batch = batch.to(device)
             q_z = model.encode(batch)

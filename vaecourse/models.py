@@ -19,6 +19,7 @@ from torch import nn
 from torch.distributions import (Bernoulli, ContinuousBernoulli, Distribution, Independent, Normal,
                                  kl_divergence)
 
+from vaecourse.config import seeded
 from vaecourse.data import as_image_batch
 
 IMAGE_SHAPE = (1, 28, 28)
@@ -122,7 +123,7 @@ class Decoder(nn.Module):
         self.likelihood = make_likelihood(likelihood)
 
     def forward(self, z: torch.Tensor) -> Distribution:
-        if z.dim() < 2 or z.shape[-1] != self.latent_dim:
+        if z.dim() != 2 or z.shape[-1] != self.latent_dim:
             raise ValueError(f"z must have shape (B, {self.latent_dim}), got {tuple(z.shape)}")
         params = self.net(z).unflatten(-1, self.image_shape)
         return self.likelihood(params)
@@ -237,8 +238,6 @@ class VAE(nn.Module):
 
         The mean, not a pixel sample: sampling Bernoulli pixels gives speckle noise.
         """
-        with torch.random.fork_rng(devices=[]):  # a local seed, without disturbing the global stream
-            if generator is not None:
-                torch.manual_seed(int(torch.randint(2 ** 62, (1,), generator=generator)))
+        with seeded(generator):
             z = self.prior().sample((num_samples,))
         return self.decode(z).mean

@@ -37,9 +37,12 @@ class History:
 
     def final(self, term: str | None = None, *, split: str = "train") -> float:
         """The last epoch's mean of ``term`` (default: the objective) on ``"train"`` or ``"val"``."""
-        values = (self.train if split == "train" else self.val).get(term or self.objective)
+        if split not in ("train", "val"):
+            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+        terms = self.train if split == "train" else self.val
+        values = terms.get(term or self.objective)
         if not values:
-            raise KeyError(f"no {split} values for {term or self.objective!r}; have {sorted(self.train)}")
+            raise KeyError(f"no {split} values for {term or self.objective!r}; have {sorted(terms)}")
         return values[-1]
 
     @property
@@ -124,8 +127,9 @@ def evaluate_terms(model: nn.Module, x: torch.Tensor, *, batch_size: int = 1024)
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
+    x = _images_of(x)  # an (images, labels) pair counts its images, not its 2 entries
     sums: dict[str, float] = defaultdict(float)
-    for batch in _images_of(x).split(batch_size):
+    for batch in x.split(batch_size):
         for name, value in model.loss_terms(batch.to(device)).items():
             sums[name] += value.sum().item()
     model.train(was_training)
