@@ -55,7 +55,8 @@ def execute(path: Path, store: bool) -> dict:
     from nbclient import NotebookClient
 
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=CELL_TIMEOUT, kernel_name="python3",
+    # record_timing=False: per-cell timestamps would make every re-run a diff.
+    client = NotebookClient(notebook, timeout=CELL_TIMEOUT, kernel_name="python3", record_timing=False,
                             resources={"metadata": {"path": str(path.parent)}})
     os.environ.update(kernel_env())  # the kernel inherits this process's environment
     start = time.perf_counter()
