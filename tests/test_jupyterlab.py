@@ -98,6 +98,16 @@ def test_markdown_opens_rendered(lab_server):
     assert viewers.get("markdown") == "Markdown Preview"
 
 
+def test_no_news_prompt(lab_server):
+    """No "get notified about Jupyter news?" prompt on the course map, and no news fetched."""
+    base, token = lab_server
+    url = f"{base}/lab/api/settings/@jupyterlab/apputils-extension:notification?token={token}"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        defaults = json.load(response)["schema"]["properties"]
+    assert defaults["fetchNews"]["default"] == "false"
+    assert defaults["checkForUpdates"]["default"] is False
+
+
 def test_no_news_or_update_checks():
     """The course runs offline: the installed config turns off JupyterLab's news feed and update check.
 
