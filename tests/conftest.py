@@ -13,9 +13,15 @@ for _name in ("VAECOURSE_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBL
     os.environ[_name] = "1"  # before any kernel starts, so kernels inherit it
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # silences a debugger warning in kernels
 
+import pytest  # noqa: E402
 import torch  # noqa: E402
 
-torch.set_num_threads(1)
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Every test starts with one torch thread, whatever an earlier test set."""
+    torch.set_num_threads(1)
+    yield
 
 
 def pytest_collectstart(collector):

@@ -26,16 +26,13 @@ from vaecourse.train import fit
 
 @pytest.fixture(scope="module", autouse=True)
 def classifier_cache(tmp_path_factory):
-    """A private cache folder, one thread, and the memoised classifier trained into that folder."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    """A private cache folder and the memoised classifier trained into that folder."""
     with pytest.MonkeyPatch.context() as mp:
         cache = tmp_path_factory.mktemp("vaecourse_cache")
         mp.setenv("VAECOURSE_CACHE", str(cache))
         mp.setattr(evaluate, "_classifier", None)
         evaluate.reference_classifier()  # trains (the folder is empty) and writes the cache file
         yield cache
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -18,14 +18,6 @@ LATENT = 4
 HIDDEN = (32,)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def x(tmp_path_factory):
     """Eight real (grey-level) digits."""

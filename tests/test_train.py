@@ -12,14 +12,6 @@ from vaecourse.models import AE, VAE
 from vaecourse.train import History, evaluate_terms, fit
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def mnist(tmp_path_factory):
     """512 training and 256 held-out embedded digits with labels."""
