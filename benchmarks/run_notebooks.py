@@ -55,7 +55,11 @@ def execute(path: Path, store: bool) -> dict:
     import nbformat
     from nbclient import NotebookClient
 
-    notebook = nbformat.read(path, as_version=4)
+    try:
+        notebook = nbformat.read(path, as_version=4)
+    except (OSError, ValueError) as err:  # nbformat's NotJSONError and validation errors are ValueErrors
+        raise SystemExit(f"{path}: not a readable notebook ({type(err).__name__}: {err}). If it has a .py "
+                         "twin, rebuild it from that: uv run jupytext --sync <notebook>.py") from err
     # record_timing=False: per-cell timestamps would make every re-run a diff.
     client = NotebookClient(notebook, timeout=CELL_TIMEOUT, kernel_name="python3", record_timing=False,
                             resources={"metadata": {"path": str(path.parent)}})
@@ -153,13 +157,14 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.command == "_measure":
         print(json.dumps(execute(args.notebook.resolve(), store=False)))
-    elif args.command == "store":
-        store([p.resolve() for p in args.notebooks])
+        return
+    paths = [p.resolve() for p in args.notebooks] or course_notebooks()
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        parser.error(f"no such notebook: {', '.join(missing)}")
+    if args.command == "store":
+        store(paths)
     else:
-        paths = [p.resolve() for p in args.notebooks] or course_notebooks()
-        missing = [str(p) for p in paths if not p.is_file()]
-        if missing:
-            parser.error(f"no such notebook: {', '.join(missing)}")
         table = benchmark(paths, args.runs)
         if args.no_write:
             print(table)
