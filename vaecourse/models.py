@@ -186,6 +186,57 @@ class AE(nn.Module):
         return {"nll": -self(x).p_x.log_prob(x)}
 
 
+def code_rms_radius(z: torch.Tensor) -> torch.Tensor:
+    """R = sqrt(mean_i ||z_i - mean(z)||^2): the root-mean-square distance of codes ``(B, D)`` from their centre."""
+    return (z - z.mean(dim=0)).pow(2).sum(dim=-1).mean().sqrt()
+
+
+class NoisyAE(AE):
+    """An autoencoder whose code gets Gaussian noise while training (homework Q1c, notebook 03).
+
+    In training mode the decoder sees ``z = f(x) + sqrt(noise_factor) * R * eps``, eps ~ N(0, I): noise
+    of variance ``noise_factor * R^2`` per coordinate. With ``noise_scale="rms"``, R is
+    :func:`code_rms_radius` of the current batch's codes, detached: the noise follows the scale of the
+    codes, and no gradient flows through R, so the encoder cannot shrink the noise by moving R (only by
+    how it arranges the codes relative to R). With a number, R is that fixed number, and the encoder can
+    escape the noise by inflating its codes. In eval mode there is no noise.
+
+    ``loss_terms`` adds ``code_rms`` (the batch's R, repeated per example) so ``fit`` logs it per epoch.
+    """
+
+    def __init__(self, latent_dim: int = 2, image_shape: Sequence[int] = IMAGE_SHAPE, hidden: Sequence[int] = (400,),
+                 likelihood: str | nn.Module = "bernoulli", *, noise_factor: float = 0.05,
+                 noise_scale: str | float = "rms"):
+        super().__init__(latent_dim, image_shape, hidden, likelihood)
+        if noise_factor < 0:
+            raise ValueError(f"noise_factor must be non-negative, got {noise_factor}")
+        if noise_scale != "rms" and not (isinstance(noise_scale, (int, float)) and noise_scale > 0):
+            raise ValueError(f"noise_scale must be 'rms' or a positive number, got {noise_scale!r}")
+        self.noise_factor = float(noise_factor)
+        self.noise_scale = noise_scale
+
+    def noise_radius(self, z: torch.Tensor) -> torch.Tensor:
+        if self.noise_scale == "rms":
+            return code_rms_radius(z).detach()  # a scale for the noise, not something to optimise
+        return torch.tensor(float(self.noise_scale), device=z.device)
+
+    def perturb(self, code: torch.Tensor) -> torch.Tensor:
+        """The code the decoder sees: with noise in training mode, unchanged in eval mode."""
+        if not self.training or self.noise_factor == 0:
+            return code
+        return code + self.noise_factor ** 0.5 * self.noise_radius(code) * torch.randn_like(code)
+
+    def forward(self, x: torch.Tensor) -> AEOutput:
+        z = self.perturb(self.encode(x))
+        return AEOutput(z, self.decode(z))
+
+    def loss_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = as_image_batch(x, self.image_shape, name="x")
+        code = self.encode(x)
+        p_x = self.decode(self.perturb(code))
+        return {"nll": -p_x.log_prob(x), "code_rms": code_rms_radius(code.detach()).expand(len(x))}
+
+
 class VAE(nn.Module):
     """A variational autoencoder with a pluggable prior and likelihood.
 

@@ -1,0 +1,105 @@
+"""Working with latent codes: encoding a data set, sampling boxes and fitted densities (notebooks 01-03).
+
+A plain autoencoder gives codes but no distribution to sample codes from. The functions here supply
+the usual candidates, all as plain functions of a code matrix ``(N, D)``:
+
+- :func:`bounding_box` and :func:`sample_box`: uniform sampling over the box the codes span;
+- :func:`box_occupancy`: how much of that box lies near any code (it collapses as D grows);
+- :func:`fit_gaussian` / :func:`fit_mixture` and :func:`sample_fitted`: ex-post density estimation,
+  a Gaussian or a Gaussian mixture fitted to the codes after training (Ghosh et al. 2020).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.mixture import GaussianMixture
+
+from vaecourse.data import as_image_batch
+
+
+@torch.no_grad()
+def encode_dataset(model, images, *, batch_size: int = 1000) -> torch.Tensor:
+    """Codes ``(N, D)`` of ``images`` on the CPU: ``f(x)`` for an AE, the posterior mean for a VAE (eval mode)."""
+    images = as_image_batch(images, model.image_shape)
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    codes = []
+    for batch in images.split(batch_size):
+        code = model.encode(batch.to(device))
+        codes.append((code.mean if isinstance(code, torch.distributions.Distribution) else code).cpu())
+    model.train(was_training)
+    return torch.cat(codes)
+
+
+@torch.no_grad()
+def decode_mean(model, z: torch.Tensor, *, batch_size: int = 1000) -> torch.Tensor:
+    """Decoder means (the images one shows) for codes ``(N, D)``, on the CPU."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    images = torch.cat([model.decode(chunk.to(device)).mean.cpu() for chunk in z.split(batch_size)])
+    model.train(was_training)
+    return images
+
+
+def _check_codes(codes) -> torch.Tensor:
+    codes = torch.as_tensor(codes, dtype=torch.float32)
+    if codes.dim() != 2 or len(codes) < 2:
+        raise ValueError(f"codes must have shape (N, D) with N >= 2, got {tuple(codes.shape)}")
+    return codes
+
+
+def bounding_box(codes) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-dimension minimum and maximum of the codes: ``(low (D,), high (D,))``."""
+    codes = _check_codes(codes)
+    return codes.min(dim=0).values, codes.max(dim=0).values
+
+
+def sample_box(low: torch.Tensor, high: torch.Tensor, num_samples: int, *,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+    """``num_samples`` points drawn uniformly from the box ``[low, high]``: ``(num_samples, D)``."""
+    if low.shape != high.shape or low.dim() != 1:
+        raise ValueError(f"low and high must be vectors of the same length, got {tuple(low.shape)} and {tuple(high.shape)}")
+    return low + (high - low) * torch.rand(num_samples, len(low), generator=generator)
+
+
+def box_occupancy(codes, *, num_samples: int = 2000, generator: torch.Generator | None = None) -> float:
+    """Fraction of the codes' bounding box that lies near data.
+
+    A uniform point of the box counts as "near data" when its distance to the nearest code is at most
+    the median nearest-neighbour distance among the codes themselves (the typical spacing of the
+    data). Both distances are measured in the same units, so the fraction does not depend on how the
+    codes are scaled; for a cloud that fills its box it is about one half or more, and it falls as
+    the codes occupy a thinner part of a higher-dimensional box.
+    """
+    codes = _check_codes(codes)
+    spacing = torch.cdist(codes, codes).fill_diagonal_(float("inf")).min(dim=1).values.median()
+    points = sample_box(*bounding_box(codes), num_samples, generator=generator)
+    nearest = torch.cdist(points, codes).min(dim=1).values
+    return (nearest <= spacing).double().mean().item()
+
+
+def fit_gaussian(codes) -> GaussianMixture:
+    """One full-covariance Gaussian fitted to the codes (maximum likelihood)."""
+    return fit_mixture(codes, num_components=1)
+
+
+def fit_mixture(codes, *, num_components: int = 10, seed: int = 0) -> GaussianMixture:
+    """A full-covariance Gaussian mixture fitted to the codes by EM (scikit-learn)."""
+    codes = _check_codes(codes).double().numpy()
+    return GaussianMixture(n_components=num_components, covariance_type="full", random_state=seed,
+                           reg_covar=1e-5).fit(codes)
+
+
+def sample_fitted(density: GaussianMixture, num_samples: int, *, seed: int = 0) -> torch.Tensor:
+    """``num_samples`` codes drawn from a fitted density, float32 ``(num_samples, D)``, in shuffled order.
+
+    scikit-learn returns the draws grouped by mixture component; they are shuffled so that any slice
+    is a fair sample.
+    """
+    rng = np.random.default_rng(seed)
+    density.random_state = int(rng.integers(2 ** 31))
+    draws, _ = density.sample(num_samples)
+    return torch.from_numpy(draws[rng.permutation(num_samples)]).float()
