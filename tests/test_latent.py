@@ -1,0 +1,164 @@
+"""Unit tests of vaecourse.latent: encoding a data set, box sampling, box occupancy and fitted densities."""
+
+import pytest
+import torch
+
+from vaecourse import latent, models
+
+
+def gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def images(n: int = 10) -> torch.Tensor:
+    return torch.rand(n, 1, 28, 28, generator=gen(1))
+
+
+# ----------------------------------------------------------------------------- encode and decode
+@pytest.mark.parametrize("model_class", [models.AE, models.VAE])
+def test_encode_dataset_shapes_and_mode(model_class):
+    torch.manual_seed(0)
+    model = model_class(latent_dim=3, hidden=(8,))
+    model.train()
+    codes = latent.encode_dataset(model, images(10), batch_size=4)  # several batches
+    assert codes.shape == (10, 3) and codes.dtype == torch.float32
+    assert model.training, "encode_dataset must restore the training mode"
+    # deterministic (a VAE gives its posterior mean, not a sample) and batch-size independent
+    assert torch.allclose(codes, latent.encode_dataset(model, images(10)), atol=1e-6)
+
+
+def test_encode_dataset_of_a_vae_is_the_posterior_mean():
+    torch.manual_seed(0)
+    vae = models.VAE(latent_dim=2, hidden=(8,)).eval()
+    with torch.no_grad():
+        expected = vae.encode(images(5)).mean
+    assert torch.allclose(latent.encode_dataset(vae, images(5)), expected)
+
+
+def test_encode_dataset_rejects_wrong_image_shape():
+    model = models.AE(latent_dim=2, hidden=(8,))
+    with pytest.raises(ValueError):
+        latent.encode_dataset(model, torch.rand(4, 3, 28, 28))
+
+
+def test_decode_mean_shape_range_and_mode():
+    torch.manual_seed(0)
+    model = models.AE(latent_dim=2, hidden=(8,))
+    model.train()
+    decoded = latent.decode_mean(model, torch.randn(7, 2, generator=gen()), batch_size=3)
+    assert decoded.shape == (7, 1, 28, 28)
+    assert decoded.min() >= 0 and decoded.max() <= 1  # Bernoulli means
+    assert model.training
+
+
+# ---------------------------------------------------------------------------------- box sampling
+def test_bounding_box_is_the_per_dimension_range():
+    codes = torch.tensor([[0.0, -1.0], [2.0, 5.0], [1.0, 3.0]])
+    low, high = latent.bounding_box(codes)
+    assert low.tolist() == [0.0, -1.0] and high.tolist() == [2.0, 5.0]
+
+
+def test_bounding_box_accepts_numpy():
+    low, high = latent.bounding_box(torch.randn(20, 4, generator=gen()).numpy())
+    assert low.shape == high.shape == (4,) and torch.all(low < high)
+
+
+@pytest.mark.parametrize("bad", [torch.zeros(5), torch.zeros(1, 3), torch.zeros(2, 3, 4)])
+def test_bad_code_shapes_raise(bad):
+    with pytest.raises(ValueError, match="shape"):
+        latent.bounding_box(bad)
+    with pytest.raises(ValueError, match="shape"):
+        latent.box_occupancy(bad)
+    with pytest.raises(ValueError, match="shape"):
+        latent.fit_mixture(bad, num_components=1)
+
+
+def test_sample_box_shape_and_bounds():
+    low, high = torch.tensor([-1.0, 10.0, 0.0]), torch.tensor([1.0, 20.0, 0.5])
+    z = latent.sample_box(low, high, 5000, generator=gen())
+    assert z.shape == (5000, 3)
+    assert torch.all(z >= low) and torch.all(z <= high)
+    # uniform: each coordinate's mean is the box centre (standard error < 1% of the width here)
+    assert torch.allclose(z.mean(dim=0), (low + high) / 2, atol=0.02 * (high - low).max().item())
+
+
+def test_sample_box_is_reproducible_with_a_generator():
+    low, high = torch.zeros(2), torch.ones(2)
+    assert torch.equal(latent.sample_box(low, high, 10, generator=gen(3)),
+                       latent.sample_box(low, high, 10, generator=gen(3)))
+
+
+@pytest.mark.parametrize("low, high", [(torch.zeros(2), torch.ones(3)), (torch.zeros(2, 2), torch.ones(2, 2))])
+def test_sample_box_rejects_mismatched_bounds(low, high):
+    with pytest.raises(ValueError):
+        latent.sample_box(low, high, 4)
+
+
+# ---------------------------------------------------------------------------------- occupancy
+def test_occupancy_is_high_for_codes_filling_a_2d_box():
+    axis = torch.linspace(0, 1, 40)
+    grid = torch.cartesian_prod(axis, axis)  # 1600 codes on a dense, regular grid
+    assert latent.box_occupancy(grid, num_samples=1000, generator=gen()) > 0.9
+
+
+def test_occupancy_is_near_zero_for_a_thin_line_in_8d():
+    t = torch.rand(1000, 1, generator=gen(1))
+    line = t * torch.ones(1, 8) + 1e-3 * torch.randn(1000, 8, generator=gen(2))  # the box's diagonal
+    assert latent.box_occupancy(line, num_samples=1000, generator=gen()) < 0.01
+
+
+def test_occupancy_does_not_depend_on_the_scale_of_the_codes():
+    codes = torch.randn(500, 4, generator=gen(1))
+    value = latent.box_occupancy(codes, num_samples=500, generator=gen(5))
+    assert 0 < value < 1
+    assert latent.box_occupancy(100 * codes, num_samples=500, generator=gen(5)) == pytest.approx(value, abs=1e-12)
+    assert latent.box_occupancy(codes + 7, num_samples=500, generator=gen(5)) == pytest.approx(value, abs=1e-12)
+
+
+def test_occupancy_falls_with_dimension_for_gaussian_codes():
+    values = [latent.box_occupancy(torch.randn(1000, d, generator=gen(d)), num_samples=1000, generator=gen())
+              for d in (2, 4, 8)]
+    assert values[0] > values[1] > values[2]
+
+
+def test_occupancy_stays_high_for_uniform_codes_in_any_dimension():
+    """A cloud that fills its box is not penalised for its dimension: the measure is about holes."""
+    for d in (2, 8):
+        assert 0.3 < latent.box_occupancy(torch.rand(1000, d, generator=gen(d)), num_samples=1000,
+                                          generator=gen()) < 0.8
+
+
+# ----------------------------------------------------------------------------- fitted densities
+def test_fit_mixture_and_sample_fitted_shapes():
+    codes = torch.cat([torch.randn(100, 3, generator=gen(1)), 10 + torch.randn(100, 3, generator=gen(2))])
+    mixture = latent.fit_mixture(codes, num_components=2, seed=0)
+    assert mixture.n_components == 2 and mixture.means_.shape == (2, 3)
+    z = latent.sample_fitted(mixture, 50, seed=0)
+    assert z.shape == (50, 3) and z.dtype == torch.float32
+    # both clusters are found, and the samples are shuffled, not grouped by component
+    assert sorted(mixture.means_[:, 0].round().tolist()) == pytest.approx([0, 10], abs=1)
+    far = (z[:, 0] > 5).int()
+    assert 0 < far.sum() < 50 and (far[1:] != far[:-1]).sum() > 2
+
+
+def test_sample_fitted_is_deterministic_per_seed():
+    mixture = latent.fit_mixture(torch.randn(200, 2, generator=gen()), num_components=3, seed=0)
+    assert torch.equal(latent.sample_fitted(mixture, 20, seed=1), latent.sample_fitted(mixture, 20, seed=1))
+    assert not torch.equal(latent.sample_fitted(mixture, 20, seed=1), latent.sample_fitted(mixture, 20, seed=2))
+
+
+def test_fit_mixture_is_deterministic_per_seed():
+    codes = torch.randn(200, 2, generator=gen())
+    a, b = latent.fit_mixture(codes, num_components=3, seed=4), latent.fit_mixture(codes, num_components=3, seed=4)
+    assert (a.means_ == b.means_).all()
+
+
+def test_fit_gaussian_matches_the_sample_mean_and_covariance():
+    codes = torch.randn(2000, 2, generator=gen()) @ torch.tensor([[2.0, 0.0], [1.0, 0.5]]) + 3
+    gaussian = latent.fit_gaussian(codes)
+    assert gaussian.n_components == 1
+    data = codes.double().numpy()
+    assert gaussian.means_[0] == pytest.approx(data.mean(axis=0), abs=1e-8)
+    # maximum likelihood covariance (divides by N), plus scikit-learn's reg_covar on the diagonal
+    covariance = torch.from_numpy(data).T.cov(correction=0).numpy()
+    assert gaussian.covariances_[0] == pytest.approx(covariance, abs=1e-4)

@@ -1,0 +1,138 @@
+"""Interactive widgets (ipywidgets) for the lecture notebooks.
+
+- :func:`latent_explorer` (notebook 01, and 02 for a 2-D VAE): move a point through a 2-D latent space
+  and see the decoded digit next to the codes of the data.
+- :func:`select_explorer` (notebook 03: the noise-factor control): one figure per setting, picked
+  with a slider.
+
+Each widget draws its initial state when it is built, so a notebook executed without a front end
+(nbval, nbconvert, CI) runs it without error, and someone reading the executed notebook in
+JupyterLab sees a figure before touching anything. Figures are rendered to PNG and closed at once
+(no figure leaks, no double display by the inline backend) and put into an ``Output`` widget by
+setting its ``outputs``, which works with or without a kernel. The returned container keeps its
+controls as attributes (``.sliders`` / ``.control`` and ``.output``), so a test can move a control
+and look at what was drawn.
+
+ipywidgets is imported inside the functions: ``import vaecourse`` does not pay for it.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import matplotlib.pyplot as plt
+import torch
+
+from vaecourse.latent import decode_mean
+from vaecourse.plotting import latent_scatter
+
+
+def _show(output, fig, description: str) -> None:
+    """Replace what ``output`` shows by ``fig`` as a PNG (with ``description`` as its text), then close ``fig``."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    png = base64.b64encode(buffer.getvalue()).decode("ascii")
+    output.outputs = ({"output_type": "display_data", "metadata": {},
+                       "data": {"image/png": png, "text/plain": description}},)
+
+
+def latent_explorer(model, codes, labels, *, start=None):
+    """Two sliders (z1, z2) over a 2-D latent space; shows the codes and the decoded digit at the point.
+
+    Parameters
+    ----------
+    model : a trained model with a 2-D latent space and ``decode(z)`` (an AE or a VAE).
+    codes : ``(N, 2)`` codes of the data (e.g. :func:`vaecourse.latent.encode_dataset`); the sliders
+        span their bounding box plus a 10% margin on each side.
+    labels : ``(N,)`` class labels, to colour the scatter.
+    start : optional ``(2,)`` starting point; default: the median code.
+
+    Returns
+    -------
+    An ``ipywidgets.VBox`` with attributes ``sliders`` (the two ``FloatSlider``) and ``output``.
+    """
+    import ipywidgets as widgets
+
+    codes = torch.as_tensor(codes).detach().cpu().float()
+    labels = torch.as_tensor(labels).detach().cpu()
+    if codes.dim() != 2 or codes.shape[1] != 2:
+        raise ValueError(f"latent_explorer needs 2-D codes (N, 2), got {tuple(codes.shape)}")
+    if labels.shape != codes.shape[:1]:
+        raise ValueError(f"labels must have shape ({len(codes)},), got {tuple(labels.shape)}")
+    if getattr(model, "latent_dim", 2) != 2:
+        raise ValueError(f"latent_explorer needs a model with a 2-D latent space, got latent_dim={model.latent_dim}")
+    low, high = codes.min(dim=0).values, codes.max(dim=0).values
+    margin = 0.1 * (high - low)
+    low, high = low - margin, high + margin
+    start = codes.median(dim=0).values if start is None else torch.as_tensor(start, dtype=torch.float32).flatten()
+    if start.shape != (2,):
+        raise ValueError(f"start must be a point (2,), got {tuple(start.shape)}")
+
+    sliders = tuple(
+        widgets.FloatSlider(value=float(start[i].clamp(low[i], high[i])), min=float(low[i]), max=float(high[i]),
+                            step=float(high[i] - low[i]) / 200, description=f"z{i + 1}", readout_format=".2f",
+                            continuous_update=False)  # redraw on release: one figure takes ~0.1 s
+        for i in range(2))
+    output = widgets.Output()
+
+    def redraw(change=None):
+        z = torch.tensor([[sliders[0].value, sliders[1].value]])
+        image = decode_mean(model, z)[0, 0]
+        nearest = int(torch.cdist(z, codes).argmin())
+        fig, (ax_codes, ax_digit) = plt.subplots(1, 2, figsize=(8.5, 3.8), width_ratios=(1.5, 1))
+        latent_scatter(codes, labels, ax=ax_codes, title="codes of the data")
+        ax_codes.plot(*z[0].tolist(), marker="X", color="black", markersize=12, markeredgecolor="white")
+        ax_digit.imshow(image.numpy(), cmap="gray", vmin=0, vmax=1)
+        ax_digit.set_axis_off()
+        ax_digit.set_title(f"decoded; nearest code is a {int(labels[nearest])}")
+        description = f"decoded digit at z = ({z[0, 0]:.3g}, {z[0, 1]:.3g})"
+        fig.suptitle(description)
+        _show(output, fig, description)
+
+    for slider in sliders:
+        slider.observe(redraw, names="value")
+    redraw()
+    container = widgets.VBox([widgets.HBox(list(sliders)), output])
+    container.sliders, container.output = sliders, output
+    return container
+
+
+def select_explorer(options: dict, *, description: str = "setting"):
+    """A slider over the keys of ``options`` (``{label: draw_fn}``); shows ``draw_fn()`` of the selected one.
+
+    Each ``draw_fn`` takes no argument and returns a matplotlib ``Figure``; it is called each time its
+    label is selected (the first label is drawn at once). The labels keep their dict order.
+
+    Returns
+    -------
+    An ``ipywidgets.VBox`` with attributes ``control`` (the ``SelectionSlider``) and ``output``.
+    """
+    import ipywidgets as widgets
+
+    if not isinstance(options, dict) or not options:
+        raise ValueError("options must be a non-empty dict {label: draw_fn}")
+    not_callable = [label for label, draw in options.items() if not callable(draw)]
+    if not_callable:
+        raise ValueError(f"every option needs a function that returns a Figure; not callable: {not_callable}")
+    labels = [str(label) for label in options]
+    draw_fns = dict(zip(labels, options.values()))
+    if len(draw_fns) != len(options):
+        raise ValueError(f"option labels must stay distinct as text, got {list(options)}")
+
+    control = widgets.SelectionSlider(options=labels, value=labels[0], description=description,
+                                      continuous_update=False, style={"description_width": "initial"})
+    output = widgets.Output()
+
+    def redraw(change=None):
+        fig = draw_fns[control.value]()
+        if not isinstance(fig, plt.Figure):
+            raise TypeError(f"the function for {control.value!r} must return a Figure, got {type(fig).__name__}")
+        _show(output, fig, f"{description} = {control.value}")
+
+    control.observe(redraw, names="value")
+    redraw()
+    container = widgets.VBox([control, output])
+    container.control, container.output = control, output
+    return container
