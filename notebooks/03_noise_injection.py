@@ -569,6 +569,7 @@ kl_vae_by_seed = {s: test_terms["VAE"][s]["kl"] for s in seeds}
 vae_sigma = {s: models["VAE"][s].encode(x_test.to(device)).base_dist.scale.detach().cpu() for s in seeds}
 bound = {s: capacity_bound(vc.latent.encode_dataset(models["noisy AE"][s], x_train), NOISE_FACTOR) for s in seeds}
 first_epoch_r = {s: histories["noisy AE"][s].train["code_rms"][0] for s in seeds}
+num_params = {name: sum(p.numel() for p in models[name][SEED].parameters()) for name in names}
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -580,12 +581,15 @@ table = [
     ("objective", "reconstruction nll only: test nll " + spread(t["nll"] for t in test_terms["noisy AE"].values()),
      "nll + KL: test nll " + spread(t["nll"] for t in test_terms["VAE"].values())
      + ", KL " + spread(kl_vae_by_seed.values())),
-    ("random in training", "z = f(x) + noise: sd sqrt(c)*R = " + spread(
-        (NOISE_FACTOR ** 0.5 * radius["noisy AE"][s] for s in seeds), 2) + ", same for all x",
-     "z ~ N(mu(x), sigma(x)^2): sd " + spread((v.mean() for v in vae_sigma.values()), 2)
-     + ", per-input sd from " + spread((v.mean(1).min() for v in vae_sigma.values()), 2)
-     + " to " + spread((v.mean(1).max() for v in vae_sigma.values()), 2)),
-    ("learned", "f(x), decoder; the noise level is set by c", "mu(x), sigma(x), decoder"),
+    ("random in training", "z ~ N(f(x), sd^2 I), sd = sqrt(c) R = " + spread(
+        (NOISE_FACTOR ** 0.5 * radius["noisy AE"][s] for s in seeds), 2)
+     + f" = {NOISE_FACTOR ** 0.5:.3f} R for every x and coordinate",
+     "z ~ N(mu(x), diag sigma(x)^2): mean sd " + spread((v.mean() for v in vae_sigma.values()), 2)
+     + " = " + spread((vae_sigma[s].mean() / radius["VAE"][s] for s in seeds), 3) + " R"),
+    ("learned", f"f(x) and decoder ({num_params['noisy AE']:,} parameters); the noise level is set by c",
+     f"mu(x), sigma(x) and decoder ({num_params['VAE']:,} parameters); per-input mean sd from "
+     + spread((v.mean(1).min() for v in vae_sigma.values()), 2) + " to "
+     + spread((v.mean(1).max() for v in vae_sigma.values()), 2)),
     ("information in the code (nats)", "<= " + spread(bound.values()) + " (Gaussian channel)",
      "<= KL = " + spread(kl_vae_by_seed.values())),
     ("pull toward N(0, I)", "none: KL it would pay " + spread(kl_noisy_by_seed.values()),
