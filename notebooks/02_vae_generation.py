@@ -264,8 +264,8 @@ _ = ax.set_title(f"code norm along 500 paths (seed {SEED})")
 vae = models["VAE", SEED]
 decode = lambda z: vae.decode(z).mean  # noqa: E731
 few_start, few_end = codes_test[SEED][start_index[:4]], codes_test[SEED][end_index[:4]]
-fig = vc.plotting.interpolation_strip(decode, few_start, few_end, num_steps=9, method="linear", title="lerp")
-fig = vc.plotting.interpolation_strip(decode, few_start, few_end, num_steps=9, method="spherical", title="slerp")
+fig = vc.plotting.interpolation_strip(decode, few_start, few_end, num_steps=9, method="linear", title=f"lerp (seed {SEED})")
+fig = vc.plotting.interpolation_strip(decode, few_start, few_end, num_steps=9, method="spherical", title=f"slerp (seed {SEED})")
 
 # %% [markdown]
 # ## 4. Method 3: variations of a given digit, from its posterior
