@@ -81,8 +81,10 @@ def latent_explorer(model, codes, labels, *, start=None):
         z = torch.tensor([[sliders[0].value, sliders[1].value]])
         image = decode_mean(model, z)[0, 0]
         nearest = int(torch.cdist(z, codes).argmin())
-        fig, (ax_codes, ax_digit) = plt.subplots(1, 2, figsize=(8.5, 3.8), width_ratios=(1.5, 1))
+        fig, (ax_codes, ax_digit) = plt.subplots(1, 2, figsize=(8.5, 3.8), width_ratios=(1.5, 1),
+                                                 layout="constrained")
         latent_scatter(codes, labels, ax=ax_codes, title="codes of the data")
+        ax_codes.set(xlim=(low[0].item(), high[0].item()), ylim=(low[1].item(), high[1].item()))  # the sliders' range
         ax_codes.plot(*z[0].tolist(), marker="X", color="black", markersize=12, markeredgecolor="white")
         ax_digit.imshow(image.numpy(), cmap="gray", vmin=0, vmax=1)
         ax_digit.set_axis_off()
