@@ -608,7 +608,9 @@ for aspect, noisy_ae, vae in table:
 # > **Common mistake: "with noise added, the encoding remains deterministic".** The encoder's output
 # > f(x) is deterministic, but so is the VAE's (μ(x), σ(x)); in both, the decoder is trained on a
 # > *random* code z ~ N(centre(x), σ²). The noisy AE is a Gaussian encoder with one fixed, shared σ,
-# > (section 1 measured its variance); the VAE learns σ(x) per input (second row). The real
+# > (section 1 measured its variance); the VAE learns σ(x) per input (the rows "random in training"
+# > and "learned"; note that, relative to its own code scale R, the noise the VAE learns is smaller
+# > than the noise the homework imposes). The real
 # > differences are the KL term, which the noisy AE never pays (the table's KL rows differ by orders
 # > of magnitude) and which is what gives the VAE a known distribution to sample from, and, as a
 # > consequence, the code scale: free to drift for the noisy AE, held near the prior's for the VAE.
