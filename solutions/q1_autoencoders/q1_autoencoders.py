@@ -116,16 +116,16 @@ for dim_try in (1, 2, 4, 8, 16):
 
 # %% nbgrader={"grade": true, "grade_id": "q1-occupancy-tests", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 """box_occupancy: the fraction of points within the median nearest-neighbour spacing of the codes."""
-# 1-D: spacings 1, 1, 1, 1, 2 (median 1); the points' nearest codes are 0.5, 0.5, 1, 0.5 and 2 away.
+# 1-D: spacings 1, 1, 1, 1, 2 (median 1); the points' nearest codes are 0.5, 0.5, 1, 1.1 and 2 away.
 codes_q1o = torch.tensor([[0.0], [1.0], [2.0], [3.0], [5.0]])
-points_q1o = torch.tensor([[0.5], [2.5], [4.0], [4.5], [7.0]])
+points_q1o = torch.tensor([[0.5], [2.5], [4.0], [6.1], [7.0]])
 occ_q1o = box_occupancy(codes_q1o, points_q1o)
 assert isinstance(occ_q1o, float), (
     f"box_occupancy should return a Python float, got {type(occ_q1o).__name__}: end with .item()")
-assert abs(occ_q1o - 0.8) < 1e-9, (
-    f"1-D case: expected 4 of 5 points near data (0.8), got {occ_q1o}. The spacing is 1 (median of the "
-    "nearest-neighbour distances 1, 1, 1, 1, 2); the point at 4.0 is exactly 1 from a code and counts "
-    "('at most'); only the point at 7.0 is too far.")
+assert abs(occ_q1o - 0.6) < 1e-9, (
+    f"1-D case: expected 3 of 5 points near data (0.6), got {occ_q1o}. The spacing is 1, the median (not "
+    "the mean, 1.2) of the nearest-neighbour distances 1, 1, 1, 1, 2; the point at 4.0 is exactly 1 from a "
+    "code and counts ('at most'); the points at 6.1 and 7.0 are too far.")
 # 2-D: a 3 x 3 grid with spacing 1; (0.5, 0.5) and (1, 1) are near, (3, 0) is exactly 1 away, (5, 5) is far.
 grid_q1o = torch.cartesian_prod(torch.arange(3.0), torch.arange(3.0))
 points_grid_q1o = torch.tensor([[0.5, 0.5], [1.0, 1.0], [3.0, 0.0], [5.0, 5.0]])
@@ -145,42 +145,50 @@ print("box_occupancy: visible tests passed")
 ### BEGIN HIDDEN TESTS
 from unittest import mock
 
+def reference_occupancy_q1oh(codes, points):
+    """A float64 reference written out with broadcasting: (occupancy, spacings, nearest distances)."""
+    between = ((codes[:, None, :] - codes[None, :, :]) ** 2).sum(-1).sqrt()
+    between += torch.diag(torch.full((len(codes),), float("inf"), dtype=torch.float64))
+    spacings = between.min(dim=1).values
+    nearest = ((points[:, None, :] - codes[None, :, :]) ** 2).sum(-1).sqrt().min(dim=1).values
+    return (nearest <= spacings.median()).double().mean().item(), spacings, nearest
+
 gen_q1oh = torch.Generator().manual_seed(4242)
+# (1) 2-D: a dense cloud on a sparse background, where mean and median spacing differ a lot;
+# (2) 6-D: three flat clusters.
+dense_q1oh = torch.cat([torch.randn(251, 2, generator=gen_q1oh, dtype=torch.float64),
+                        12 * torch.rand(50, 2, generator=gen_q1oh, dtype=torch.float64) - 6])
 centres_q1oh = 6 * torch.randn(3, 6, generator=gen_q1oh, dtype=torch.float64)
-codes_q1oh = (centres_q1oh[torch.arange(301) % 3]
-              + torch.randn(301, 6, generator=gen_q1oh, dtype=torch.float64) * torch.tensor([1.0, 1, 1, 0.3, 0.3, 0.1]))
-codes_before_q1oh = codes_q1oh.clone()
+flat_q1oh = (centres_q1oh[torch.arange(301) % 3]
+             + torch.randn(301, 6, generator=gen_q1oh, dtype=torch.float64) * torch.tensor([1.0, 1, 1, 0.3, 0.3, 0.1]))
 num_points_q1oh = 1500
-expected_pkg_q1oh = vc.latent.box_occupancy(codes_q1oh, num_samples=num_points_q1oh,
-                                            generator=torch.Generator().manual_seed(9))
-points_q1oh = vc.latent.sample_box(*vc.latent.bounding_box(codes_q1oh), num_points_q1oh,
-                                   generator=torch.Generator().manual_seed(9)).double()
-# an independent float64 reference, written out
-dists_codes_q1oh = ((codes_q1oh[:, None, :] - codes_q1oh[None, :, :]) ** 2).sum(-1).sqrt()
-dists_codes_q1oh += torch.diag(torch.full((301,), float("inf"), dtype=torch.float64))
-spacings_q1oh = dists_codes_q1oh.min(dim=1).values
-nearest_q1oh = ((points_q1oh[:, None, :] - codes_q1oh[None, :, :]) ** 2).sum(-1).sqrt().min(dim=1).values
-expected_q1oh = (nearest_q1oh <= spacings_q1oh.median()).double().mean().item()
 no_reference_q1oh = AssertionError("box_occupancy called vaecourse.latent.box_occupancy; compute it yourself")
-with mock.patch("vaecourse.latent.box_occupancy", side_effect=no_reference_q1oh):
-    occ_q1oh = box_occupancy(codes_q1oh, points_q1oh)
-assert torch.equal(codes_q1oh, codes_before_q1oh), "box_occupancy changed the codes in place; work on a copy"
-variants_q1oh = {
-    "the mean instead of the median of the nearest-neighbour distances":
-        (nearest_q1oh <= spacings_q1oh.mean()).double().mean().item(),
-    "the median distance to the nearest code over the points instead of the codes' own spacing":
-        (nearest_q1oh <= nearest_q1oh.median()).double().mean().item(),
-    "a strict '<' and a zero spacing (each code's distance to itself left in)":
-        (nearest_q1oh < 0).double().mean().item(),
-}
-hint_q1oh = "; ".join(f"{name} would give {value:.4f}" for name, value in variants_q1oh.items()
-                      if abs(value - occ_q1oh) <= 2 / num_points_q1oh)
-assert abs(occ_q1oh - expected_q1oh) <= 2 / num_points_q1oh, (
-    f"6-D clustered codes (301) and {num_points_q1oh} box points: expected occupancy {expected_q1oh:.4f} "
-    f"(vaecourse.latent.box_occupancy on the same points: {expected_pkg_q1oh:.4f}), got {occ_q1oh:.4f}. "
-    + (f"Your value matches a common mistake: {hint_q1oh}." if hint_q1oh else
-       "Check the spacing (median over the codes of the distance to the nearest other code)."))
-assert abs(expected_q1oh - expected_pkg_q1oh) <= 2 / num_points_q1oh  # the test's own two references agree
+for case_q1oh, codes_q1oh in (("2-D dense cloud on a sparse background", dense_q1oh), ("6-D flat clusters", flat_q1oh)):
+    codes_before_q1oh = codes_q1oh.clone()
+    expected_pkg_q1oh = vc.latent.box_occupancy(codes_q1oh, num_samples=num_points_q1oh,
+                                                generator=torch.Generator().manual_seed(9))
+    points_q1oh = vc.latent.sample_box(*vc.latent.bounding_box(codes_q1oh), num_points_q1oh,
+                                       generator=torch.Generator().manual_seed(9)).double()
+    expected_q1oh, spacings_q1oh, nearest_q1oh = reference_occupancy_q1oh(codes_q1oh, points_q1oh)
+    assert abs(expected_q1oh - expected_pkg_q1oh) <= 2 / num_points_q1oh  # the test's two references agree
+    with mock.patch("vaecourse.latent.box_occupancy", side_effect=no_reference_q1oh):
+        occ_q1oh = box_occupancy(codes_q1oh, points_q1oh)
+    assert torch.equal(codes_q1oh, codes_before_q1oh), "box_occupancy changed the codes in place; work on a copy"
+    variants_q1oh = {
+        "the mean instead of the median of the nearest-neighbour distances":
+            (nearest_q1oh <= spacings_q1oh.mean()).double().mean().item(),
+        "the median distance from the points to their nearest code instead of the codes' own spacing":
+            (nearest_q1oh <= nearest_q1oh.median()).double().mean().item(),
+        "a zero spacing (each code's distance to itself left in)": (nearest_q1oh <= 0).double().mean().item(),
+    }
+    hint_q1oh = "; ".join(f"{name} would give {value:.4f}" for name, value in variants_q1oh.items()
+                          if abs(value - occ_q1oh) <= 2 / num_points_q1oh)
+    assert abs(occ_q1oh - expected_q1oh) <= 2 / num_points_q1oh, (
+        f"{case_q1oh} ({len(codes_q1oh)} codes, {num_points_q1oh} box points): expected occupancy "
+        f"{expected_q1oh:.4f} (vaecourse.latent.box_occupancy on the same points: {expected_pkg_q1oh:.4f}), "
+        f"got {occ_q1oh:.4f}. "
+        + (f"Your value matches a common mistake: {hint_q1oh}." if hint_q1oh else
+           "Check the spacing: the median over the codes of each code's distance to its nearest other code."))
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "q1-prior-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -250,6 +258,8 @@ assert not images_q1p.requires_grad, "the images carry an autograd graph: decode
 assert images_q1p.min() >= 0 and images_q1p.max() <= 1, (
     f"decoder means are pixel probabilities in [0, 1], got values in [{images_q1p.min().item():.3f}, "
     f"{images_q1p.max().item():.3f}]: return vae.decode(z).mean, not the logits")
+assert not bool(((images_q1p == 0) | (images_q1p == 1)).all()), (
+    "the images are all 0s and 1s: those are Bernoulli pixel samples. Return the decoder's .mean")
 torch.testing.assert_close(
     sample_prior_images(vae_q1p, 5, torch.Generator().manual_seed(3)), images_q1p, rtol=0, atol=0,
     msg=lambda m: f"the same generator seed must give the same images: draw z with generator=generator.\n{m}")
@@ -275,9 +285,6 @@ with mock.patch.object(vc.models.VAE, "sample", side_effect=no_reference_q1ph):
 assert tuple(images_q1ph.shape) == (64, 1, 28, 28), f"expected (64, 1, 28, 28), got {tuple(images_q1ph.shape)}"
 assert torch.equal(images_q1ph, images_again_q1ph), (
     "the images depend on torch's global random stream: draw z with torch.randn(..., generator=generator)")
-pixels_q1ph = images_q1ph.flatten()
-assert not bool(((pixels_q1ph == 0) | (pixels_q1ph == 1)).all()), (
-    "the images are all 0s and 1s: those are Bernoulli pixel samples. Return the decoder's .mean")
 torch.testing.assert_close(
     images_q1ph, expected_q1ph, rtol=1e-6, atol=1e-6,
     msg=lambda m: ("expected vae.decode(z).mean with z = torch.randn(64, 7, generator=generator) (the standard "
