@@ -48,7 +48,6 @@ import torch
 from torch.distributions import Independent, Normal, kl_divergence
 
 import vaecourse as vc
-import vaecourse.widgets  # noqa: F401 (the noise-factor control of section 9)
 
 device = vc.setup_notebook(seed=SEED, device=DEVICE)
 
