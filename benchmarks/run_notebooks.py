@@ -97,8 +97,10 @@ def measure_once(path: Path) -> dict:
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
-def benchmark(paths: list[Path], runs: int) -> str:
-    rows = []
+def benchmark(paths: list[Path], runs: int) -> dict[str, str]:
+    """Measure each notebook; return its table row, keyed by its path relative to the repository."""
+    rows = {}
+    today = datetime.date.today().isoformat()
     for path in paths:
         results = []
         for run in range(runs):
@@ -109,9 +111,21 @@ def benchmark(paths: list[Path], runs: int) -> str:
         peak = max(r["peak_mib"] for r in results)
         median = statistics.median(seconds)
         verdict = "ok" if median <= BUDGET_SECONDS and peak <= BUDGET_MIB else "OVER BUDGET"
-        rows.append(f"| `{path.relative_to(ROOT)}` | {median:.1f} | {min(seconds):.1f} | {max(seconds):.1f} "
-                    f"| {peak:.0f} | {verdict} |")
-    return "\n".join(rows)
+        name = str(path.relative_to(ROOT))
+        rows[name] = (f"| `{name}` | {median:.1f} | {min(seconds):.1f} | {max(seconds):.1f} | {peak:.0f} "
+                      f"| {verdict} | {today} |")
+    return rows
+
+
+def previous_rows() -> dict[str, str]:
+    """Rows of the committed table, so that timing some notebooks keeps the others' rows."""
+    if not RESULTS.exists():
+        return {}
+    rows = {}
+    for line in RESULTS.read_text().splitlines():
+        if line.startswith("| `"):
+            rows[line.split("`")[1]] = line
+    return rows
 
 
 def machine_description() -> str:
@@ -127,18 +141,24 @@ def machine_description() -> str:
             f"torch threads {kernel_env()['VAECOURSE_THREADS']}, GPU used: {torch.cuda.is_available()}")
 
 
-def write_results(table: str, runs: int) -> None:
+def write_results(rows: dict[str, str], runs: int) -> None:
+    merged = {**previous_rows(), **rows}
+    order = [str(p.relative_to(ROOT)) for p in course_notebooks()]
+    names = sorted(merged, key=lambda n: (order.index(n) if n in order else len(order), n))
+    table = "\n".join(merged[n] for n in names)
     RESULTS.write_text(
         "# Notebook benchmark\n\n"
         f"Written by `uv run python benchmarks/run_notebooks.py benchmark` on "
-        f"{datetime.date.today().isoformat()}: each notebook executed {runs} times, each time in a fresh "
+        f"{datetime.date.today().isoformat()} (rows measured earlier keep their date): each notebook executed "
+        f"{runs} times, each time in a fresh "
         "process and kernel, one after another. Wall seconds run from kernel start to the last cell; "
         "peak memory is the largest resident set of the kernel process. Budget (COURSE.md section 7): "
         f"median at most {BUDGET_SECONDS:.0f} s and peak under {BUDGET_MIB / 1024:.0f} GiB.\n\n"
         f"Machine: {machine_description()}.\n\n"
         "Every run starts with an empty vaecourse cache (a student's first run: the reference digit "
         "classifier is trained on first use), so later runs on a student's machine are faster.\n\n"
-        "| notebook | median s | min s | max s | peak MiB | budget |\n| --- | ---: | ---: | ---: | ---: | --- |\n"
+        "| notebook | median s | min s | max s | peak MiB | budget | measured |\n"
+        "| --- | ---: | ---: | ---: | ---: | --- | --- |\n"
         f"{table}\n")
 
 
@@ -165,11 +185,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "store":
         store(paths)
     else:
-        table = benchmark(paths, args.runs)
+        rows = benchmark(paths, args.runs)
         if args.no_write:
-            print(table)
+            print("\n".join(rows.values()))
         else:
-            write_results(table, args.runs)
+            write_results(rows, args.runs)
             print(f"wrote {RESULTS.relative_to(ROOT)}")
 
 
