@@ -81,11 +81,18 @@ class LinearGaussian:
         return self.W @ self.W.T + self.sigma**2 * torch.eye(self.d, dtype=DTYPE)
 
     def log_marginal(self, x: torch.Tensor) -> torch.Tensor:
-        """Exact log p(x) = log N(x; b, W W^T + sigma^2 I) per example, (B,) in nats."""
+        """Exact log p(x) = log N(x; b, W W^T + sigma^2 I) per example, (B,) in nats.
+
+        Computed through the k x k matrix M = I + W^T W / sigma^2 (determinant lemma and Woodbury), which
+        stays well conditioned when sigma is tiny next to W, where the d x d covariance does not.
+        """
         x = _as_matrix(x, self.d, "x")
-        logdet, inv = _mvn_logdet_and_inv(self.marginal_cov())
+        s2 = self.sigma**2
+        chol = torch.linalg.cholesky(torch.eye(self.k, dtype=DTYPE) + self.W.T @ self.W / s2)
+        logdet = self.d * torch.log(s2) + 2.0 * torch.log(torch.diagonal(chol)).sum()
         r = x - self.b
-        maha = ((r @ inv) * r).sum(-1)
+        u = torch.linalg.solve_triangular(chol, (r @ self.W).T / s2, upper=False)  # (k, B)
+        maha = (r**2).sum(-1) / s2 - (u**2).sum(0)
         return -0.5 * (maha + logdet + self.d * math.log(2 * math.pi))
 
     def log_likelihood(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
