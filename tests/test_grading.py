@@ -33,7 +33,7 @@ import pytest
 
 # ---------------------------------------------------------------------------------------------------
 # Add each new assignment here (its folder solutions/<aid>/ holds <aid>.ipynb, COURSE.md section 6).
-ASSIGNMENTS = ["q0_warmup", "q1_autoencoders"]
+ASSIGNMENTS = ["q0_warmup", "q1_autoencoders", "q2_likelihood"]
 # ---------------------------------------------------------------------------------------------------
 
 REPO = Path(__file__).resolve().parents[1]
