@@ -147,8 +147,11 @@ print(f"average log-likelihood per image: closed form {loglik_closed_bern / num_
       f"gradient ascent {loglik_gd:.3f} nats")
 
 # %%
-fig = vc.plotting.image_grid(torch.stack([theta_closed, theta_gd]).float().view(2, 1, 28, 28), nrow=2,
-                             title="per-pixel MLE: closed form k/n (left), gradient ascent (right)")
+fig, axes = plt.subplots(1, 2, figsize=(5, 2.6))
+for ax, theta, title in zip(axes, [theta_closed, theta_gd], ["closed form k/n", "gradient ascent"]):
+    image = ax.imshow(theta.view(28, 28).numpy(), cmap="gray", vmin=0, vmax=1)
+    ax.set(title=title, xticks=[], yticks=[])
+fig.colorbar(image, ax=axes, shrink=0.8, label="theta_j")
 
 # %% [markdown]
 # ## 2. Categorical: a distribution over grey levels
