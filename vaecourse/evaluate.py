@@ -28,6 +28,7 @@ from torch import nn
 
 from vaecourse.config import cache_dir, seeded
 from vaecourse.data import as_image_batch, load_mnist
+from vaecourse.train import eval_mode
 
 # Everything that determines the classifier's weights; it names the cache file.
 CLASSIFIER_CONFIG = {"arch": "conv5x8-pool-conv5x16-pool-fc64", "data": "embedded-train-v1", "epochs": 15,
@@ -239,10 +240,8 @@ def iwae_log_likelihood(model, x, *, num_samples: int = 100, batch_size: int = 1
         raise ValueError(f"num_samples must be at least 1, got {num_samples}")
     x = as_image_batch(x, model.image_shape, name="x")
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
     estimates = []
-    with seeded(generator):
+    with eval_mode(model), seeded(generator):
         for batch in x.split(max(1, batch_size)):
             batch = batch.to(device)
             q_z = model.encode(batch)
@@ -251,5 +250,4 @@ def iwae_log_likelihood(model, x, *, num_samples: int = 100, batch_size: int = 1
             log_px_given_z = p_x.log_prob(batch.repeat(num_samples, *([1] * (batch.dim() - 1)))).view(num_samples, -1)
             log_w = log_px_given_z + model.prior().log_prob(z) - q_z.log_prob(z)
             estimates.append((torch.logsumexp(log_w, dim=0) - math.log(num_samples)).cpu())
-    model.train(was_training)
     return torch.cat(estimates)

@@ -16,20 +16,19 @@ import torch
 from sklearn.mixture import GaussianMixture
 
 from vaecourse.data import as_image_batch
+from vaecourse.train import eval_mode
 
 
 @torch.no_grad()
 def encode_dataset(model, images, *, batch_size: int = 1000) -> torch.Tensor:
     """Codes ``(N, D)`` of ``images`` on the CPU: ``f(x)`` for an AE, the posterior mean for a VAE (eval mode)."""
     images = as_image_batch(images, model.image_shape)
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device
     codes = []
-    for batch in images.split(batch_size):
-        code = model.encode(batch.to(device))
-        codes.append((code.mean if isinstance(code, torch.distributions.Distribution) else code).cpu())
-    model.train(was_training)
+    with eval_mode(model):
+        for batch in images.split(batch_size):
+            code = model.encode(batch.to(device))
+            codes.append((code.mean if isinstance(code, torch.distributions.Distribution) else code).cpu())
     return torch.cat(codes)
 
 
@@ -37,11 +36,8 @@ def encode_dataset(model, images, *, batch_size: int = 1000) -> torch.Tensor:
 def decode_mean(model, z: torch.Tensor, *, batch_size: int = 1000) -> torch.Tensor:
     """Decoder means (the images one shows) for codes ``(N, D)``, on the CPU."""
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    images = torch.cat([model.decode(chunk.to(device)).mean.cpu() for chunk in z.split(batch_size)])
-    model.train(was_training)
-    return images
+    with eval_mode(model):
+        return torch.cat([model.decode(chunk.to(device)).mean.cpu() for chunk in z.split(batch_size)])
 
 
 def _check_codes(codes) -> torch.Tensor:

@@ -8,10 +8,12 @@ MLP models of the course, that overhead would cost more than the arithmetic.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import torch
@@ -121,16 +123,25 @@ def fit(model: nn.Module, data, *, epochs: int, batch_size: int = 128, lr: float
     return history
 
 
+@contextlib.contextmanager
+def eval_mode(model: nn.Module) -> Iterator[None]:
+    """Run a block with ``model`` in eval mode, then put back the mode it had (also after an error)."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
 @torch.no_grad()
 def evaluate_terms(model: nn.Module, x: torch.Tensor, *, batch_size: int = 1024) -> dict[str, float]:
     """Mean of each loss term over ``x`` (eval mode, no gradients); the model's device is used."""
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device
     x = _images_of(x)  # an (images, labels) pair counts its images, not its 2 entries
     sums: dict[str, float] = defaultdict(float)
-    for batch in x.split(batch_size):
-        for name, value in model.loss_terms(batch.to(device)).items():
-            sums[name] += value.sum().item()
-    model.train(was_training)
+    with eval_mode(model):
+        for batch in x.split(batch_size):
+            for name, value in model.loss_terms(batch.to(device)).items():
+                sums[name] += value.sum().item()
     return {name: total / len(x) for name, total in sums.items()}
