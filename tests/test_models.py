@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.distributions import (Categorical, Distribution, Independent, MixtureSameFamily, Normal,
+from torch.distributions import (Categorical, ContinuousBernoulli, Distribution, Independent, MixtureSameFamily, Normal,
                                  kl_divergence)
 
 from vaecourse import models
@@ -207,6 +207,72 @@ def test_continuous_bernoulli_differs_from_bernoulli():
     cb = ContinuousBernoulliLikelihood()(logits).log_prob(target)
     b = BernoulliLikelihood()(logits).log_prob(target)
     assert cb.item() > b.item() + 1.0  # the normalising constant log C(lambda) > 0 is what is added
+
+
+def quad_normaliser_and_mean(logit: float) -> tuple[float, float]:
+    """log of 1 / integral of lambda^x (1-lambda)^(1-x) over [0, 1], and the mean, by quadrature."""
+    from scipy import integrate
+
+    log_lam, log_one_minus = -math.log1p(math.exp(-logit)), -math.log1p(math.exp(logit))
+    # Divided by its largest value so the integrand stays O(1) at saturated logits.
+    peak = max(log_lam, log_one_minus)
+
+    def f(x):
+        return math.exp(x * log_lam + (1 - x) * log_one_minus - peak)
+
+    mass = integrate.quad(f, 0, 1, epsabs=0, epsrel=1e-13)[0]
+    first_moment = integrate.quad(lambda x: x * f(x), 0, 1, epsabs=0, epsrel=1e-13)[0]
+    return -(math.log(mass) + peak), first_moment / mass
+
+
+CB_LOGITS = [-60.0, -25.0, -3.0, -0.5, -0.05, -1e-3, 0.0, 1e-5, 2e-3, 0.02, 0.3, 1.0, 7.0, 18.0, 40.0]
+
+
+def test_logit_continuous_bernoulli_matches_quadrature_float64():
+    logits = torch.tensor(CB_LOGITS, dtype=torch.float64)
+    dist = models.LogitContinuousBernoulli(logits=logits)
+    target = torch.full_like(logits, 0.3)
+    bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    expected = [quad_normaliser_and_mean(l) for l in CB_LOGITS]
+    log_c = torch.tensor([e[0] for e in expected], dtype=torch.float64)
+    mean = torch.tensor([e[1] for e in expected], dtype=torch.float64)
+    torch.testing.assert_close(dist.log_prob(target), -bce + log_c, rtol=0, atol=1e-11)
+    torch.testing.assert_close(dist.mean, mean, rtol=0, atol=1e-11)
+
+
+def test_logit_continuous_bernoulli_agrees_with_torch_where_torch_is_exact():
+    logits = torch.linspace(-10, 10, 2001, dtype=torch.float64)
+    target = torch.rand(2001, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    ours, theirs = models.LogitContinuousBernoulli(logits=logits), ContinuousBernoulli(logits=logits)
+    torch.testing.assert_close(ours.log_prob(target), theirs.log_prob(target), rtol=0, atol=1e-10)
+    torch.testing.assert_close(ours.mean, theirs.mean, rtol=0, atol=1e-10)
+
+
+def test_continuous_bernoulli_likelihood_exact_at_saturated_float32_logits():
+    # torch clamps float32 probabilities at 1 - 2^-23, i.e. |logit| ~ 16, before computing log C:
+    # at logit 40 it would use log C(16) instead of log C(40), ~0.9 nats too small per pixel.
+    logits = torch.tensor([[-40.0, -20.0, 20.0, 40.0]])
+    target = torch.tensor([[0.0, 0.1, 0.9, 1.0]])
+    log_prob = ContinuousBernoulliLikelihood()(logits).log_prob(target)
+    logits64, target64 = logits.double(), target.double()
+    expected = (-F.binary_cross_entropy_with_logits(logits64, target64, reduction="none")
+                + torch.log(logits64.abs())).sum(-1)  # log C(l) = log(l / tanh(l/2)) = log |l| here
+    assert log_prob.dtype == torch.float32
+    torch.testing.assert_close(log_prob.double(), expected, rtol=1e-6, atol=1e-5)
+    torch_log_prob = Independent(ContinuousBernoulli(logits=logits), 1).log_prob(target)
+    assert (torch_log_prob.double() - expected).abs().item() > 1.0  # what the class fixes
+
+
+def test_logit_continuous_bernoulli_gradient_is_finite_at_zero_and_smooth_across_series():
+    logits = torch.tensor([0.0, 1e-2 - 1e-9, 1e-2 + 1e-9, 1e-1 - 1e-9, 1e-1 + 1e-9],
+                          dtype=torch.float64, requires_grad=True)
+    dist = models.LogitContinuousBernoulli(logits=logits)
+    (dist._cont_bern_log_norm().sum() + dist.mean.sum()).backward()
+    assert torch.isfinite(logits.grad).all()
+    # d log C / dl = l/6 + ... and d mean / dl = 1/12 + ...: continuous across both thresholds.
+    torch.testing.assert_close(logits.grad[1], logits.grad[2], rtol=0, atol=1e-7)
+    torch.testing.assert_close(logits.grad[3], logits.grad[4], rtol=0, atol=1e-7)
+    torch.testing.assert_close(logits.grad[0], torch.tensor(1 / 12, dtype=torch.float64), rtol=0, atol=1e-12)
 
 
 LIKELIHOODS = {
