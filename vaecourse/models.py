@@ -173,6 +173,7 @@ class StandardNormalPrior(nn.Module):
 
     def __init__(self, latent_dim: int):
         super().__init__()
+        self.latent_dim = latent_dim
         self.register_buffer("loc", torch.zeros(latent_dim))
         self.register_buffer("scale", torch.ones(latent_dim))
 
@@ -282,6 +283,9 @@ class VAE(nn.Module):
     per example, in nats: ``nll = -log p(x|z)`` at one reparameterised sample z ~ q(z|x), ``kl =
     KL(q(z|x) || p(z))`` (in closed form when torch knows it, else a one-sample Monte Carlo
     estimate ``log q(z|x) - log p(z)``), and ``neg_elbo = nll + kl``, which is minimised.
+
+    ``prior`` is any prior of :mod:`vaecourse.priors` (default N(0, I)); a prior that brings its own
+    posterior family (Beta, grouped categorical) also sets the encoder.
     """
 
     objective = "neg_elbo"
@@ -291,9 +295,17 @@ class VAE(nn.Module):
         super().__init__()
         self.latent_dim = latent_dim
         self.image_shape = tuple(image_shape)
-        self.encoder = GaussianEncoder(latent_dim, image_shape, hidden)
+        prior_dim = getattr(prior, "latent_dim", latent_dim)
+        if prior_dim != latent_dim:
+            raise ValueError(f"the prior is over {prior_dim} latent dimensions but latent_dim is {latent_dim}")
+        # A prior may bring its own posterior family (vaecourse.priors); the default is Gaussian.
+        make_encoder = getattr(prior, "make_encoder", None)
+        self.encoder = (make_encoder(image_shape, hidden) if make_encoder is not None
+                        else GaussianEncoder(latent_dim, image_shape, hidden))
         self.decoder = Decoder(latent_dim, image_shape, hidden, likelihood)
         self.prior = prior if prior is not None else StandardNormalPrior(latent_dim)
+        if hasattr(self.prior, "bind"):
+            self.prior.bind(self)  # the VampPrior needs the encoder
 
     def encode(self, x: torch.Tensor) -> Distribution:
         return self.encoder(x)
