@@ -31,8 +31,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results.md"
 BUDGET_SECONDS = 60.0
+# The notebooks that train several models have larger budgets (their issues, COURSE.md section 7).
+BUDGET_SECONDS_BY_PREFIX = {"07_": 90.0, "08_": 120.0, "09_": 120.0}
 BUDGET_MIB = 2048.0
 CELL_TIMEOUT = 600
+
+
+def budget_seconds(path: Path) -> float:
+    return next((budget for prefix, budget in BUDGET_SECONDS_BY_PREFIX.items() if path.name.startswith(prefix)),
+                BUDGET_SECONDS)
 
 
 def course_notebooks() -> list[Path]:
@@ -110,7 +117,7 @@ def benchmark(paths: list[Path], runs: int) -> dict[str, str]:
         seconds = [r["seconds"] for r in results]
         peak = max(r["peak_mib"] for r in results)
         median = statistics.median(seconds)
-        verdict = "ok" if median <= BUDGET_SECONDS and peak <= BUDGET_MIB else "OVER BUDGET"
+        verdict = "ok" if median <= budget_seconds(path) and peak <= BUDGET_MIB else "OVER BUDGET"
         name = str(path.relative_to(ROOT))
         rows[name] = (f"| `{name}` | {median:.1f} | {min(seconds):.1f} | {max(seconds):.1f} | {peak:.0f} "
                       f"| {verdict} | {today} |")
@@ -153,7 +160,8 @@ def write_results(rows: dict[str, str], runs: int) -> None:
         f"{runs} times, each time in a fresh "
         "process and kernel, one after another. Wall seconds run from kernel start to the last cell; "
         "peak memory is the largest resident set of the kernel process. Budget (COURSE.md section 7): "
-        f"median at most {BUDGET_SECONDS:.0f} s and peak under {BUDGET_MIB / 1024:.0f} GiB.\n\n"
+        f"median at most {BUDGET_SECONDS:.0f} s (notebook 07: 90 s; 08 and 09: 120 s) and peak under "
+        f"{BUDGET_MIB / 1024:.0f} GiB.\n\n"
         f"Machine: {machine_description()}.\n\n"
         "Every run starts with an empty vaecourse cache (a student's first run: the reference digit "
         "classifier is trained on first use), so later runs on a student's machine are faster.\n\n"

@@ -10,6 +10,7 @@
 - :func:`confidence`: the classifier's top softmax probability. Kept to show why it is *not* a quality
   measure: uniform noise can score high on it.
 - :func:`iwae_log_likelihood`: the importance-weighted estimate of log p(x) for a VAE.
+- :func:`spread`: "mean [min, max]" over seeds, the way the notebooks report every repeated measure.
 """
 
 from __future__ import annotations
@@ -218,6 +219,14 @@ def sample_quality(samples: dict, *, reference, train_images=None, num_images: i
         rows.append(QualityRow(name, frechet_distance_from_features(classifier_features(images), reference_features),
                                confidence(images).mean().item(), nn_distance))
     return rows
+
+
+def spread(values, digits: int = 1) -> str:
+    """``values`` measured over seeds (or runs) as text: ``"mean [min, max]"``, ``digits`` decimals."""
+    values = np.asarray(values, dtype=float).ravel()
+    if values.size == 0:
+        raise ValueError("spread needs at least one value")
+    return f"{values.mean():.{digits}f} [{values.min():.{digits}f}, {values.max():.{digits}f}]"
 
 
 def format_quality_table(rows: list[QualityRow]) -> str:

@@ -6,15 +6,20 @@ the usual candidates, all as plain functions of a code matrix ``(N, D)``:
 - :func:`bounding_box` and :func:`sample_box`: uniform sampling over the box the codes span;
 - :func:`box_occupancy`: how much of that box lies near any code (it collapses as D grows);
 - :func:`fit_gaussian` / :func:`fit_mixture` and :func:`sample_fitted`: ex-post density estimation,
-  a Gaussian or a Gaussian mixture fitted to the codes after training (Ghosh et al. 2020).
+  a Gaussian or a Gaussian mixture fitted to the codes after training (Ghosh et al. 2020);
+- :func:`kl_decomposition`: the KL term split into mutual information and the aggregate posterior's
+  distance from the prior (notebook 07).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
 from sklearn.mixture import GaussianMixture
 
+from vaecourse.config import seeded
 from vaecourse.data import as_image_batch
 from vaecourse.train import eval_mode
 
@@ -99,3 +104,32 @@ def sample_fitted(density: GaussianMixture, num_samples: int, *, seed: int = 0) 
     density.random_state = int(rng.integers(2 ** 31))
     draws, _ = density.sample(num_samples)
     return torch.from_numpy(draws[rng.permutation(num_samples)]).float()
+
+
+@torch.no_grad()
+def kl_decomposition(model, images, *, generator: torch.Generator | None = None) -> dict[str, float]:
+    """The "ELBO surgery" split of the average KL term (Hoffman and Johnson 2016), in nats per image.
+
+    With q(z) = (1/N) sum_n q(z|x_n), the aggregate posterior of the N ``images``:
+
+        mean_n KL(q(z|x_n) || p(z)) = I_q(x; z) + KL(q(z) || p(z))
+
+    ``avg_kl`` is the left side; ``mutual_information`` is what the codes say about which image
+    they came from (at most log N); ``marginal_kl`` measures how far the aggregate posterior is
+    from the prior, i.e. how much prior mass lies where no image's code goes ("holes"). All three
+    are Monte Carlo estimates from one z_n ~ q(z|x_n) per image, with log q(z_n) computed over all
+    N posteriors, so the identity holds exactly for the returned numbers. Costs N^2 density evaluations.
+    """
+    images = as_image_batch(images, model.image_shape)
+    device = next(model.parameters()).device
+    with eval_mode(model), seeded(generator):
+        q_z = model.encode(images.to(device))
+        z = q_z.sample()  # (N, D): one code per image
+        log_q_own = q_z.log_prob(z)
+        # log q(z_n | x_m) for every pair: z_n broadcast against the batch of N posteriors.
+        log_q_all = torch.stack([q_z.log_prob(z_n.expand_as(z)) for z_n in z])  # (n, m)
+        log_q_aggregate = torch.logsumexp(log_q_all, dim=1) - math.log(len(images))
+        log_p = model.prior().log_prob(z)
+    return {"avg_kl": (log_q_own - log_p).mean().item(),
+            "mutual_information": (log_q_own - log_q_aggregate).mean().item(),
+            "marginal_kl": (log_q_aggregate - log_p).mean().item()}
