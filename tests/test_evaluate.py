@@ -387,3 +387,12 @@ def test_no_network_connection_on_import_data_and_yardstick(monkeypatch, classif
     scores = fresh.evaluate.confidence(images[:5])
     assert scores.shape == (5,)
     assert DSprites is not fresh.data.DSprites  # the checks really ran on the fresh modules
+
+
+def test_spread_reports_mean_min_and_max():
+    from vaecourse.evaluate import spread
+
+    assert spread([1.0, 2.0, 4.5]) == "2.5 [1.0, 4.5]"
+    assert spread(np.array([[0.25], [0.5]]), digits=3) == "0.375 [0.250, 0.500]"
+    with pytest.raises(ValueError, match="at least one"):
+        spread([])

@@ -48,16 +48,18 @@ def _num_pixels(image_shape: Sequence[int]) -> int:
     return math.prod(image_shape)
 
 
-def monte_carlo_kl(q: Distribution, p: Distribution, num_samples: int, *,
-                   generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def monte_carlo_kl(q: Distribution, p: Distribution, num_samples: int, *, generator: torch.Generator | None = None,
+                   reparameterised: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """KL(q || p) by Monte Carlo, E_q[log q(z) - log p(z)]: returns (estimate, standard error), per batch element.
 
-    Uses reparameterised samples when ``q`` has them, so the estimate can be differentiated.
+    With ``reparameterised=True`` the samples come from ``q.rsample``, so the estimate can be
+    differentiated pathwise (continuous ``q`` only: a relaxed sample of a discrete ``q`` is not a draw
+    from ``q`` and would bias the estimate).
     """
     if num_samples < 2:
         raise ValueError(f"num_samples must be at least 2 (for a standard error), got {num_samples}")
     with seeded(generator):
-        z = q.rsample((num_samples,)) if q.has_rsample else q.sample((num_samples,))
+        z = q.rsample((num_samples,)) if reparameterised else q.sample((num_samples,))
     log_ratio = q.log_prob(z) - p.log_prob(z)
     return log_ratio.mean(0), log_ratio.std(0) / math.sqrt(num_samples)
 
