@@ -407,3 +407,25 @@ def test_vae_sample_without_generator_gives_new_samples_each_call():
     model = make_vae()
     torch.manual_seed(0)
     assert not torch.equal(model.sample(4), model.sample(4))
+
+
+def test_beta_vae_objective_weights_the_kl_and_keeps_the_elbo(x):
+    torch.manual_seed(0)
+    model = models.BetaVAE(latent_dim=LATENT, hidden=HIDDEN, beta=4.0)
+    torch.manual_seed(1)
+    terms = model.loss_terms(x)
+    assert model.objective == "beta_loss"
+    torch.testing.assert_close(terms["beta_loss"], terms["nll"] + 4.0 * terms["kl"])
+    torch.testing.assert_close(terms["neg_elbo"], terms["nll"] + terms["kl"])
+    assert bool((terms["beta_loss"] >= terms["neg_elbo"]).all())  # beta >= 1 and KL >= 0
+    # beta = 1 is the VAE: same weights, same noise, same loss.
+    torch.manual_seed(0)
+    plain = models.BetaVAE(latent_dim=LATENT, hidden=HIDDEN, beta=1.0)
+    torch.manual_seed(0)
+    vae = make_vae(0)
+    torch.manual_seed(1)
+    beta_one = plain.loss_terms(x)["beta_loss"]
+    torch.manual_seed(1)
+    torch.testing.assert_close(beta_one, vae.loss_terms(x)["neg_elbo"])
+    with pytest.raises(ValueError, match="non-negative"):
+        models.BetaVAE(beta=-1.0)

@@ -342,3 +342,25 @@ class VAE(nn.Module):
         with seeded(generator):
             z = self.prior().sample((num_samples,))
         return self.decode(z).mean
+
+
+class BetaVAE(VAE):
+    """The beta-VAE of Higgins et al. (2017): minimises ``nll + beta * kl`` (notebook 08).
+
+    ``beta = 1`` is the VAE. The loss terms add ``beta_loss``, the objective; ``neg_elbo`` stays the
+    negative ELBO (``nll + kl``), so models with different beta are compared on the same bound. For
+    beta >= 1 the objective bounds the negative ELBO from above, since KL >= 0.
+    """
+
+    objective = "beta_loss"
+
+    def __init__(self, latent_dim: int = 10, image_shape: Sequence[int] = IMAGE_SHAPE, hidden: Sequence[int] = (400,),
+                 beta: float = 4.0, prior: nn.Module | None = None, likelihood: str | nn.Module = "bernoulli"):
+        if beta < 0:
+            raise ValueError(f"beta must be non-negative, got {beta}")
+        super().__init__(latent_dim, image_shape, hidden, prior, likelihood)
+        self.beta = float(beta)
+
+    def loss_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        terms = super().loss_terms(x)
+        return {"beta_loss": terms["nll"] + self.beta * terms["kl"], **terms}
