@@ -548,3 +548,30 @@ def test_as_image_batch_rejects_empty(shape):
 def test_as_image_batch_rejects_lists():
     with pytest.raises(TypeError, match="torch.Tensor or numpy array, got list"):
         as_image_batch([[0.0] * 784])
+
+
+def test_dsprites_subset_exposes_only_the_free_factors():
+    full = data.DSprites(resolution=16)
+    subset = data.DSpritesSubset(full, fixed={"shape": 0, "orientation": 0})
+    assert subset.factor_names == ("scale", "pos_x", "pos_y") and subset.factor_sizes == (6, 32, 32)
+    assert subset.num_factors == 3 and subset.resolution == 16
+    factors = subset.sample_factors(50, np.random.default_rng(0))
+    assert factors.shape == (50, 3) and factors.dtype == np.int64
+    completed = subset.full_factors(factors)
+    assert (completed[:, 0] == 0).all() and (completed[:, 2] == 0).all()
+    assert (completed[:, [1, 3, 4]] == factors).all()
+    assert torch.equal(subset.render(factors), full.render(completed))
+    # Every factor still varies in a sample of reasonable size; the fixed ones never do.
+    assert all(len(np.unique(column)) > 1 for column in subset.sample_factors(500, np.random.default_rng(1)).T)
+
+
+def test_dsprites_subset_rejects_bad_input():
+    full = data.DSprites(resolution=16)
+    with pytest.raises(ValueError, match="unknown factor"):
+        data.DSpritesSubset(full, fixed={"colour": 0})
+    with pytest.raises(ValueError, match="out of range"):
+        data.DSpritesSubset(full, fixed={"shape": 3})
+    with pytest.raises(ValueError, match="nothing would vary"):
+        data.DSpritesSubset(full, fixed={name: 0 for name in full.factor_names})
+    with pytest.raises(ValueError, match=r"shape \(N, 3\)"):
+        data.DSpritesSubset(full, fixed={"shape": 0, "orientation": 0}).render(np.zeros((2, 5), dtype=np.int64))

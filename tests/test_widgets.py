@@ -150,6 +150,44 @@ def test_select_explorer_rejects_a_draw_function_without_a_figure():
 
 
 # ------------------------------------------------------------------------------------ import cost
+# --------------------------------------------------------------------------- traversal_explorer
+@pytest.fixture
+def two_vaes():
+    torch.manual_seed(0)
+    return {"beta = 1": models.VAE(latent_dim=3, hidden=(16,)), "beta = 4": models.VAE(latent_dim=5, hidden=(16,))}
+
+
+def test_traversal_explorer_redraws_for_each_control(two_vaes):
+    explorer = widgets.traversal_explorer(two_vaes, {"beta = 1": torch.zeros(3), "beta = 4": torch.zeros(5)})
+    text, png = shown(explorer.output)
+    assert text == "beta = 1: z0 = 0.00" and png.startswith(PNG_SIGNATURE)
+    seen = {png}
+    explorer.value.value = 2.5
+    text, png = shown(explorer.output)
+    assert text == "beta = 1: z0 = 2.50" and png not in seen
+    seen.add(png)
+    explorer.dimension.value = 2
+    text, png = shown(explorer.output)
+    assert text == "beta = 1: z2 = 2.50" and png not in seen
+    seen.add(png)
+    explorer.model.value = "beta = 4"
+    assert explorer.dimension.max == 4
+    text, png = shown(explorer.output)
+    assert text.startswith("beta = 4: z2") and png not in seen
+    assert plt.get_fignums() == []
+
+
+def test_traversal_explorer_rejects_bad_input(two_vaes):
+    with pytest.raises(ValueError, match="non-empty dict"):
+        widgets.traversal_explorer({}, {})
+    with pytest.raises(ValueError, match="one code per model"):
+        widgets.traversal_explorer(two_vaes, {"beta = 1": torch.zeros(3)})
+    with pytest.raises(ValueError, match=r"shape \(5,\)"):
+        widgets.traversal_explorer(two_vaes, {"beta = 1": torch.zeros(3), "beta = 4": torch.zeros(3)})
+    with pytest.raises(ValueError, match="low < high"):
+        widgets.traversal_explorer(two_vaes, {"beta = 1": torch.zeros(3), "beta = 4": torch.zeros(5)}, value_range=(1, 1))
+
+
 def test_ipywidgets_is_imported_only_inside_the_functions():
     """`import vaecourse` must not pay for ipywidgets (checked on the source: a subprocess costs seconds)."""
     tree = ast.parse(Path(widgets.__file__).read_text())

@@ -4,8 +4,8 @@
   (``source="embedded"``, the default) or the full 70,000 images through torchvision, downloaded only
   when asked (``source="torchvision", download=True``).
 - :class:`DSprites`: procedural dSprites with the published factor grid and the ground-truth interface
-  that disentanglement metrics need; :func:`load_dsprites_npz` gives the same interface over the
-  official ``.npz`` file for those who have it.
+  that disentanglement metrics need; :class:`DSpritesSubset` holds some factors fixed;
+  :func:`load_dsprites_npz` gives the same interface over the official ``.npz`` file for those who have it.
 - :func:`make_toy_2d`: small 2-D point sets for latent-space and likelihood pictures.
 
 Images are ``float32`` tensors of shape ``(N, 1, H, W)`` with values in ``[0, 1]``; labels and factors
@@ -253,6 +253,60 @@ def _inside_heart(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     # shrunk so it fits within the same radius as the rotated square.
     x, y = 1.15 * u, -1.15 * v + 0.1
     return (x ** 2 + y ** 2 - 1) ** 3 - x ** 2 * y ** 3 <= 0
+
+
+class DSpritesSubset:
+    """dSprites with some factors held at one value, behind the same ground-truth interface.
+
+    ``DSpritesSubset(DSprites(32), fixed={"shape": 0, "orientation": 0})`` gives squares at one
+    orientation: its factors are the free ones only (here scale, pos_x, pos_y), so the metrics of
+    :mod:`vaecourse.metrics` see exactly the factors that vary. A smaller problem than the full grid,
+    for experiments that must fit a small budget (notebook 08).
+    """
+
+    def __init__(self, dsprites, fixed: dict[str, int]):
+        unknown = sorted(set(fixed) - set(dsprites.factor_names))
+        if unknown:
+            raise ValueError(f"unknown factor(s) {unknown}; dSprites has {list(dsprites.factor_names)}")
+        for name, index in fixed.items():
+            size = dsprites.factor_sizes[dsprites.factor_names.index(name)]
+            if not 0 <= int(index) < size:
+                raise ValueError(f"fixed {name} = {index} is out of range [0, {size})")
+        self.dsprites = dsprites
+        self.fixed = {name: int(index) for name, index in fixed.items()}
+        self.free = [k for k, name in enumerate(dsprites.factor_names) if name not in self.fixed]
+        if not self.free:
+            raise ValueError("every factor is fixed: nothing would vary")
+        self.factor_names = tuple(dsprites.factor_names[k] for k in self.free)
+        self.factor_sizes = tuple(dsprites.factor_sizes[k] for k in self.free)
+
+    @property
+    def num_factors(self) -> int:
+        return len(self.factor_sizes)
+
+    @property
+    def resolution(self) -> int:
+        return self.dsprites.resolution
+
+    def sample_factors(self, num: int, rng: np.random.Generator) -> np.ndarray:
+        """Draw ``num`` combinations of the free factors uniformly: int64 ``(num, num_factors)``."""
+        return self.dsprites.sample_factors(num, rng)[:, self.free]
+
+    def full_factors(self, factors) -> np.ndarray:
+        """The free factors ``(N, num_factors)`` completed with the fixed ones: ``(N, 5)``."""
+        factors = np.asarray(factors)
+        if factors.ndim != 2 or factors.shape[1] != self.num_factors:
+            raise ValueError(f"factors must have shape (N, {self.num_factors}) ({', '.join(self.factor_names)}), "
+                             f"got {factors.shape}")
+        full = np.zeros((len(factors), len(self.dsprites.factor_names)), dtype=np.int64)
+        full[:, self.free] = factors
+        for name, index in self.fixed.items():
+            full[:, self.dsprites.factor_names.index(name)] = index
+        return full
+
+    def render(self, factors) -> torch.Tensor:
+        """Images ``(N, 1, R, R)`` of the free factors ``(N, num_factors)``."""
+        return self.dsprites.render(self.full_factors(factors))
 
 
 @dataclass

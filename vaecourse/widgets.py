@@ -4,6 +4,8 @@
   and see the decoded digit next to the codes of the data.
 - :func:`select_explorer` (notebook 03: the noise-factor control): one figure per setting, picked
   with a slider.
+- :func:`traversal_explorer` (notebook 08): choose a model, a latent dimension and a value; see the
+  decoded image.
 
 Each widget draws its initial state when it is built, so a notebook executed without a front end
 (nbval, nbconvert, CI) runs it without error, and someone reading the executed notebook in
@@ -137,4 +139,69 @@ def select_explorer(options: dict, *, description: str = "setting"):
     redraw()
     container = widgets.VBox([control, output])
     container.control, container.output = control, output
+    return container
+
+
+def traversal_explorer(models: dict, base_codes: dict, *, value_range: tuple[float, float] = (-3.0, 3.0)):
+    """Pick a model, a latent dimension and a value; see the image decoded with that one coordinate changed.
+
+    Parameters
+    ----------
+    models : ``{label: model}``, each with ``decode(z)`` and ``latent_dim`` (e.g. beta-VAEs, notebook 08).
+    base_codes : ``{label: (latent_dim,) code}``, the point each model's traversal starts from (e.g.
+        the posterior mean of one image); the chosen coordinate is replaced by the slider's value.
+    value_range : the slider's range.
+
+    Returns
+    -------
+    An ``ipywidgets.VBox`` with attributes ``model``, ``dimension`` and ``value`` (the three controls)
+    and ``output``.
+    """
+    import ipywidgets as widgets
+
+    if not isinstance(models, dict) or not models:
+        raise ValueError("models must be a non-empty dict {label: model}")
+    if set(base_codes) != set(models):
+        raise ValueError(f"base_codes needs one code per model; models {sorted(models)}, codes {sorted(base_codes)}")
+    codes = {}
+    for label, model in models.items():
+        code = torch.as_tensor(base_codes[label]).detach().cpu().float().flatten()
+        if code.shape != (model.latent_dim,):
+            raise ValueError(f"base code of {label!r} must have shape ({model.latent_dim},), got {tuple(code.shape)}")
+        codes[label] = code
+    low, high = (float(v) for v in value_range)
+    if not low < high:
+        raise ValueError(f"value_range must be (low, high) with low < high, got {value_range}")
+
+    labels = list(models)
+    model_control = widgets.Dropdown(options=labels, value=labels[0], description="model")
+    dimension_control = widgets.IntSlider(value=0, min=0, max=models[labels[0]].latent_dim - 1, description="latent",
+                                          continuous_update=False)
+    value_control = widgets.FloatSlider(value=0.0, min=low, max=high, step=(high - low) / 100, description="value",
+                                        readout_format=".2f", continuous_update=False)
+    output = widgets.Output()
+
+    def redraw(change=None):
+        label, dimension = model_control.value, dimension_control.value
+        z = codes[label].clone()
+        z[dimension] = value_control.value
+        image = decode_mean(models[label], z[None])[0]
+        fig, ax = plt.subplots(figsize=(3, 3.2), layout="constrained")
+        ax.imshow(image[0].numpy(), cmap="gray", vmin=0, vmax=1)
+        ax.set_axis_off()
+        description = f"{label}: z{dimension} = {value_control.value:.2f}"
+        ax.set_title(description, fontsize=9)
+        _show(output, fig, description)
+
+    def change_model(change):
+        dimension_control.max = models[model_control.value].latent_dim - 1  # clamps the value if needed
+        redraw()
+
+    model_control.observe(change_model, names="value")
+    dimension_control.observe(redraw, names="value")
+    value_control.observe(redraw, names="value")
+    redraw()
+    container = widgets.VBox([widgets.HBox([model_control, dimension_control, value_control]), output])
+    container.model, container.dimension, container.value, container.output = (model_control, dimension_control,
+                                                                                value_control, output)
     return container
