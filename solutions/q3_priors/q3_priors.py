@@ -1,0 +1,874 @@
+# ---
+# jupyter:
+#   jupytext:
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version,-kernelspec
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+# ---
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "q3-header", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# # q3 · Priors beyond the Gaussian: Monte Carlo KL, Gumbel-softmax, Beta gradients and the decoder's reshaping
+#
+# Homework Question 3 asks why the latent space of a VAE is typically Gaussian, "apart from
+# simplifying computations", and whether other distributions are used in practice. The usual answer
+# lists the closed-form KL, the reparameterisation trick $z = \mu + \sigma \odot \varepsilon$ and the
+# central limit theorem. In this assignment you test those reasons by writing the tools that make
+# other latents trainable: a Monte Carlo KL with its standard error (for a mixture prior, where no
+# closed form exists), a Gumbel-softmax sample (discrete latents), a pathwise gradient through a
+# Beta sample, checked against finite differences of the exact expectation, and the map that turns
+# $\mathcal N(0, 1)$ into an exponential distribution (what a decoder can do to a Gaussian prior).
+# Then you answer Question 3 in writing. Lecture notebook 07 trains VAEs with these priors. Nothing is
+# trained here; every cell runs in about a second.
+#
+# | task | what you do | points | graded |
+# | --- | --- | --- | --- |
+# | 1 | `monte_carlo_kl`: KL(q ‖ p) by sampling, with its standard error, against a Gaussian closed form | 2 | automatically |
+# | 1 | `monte_carlo_kl` against a mixture prior (no closed form): bounds and a long-run reference | 1 | automatically |
+# | 2 | `gumbel_softmax_sample`: the relaxed one-hot sample from given uniform noise | 2 | automatically |
+# | 2 | `gumbel_softmax_sample`: its argmax is a categorical draw; temperature limits; gradients | 1 | automatically |
+# | 3 | `pathwise_gradient`: gradient of $\mathbb E_{\mathrm{Beta}(a, b)}[f(z)]$ through `rsample`, against finite differences | 2 | automatically |
+# | 3 | `pathwise_gradient`: its standard error is that of the pathwise estimator | 1 | automatically |
+# | 4 | `normal_to_exponential`: the inverse-CDF map from $\mathcal N(0, 1)$ to an exponential, stable in the tails | 2 | automatically |
+# | 5 | Q3, part 1: why Gaussian latents? Which of the usual reasons hold (written answer) | 4 | by hand |
+# | 6 | Q3, part 2: which other latent distributions are used in practice (written answer) | 4 | by hand |
+# | | **total** | **19** | |
+#
+# **Rules**
+# - Write code only where the notebook says `# YOUR CODE HERE`, and delete the
+#   `raise NotImplementedError()` line below it. Write prose where it says "YOUR ANSWER HERE".
+# - Do not edit, delete or move the read-only cells and the test cells: the grader restores them from
+#   its own copy before grading. The test cells you see hold the *visible* tests; more (hidden) tests
+#   run when your notebook is graded.
+# - **Time limit:** the grader stops any cell that runs longer than **120 seconds**, and that cell earns
+#   no points.
+# - **Before submitting: restart the kernel and run all cells** (Kernel → Restart Kernel and Run All
+#   Cells) and check that no cell raises. The grader runs your notebook from top to bottom in a fresh
+#   kernel, so a result that depends on cells run out of order will not reproduce.
+# - Some tests compare a Monte Carlo estimate with an exact value. They allow 5 standard errors, so a
+#   correct answer fails them with a probability below one in a million, whatever random numbers it
+#   draws; a failure means a wrong estimate or a wrong standard error.
+
+# %% nbgrader={"grade": false, "grade_id": "q3-setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
+import math
+
+import torch
+from torch.distributions import Beta, Categorical, Independent, MixtureSameFamily, Normal
+
+import vaecourse as vc
+
+device = vc.setup_notebook(seed=0)
+
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "q3-mckl-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Task 1 · The KL divergence by Monte Carlo, with its standard error (3 points)
+#
+# The KL term of the ELBO is an expectation under the encoder's $q(z \mid x)$:
+#
+# $$
+# \mathrm{KL}(q \,\|\, p) = \mathbb E_{z \sim q}\big[\log q(z) - \log p(z)\big]
+# \approx \frac1N \sum_{n=1}^N \underbrace{\big(\log q(z_n) - \log p(z_n)\big)}_{r_n},
+# \qquad z_n \sim q .
+# $$
+#
+# For a Gaussian $q$ and the prior $\mathcal N(0, I)$ the expectation has a closed form, which is the
+# first reason usually given for Gaussian latents. For a *mixture* prior
+# $p(z) = \sum_k \pi_k \mathcal N(z; m_k, \operatorname{diag} s_k^2)$ it has none, and
+# `torch.distributions.kl_divergence` raises `NotImplementedError`. The Monte Carlo average works for
+# any pair whose densities you can evaluate, and it comes with its own error bar: the **standard
+# error** $\mathrm{sd}(r_1, \dots, r_N) / \sqrt N$.
+#
+# Implement `monte_carlo_kl(q, p, num_samples)`. `q` and `p` are `torch.distributions` objects with
+# the same event shape `(d,)`; `q` may carry a batch shape `(B,)` (one posterior per example) and `p`
+# may have batch shape `()` (one prior for all), so `log_prob` broadcasts. Draw `num_samples` samples
+# with `q.rsample`, so that the estimate stays differentiable with respect to the parameters of `q`,
+# and return `(estimate, stderr)`, each of shape `(B,)` (the batch shape of `q`): the mean of the
+# $r_n$ and their sample standard deviation divided by $\sqrt N$. Do not call
+# `torch.distributions.kl_divergence` or `vc.priors.monte_carlo_kl`: the hidden tests switch them off
+# while your function runs, and they check your standard error against the true spread of the $r_n$.
+
+# %% nbgrader={"grade": false, "grade_id": "q3-mckl-impl", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def monte_carlo_kl(q, p, num_samples: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Monte Carlo estimate of KL(q || p) = E_q[log q(z) - log p(z)] and its standard error.
+
+    Parameters
+    ----------
+    q : torch.distributions.Distribution, batch shape (B,) (or ()), event shape (d,)
+        The distribution the expectation is taken under; must support ``rsample``.
+    p : torch.distributions.Distribution, event shape (d,), batch shape broadcastable to q's
+        The other distribution; only ``p.log_prob`` is used.
+    num_samples : int
+        Number N of samples z_n ~ q, at least 2.
+
+    Returns
+    -------
+    estimate : torch.Tensor, shape (B,)
+        The mean of r_n = log q(z_n) - log p(z_n) over the N samples, in nats; differentiable with
+        respect to q's parameters.
+    stderr : torch.Tensor, shape (B,)
+        The sample standard deviation of the r_n divided by sqrt(N).
+    """
+    ### BEGIN SOLUTION
+    z = q.rsample((num_samples,))  # (N, B, d)
+    log_ratio = q.log_prob(z) - p.log_prob(z)  # (N, B)
+    return log_ratio.mean(dim=0), log_ratio.std(dim=0) / math.sqrt(num_samples)
+    ### END SOLUTION
+
+
+# %%
+# Try it (not graded): a Gaussian q against N(0, I), where torch knows the closed form, and against a
+# mixture of three Gaussians, where it does not.
+q_try_kl = Independent(Normal(torch.tensor([[0.0, 0.0], [1.0, -1.0]]), torch.tensor([[1.0, 1.0], [0.5, 0.3]])), 1)
+p_try_kl = Independent(Normal(torch.zeros(2), torch.ones(2)), 1)
+torch.manual_seed(1)
+estimate_try_kl, stderr_try_kl = monte_carlo_kl(q_try_kl, p_try_kl, 10_000)
+print(f"estimate shape: {tuple(estimate_try_kl.shape)}, stderr shape: {tuple(stderr_try_kl.shape)}")
+print("Monte Carlo KL (nats):", [f"{e:.4f} ± {s:.4f}" for e, s in zip(estimate_try_kl.tolist(), stderr_try_kl.tolist())])
+print("closed form (nats):   ", [round(v, 4) for v in torch.distributions.kl_divergence(q_try_kl, p_try_kl).tolist()])
+mixture_try_kl = MixtureSameFamily(Categorical(probs=torch.tensor([0.5, 0.3, 0.2])),
+                                   Independent(Normal(torch.tensor([[-2.0, 0.0], [2.0, 0.0], [0.0, 2.0]]), torch.ones(3, 2)), 1))
+try:
+    torch.distributions.kl_divergence(q_try_kl, mixture_try_kl)
+except NotImplementedError:
+    print("kl_divergence(q, mixture) raises NotImplementedError: no closed form")
+estimate_try_mix, stderr_try_mix = monte_carlo_kl(q_try_kl, mixture_try_kl, 10_000)
+print("Monte Carlo KL to the mixture (nats):",
+      [f"{e:.4f} ± {s:.4f}" for e, s in zip(estimate_try_mix.tolist(), stderr_try_mix.tolist())])
+
+# %% nbgrader={"grade": true, "grade_id": "q3-mckl-tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+"""monte_carlo_kl agrees with the closed-form Gaussian KL within 5 standard errors, and its standard error is right."""
+gen_q3k = torch.Generator().manual_seed(301)
+loc_q3k = torch.randn(3, 4, generator=gen_q3k, dtype=torch.float64)
+scale_q3k = torch.exp(0.5 * torch.randn(3, 4, generator=gen_q3k, dtype=torch.float64))
+q_q3k = Independent(Normal(loc_q3k, scale_q3k), 1)
+p_q3k = Independent(Normal(torch.zeros(4, dtype=torch.float64), torch.ones(4, dtype=torch.float64)), 1)
+exact_q3k = 0.5 * (scale_q3k**2 + loc_q3k**2 - 1 - 2 * torch.log(scale_q3k)).sum(-1)
+torch.manual_seed(302)
+result_q3k = monte_carlo_kl(q_q3k, p_q3k, 4000)
+assert isinstance(result_q3k, tuple) and len(result_q3k) == 2, (
+    f"monte_carlo_kl should return a pair (estimate, stderr), got {type(result_q3k).__name__}")
+estimate_q3k, stderr_q3k = result_q3k
+assert tuple(estimate_q3k.shape) == (3,) and tuple(stderr_q3k.shape) == (3,), (
+    f"q has batch shape (3,), so expected estimate and stderr of shape (3,), got {tuple(estimate_q3k.shape)} and "
+    f"{tuple(stderr_q3k.shape)}: average over the samples (dim=0) only; log_prob already sums over the event")
+assert bool((stderr_q3k > 0).all()), f"the standard error of a Monte Carlo average is positive, got {stderr_q3k.tolist()}"
+z_scores_q3k = ((estimate_q3k.detach() - exact_q3k) / stderr_q3k.detach()).tolist()
+assert all(abs(v) < 5 for v in z_scores_q3k), (
+    f"the estimate {estimate_q3k.tolist()} is not within 5 standard errors {stderr_q3k.tolist()} of the closed-form "
+    f"KL {exact_q3k.tolist()} (z-scores {z_scores_q3k}). Average log q(z) - log p(z) (in that order) over z drawn "
+    "from q, not from p")
+print("monte_carlo_kl against the Gaussian closed form: visible tests passed")
+### BEGIN HIDDEN TESTS
+import math
+from unittest import mock
+
+import torch
+from torch.distributions import Independent, Normal
+
+# q: batch (6,), d = 5; p: a non-standard diagonal Gaussian shared by the batch. Under q, with
+# z = m1 + s1 e, r = const + c e^2 + b e per dimension, so Var(r) = sum over dims of 2 c^2 + b^2.
+gen_q3kh = torch.Generator().manual_seed(311)
+loc_q_q3kh = torch.randn(6, 5, generator=gen_q3kh, dtype=torch.float64)
+scale_q_q3kh = torch.exp(0.4 * torch.randn(6, 5, generator=gen_q3kh, dtype=torch.float64))
+loc_p_q3kh = 0.5 * torch.randn(5, generator=gen_q3kh, dtype=torch.float64)
+scale_p_q3kh = torch.exp(0.3 * torch.randn(5, generator=gen_q3kh, dtype=torch.float64))
+exact_q3kh = (torch.log(scale_p_q3kh / scale_q_q3kh)
+              + (scale_q_q3kh**2 + (loc_q_q3kh - loc_p_q3kh) ** 2) / (2 * scale_p_q3kh**2) - 0.5).sum(-1)
+c_q3kh = scale_q_q3kh**2 / (2 * scale_p_q3kh**2) - 0.5
+b_q3kh = (loc_q_q3kh - loc_p_q3kh) * scale_q_q3kh / scale_p_q3kh**2
+sd_exact_q3kh = torch.sqrt((2 * c_q3kh**2 + b_q3kh**2).sum(-1))
+loc_grad_q3kh = loc_q_q3kh.clone().requires_grad_()
+q_q3kh = Independent(Normal(loc_grad_q3kh, scale_q_q3kh), 1)
+p_q3kh = Independent(Normal(loc_p_q3kh, scale_p_q3kh), 1)
+no_reference_q3kh = AssertionError(
+    "monte_carlo_kl called kl_divergence or vc.priors.monte_carlo_kl; average log q(z) - log p(z) yourself")
+num_q3kh = 5000
+with mock.patch("torch.distributions.kl_divergence", side_effect=no_reference_q3kh), \
+        mock.patch("torch.distributions.kl.kl_divergence", side_effect=no_reference_q3kh), \
+        mock.patch("__main__.kl_divergence", side_effect=no_reference_q3kh, create=True), \
+        mock.patch("vaecourse.priors.monte_carlo_kl", side_effect=no_reference_q3kh):
+    torch.manual_seed(312)
+    estimate_q3kh, stderr_q3kh = monte_carlo_kl(q_q3kh, p_q3kh, num_q3kh)
+assert tuple(estimate_q3kh.shape) == (6,) and tuple(stderr_q3kh.shape) == (6,), (
+    f"expected shapes (6,) and (6,), got {tuple(estimate_q3kh.shape)} and {tuple(stderr_q3kh.shape)}")
+spread_ratio_q3kh = (stderr_q3kh.detach() * math.sqrt(num_q3kh) / sd_exact_q3kh).tolist()
+assert all(0.9 < v < 1.1 for v in spread_ratio_q3kh), (
+    f"stderr * sqrt(N) should be the standard deviation of log q(z) - log p(z) under q, {sd_exact_q3kh.tolist()} "
+    f"here; yours gives {(stderr_q3kh.detach() * math.sqrt(num_q3kh)).tolist()} (ratios {spread_ratio_q3kh}). "
+    "Did you divide the standard deviation by sqrt(num_samples), not by num_samples, and use num_samples samples?")
+z_scores_q3kh = ((estimate_q3kh.detach() - exact_q3kh) / stderr_q3kh.detach()).tolist()
+assert all(abs(v) < 5 for v in z_scores_q3kh), (
+    f"against a non-standard Gaussian p the estimate {estimate_q3kh.tolist()} is not within 5 standard errors of the "
+    f"closed form {exact_q3kh.tolist()} (z-scores {z_scores_q3kh})")
+assert estimate_q3kh.requires_grad, (
+    "the estimate is cut off from q's parameters: sample with q.rsample (not q.sample) and avoid .detach()/.item()")
+estimate_q3kh.sum().backward()
+assert loc_grad_q3kh.grad is not None and bool(torch.isfinite(loc_grad_q3kh.grad).all()), (
+    "no finite gradient reached q's mean through the estimate")
+# With z = m1 + s1 e the pathwise gradient of the estimate is mean_n (z_n - m2) / s2^2 = (m1 - m2) / s2^2 + s1 e_bar / s2^2,
+# e_bar ~ N(0, 1/N): within 5 of its standard deviations of the exact gradient of the KL, (m1 - m2) / s2^2.
+grad_exact_q3kh = (loc_q_q3kh - loc_p_q3kh) / scale_p_q3kh**2
+grad_sd_q3kh = scale_q_q3kh / scale_p_q3kh**2 / math.sqrt(num_q3kh)
+assert bool(((loc_grad_q3kh.grad - grad_exact_q3kh).abs() < 5 * grad_sd_q3kh).all()), (
+    f"the gradient of your estimate with respect to q's mean is {loc_grad_q3kh.grad[0].tolist()} (first example); the "
+    f"gradient of the KL is {grad_exact_q3kh[0].tolist()}. Draw the samples with q.rsample: with q.sample the samples "
+    "do not move with q's parameters and the gradient misses the pathwise term")
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "q3-mckl-mixture-tests", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+"""Against a mixture prior (no closed form) monte_carlo_kl lies between the bounds and agrees with a long-run reference."""
+# KL(q || sum_k pi_k p_k) has two bounds in closed form:
+#   upper: log is concave, so log sum_k pi_k p_k(z) >= sum_k pi_k log p_k(z): KL <= sum_k pi_k KL(q || p_k);
+#   lower: E_q[log p(z)] <= log E_q[p(z)] (Jensen), and E_q[p_k(z)] = N(mean_q; m_k, var_q + s_k^2) per dimension.
+gen_q3m = torch.Generator().manual_seed(321)
+loc_q3m = torch.randn(4, 2, generator=gen_q3m, dtype=torch.float64)
+scale_q3m = torch.exp(0.5 * torch.randn(4, 2, generator=gen_q3m, dtype=torch.float64))
+means_q3m = 2 * torch.randn(3, 2, generator=gen_q3m, dtype=torch.float64)
+scales_q3m = torch.exp(0.3 * torch.randn(3, 2, generator=gen_q3m, dtype=torch.float64))
+weights_q3m = torch.tensor([0.5, 0.3, 0.2], dtype=torch.float64)
+q_q3m = Independent(Normal(loc_q3m, scale_q3m), 1)
+p_q3m = MixtureSameFamily(Categorical(probs=weights_q3m), Independent(Normal(means_q3m, scales_q3m), 1))
+kl_to_components_q3m = (torch.log(scales_q3m / scale_q3m[:, None])
+                        + (scale_q3m[:, None] ** 2 + (loc_q3m[:, None] - means_q3m) ** 2) / (2 * scales_q3m**2) - 0.5).sum(-1)
+upper_q3m = (weights_q3m * kl_to_components_q3m).sum(-1)
+overlap_q3m = Independent(Normal(means_q3m, torch.sqrt(scale_q3m[:, None] ** 2 + scales_q3m**2)), 1).log_prob(loc_q3m[:, None])
+lower_q3m = (-q_q3m.entropy() - torch.logsumexp(torch.log(weights_q3m) + overlap_q3m, dim=-1)).clamp_min(0.0)
+torch.manual_seed(322)
+estimate_q3m, stderr_q3m = monte_carlo_kl(q_q3m, p_q3m, 20_000)
+estimate_q3m, stderr_q3m = estimate_q3m.detach(), stderr_q3m.detach()
+assert tuple(estimate_q3m.shape) == (4,), (
+    f"q has batch shape (4,) and the mixture batch shape (): expected shape (4,), got {tuple(estimate_q3m.shape)}")
+inside_q3m = bool(((estimate_q3m >= lower_q3m - 5 * stderr_q3m) & (estimate_q3m <= upper_q3m + 5 * stderr_q3m)).all())
+assert inside_q3m, (
+    f"the estimates {estimate_q3m.tolist()} leave the bounds [{lower_q3m.tolist()}, {upper_q3m.tolist()}] by more "
+    "than 5 standard errors. Evaluate the mixture with p.log_prob (it mixes the component densities, not their logs)")
+print("lower bound (nats):", [round(v, 3) for v in lower_q3m.tolist()])
+print("estimate (nats):   ", [round(v, 3) for v in estimate_q3m.tolist()])
+print("upper bound (nats):", [round(v, 3) for v in upper_q3m.tolist()])
+print("monte_carlo_kl against a mixture prior: visible tests passed")
+### BEGIN HIDDEN TESTS
+import math
+from unittest import mock
+
+import torch
+from torch.distributions import Categorical, Independent, MixtureSameFamily, Normal
+
+# A long-run reference with 400,000 samples drawn here, and the spread of its log-ratios.
+gen_q3mh = torch.Generator().manual_seed(331)
+loc_q3mh = torch.randn(5, 3, generator=gen_q3mh, dtype=torch.float64)
+scale_q3mh = torch.exp(0.5 * torch.randn(5, 3, generator=gen_q3mh, dtype=torch.float64))
+means_q3mh = 2 * torch.randn(4, 3, generator=gen_q3mh, dtype=torch.float64)
+scales_q3mh = torch.exp(0.3 * torch.randn(4, 3, generator=gen_q3mh, dtype=torch.float64))
+weights_q3mh = torch.softmax(torch.randn(4, generator=gen_q3mh, dtype=torch.float64), dim=0)
+q_q3mh = Independent(Normal(loc_q3mh, scale_q3mh), 1)
+p_q3mh = MixtureSameFamily(Categorical(probs=weights_q3mh), Independent(Normal(means_q3mh, scales_q3mh), 1))
+num_ref_q3mh = 400_000
+log_ratio_chunks_q3mh = []
+for _ in range(num_ref_q3mh // 50_000):  # in chunks, to keep the memory small
+    z_ref_q3mh = loc_q3mh + scale_q3mh * torch.randn(50_000, 5, 3, generator=gen_q3mh, dtype=torch.float64)
+    log_ratio_chunks_q3mh.append(q_q3mh.log_prob(z_ref_q3mh) - p_q3mh.log_prob(z_ref_q3mh))
+log_ratio_ref_q3mh = torch.cat(log_ratio_chunks_q3mh)
+reference_q3mh = log_ratio_ref_q3mh.mean(0)
+reference_se_q3mh = log_ratio_ref_q3mh.std(0) / math.sqrt(num_ref_q3mh)
+reference_sd_q3mh = log_ratio_ref_q3mh.std(0)
+no_reference_q3mh = AssertionError("monte_carlo_kl called vc.priors.monte_carlo_kl; write the average yourself")
+num_q3mh = 20_000
+with mock.patch("vaecourse.priors.monte_carlo_kl", side_effect=no_reference_q3mh):
+    torch.manual_seed(332)
+    estimate_q3mh, stderr_q3mh = monte_carlo_kl(q_q3mh, p_q3mh, num_q3mh)
+estimate_q3mh, stderr_q3mh = estimate_q3mh.detach(), stderr_q3mh.detach()
+assert tuple(estimate_q3mh.shape) == (5,), f"expected shape (5,), got {tuple(estimate_q3mh.shape)}"
+z_scores_q3mh = ((estimate_q3mh - reference_q3mh) / torch.sqrt(stderr_q3mh**2 + reference_se_q3mh**2)).tolist()
+assert all(abs(v) < 5 for v in z_scores_q3mh), (
+    f"against a 4-component mixture in 3-D your estimates {estimate_q3mh.tolist()} are more than 5 combined standard "
+    f"errors from a 400,000-sample reference {reference_q3mh.tolist()} (z-scores {z_scores_q3mh})")
+spread_ratio_q3mh = (stderr_q3mh * math.sqrt(num_q3mh) / reference_sd_q3mh).tolist()
+assert all(0.9 < v < 1.1 for v in spread_ratio_q3mh), (
+    f"stderr * sqrt(N) should match the spread of the log-ratios {reference_sd_q3mh.tolist()}; got ratios "
+    f"{spread_ratio_q3mh}")
+### END HIDDEN TESTS
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "q3-gumbel-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Task 2 · A Gumbel-softmax sample and its temperature (3 points)
+#
+# A categorical latent with class probabilities $\pi = \operatorname{softmax}(\ell)$ has no
+# reparameterisation: its one-hot sample is a step function of $\ell$, with zero gradient almost
+# everywhere. The **Gumbel-max trick** writes the sample as a deterministic function of noise: with
+# $u_k \sim \mathrm{Uniform}(0, 1)$ independent and $g_k = -\log(-\log u_k)$ (standard Gumbel noise),
+# $\arg\max_k (\ell_k + g_k)$ is distributed exactly as $\mathrm{Categorical}(\pi)$. The
+# **Gumbel-softmax** (or Concrete) relaxation (Jang et al. 2017; Maddison et al. 2017) replaces the
+# argmax by a softmax at a temperature $\tau > 0$:
+#
+# $$
+# y_k = \frac{\exp\big((\ell_k + g_k) / \tau\big)}{\sum_{j} \exp\big((\ell_j + g_j) / \tau\big)} .
+# $$
+#
+# $y$ lies on the simplex (positive, sums to 1), is differentiable in $\ell$, and approaches the one-hot
+# vector of the Gumbel-max draw as $\tau \to 0$ (and the uniform vector $1/K$ as $\tau \to \infty$).
+#
+# Implement `gumbel_softmax_sample(logits, temperature, uniform_noise)`. `logits` has shape `(..., K)`,
+# `uniform_noise` holds values strictly inside $(0, 1)$ with a shape that `logits` broadcasts to (for
+# example logits `(K,)` and noise `(N, K)` give `N` samples); return $y$ with the noise's shape. Use the
+# noise passed in (draw none: the tests check that torch's random state is untouched), keep the
+# result differentiable with respect to `logits`, and make it stable: logits of $\pm 1000$ at
+# $\tau = 0.1$ must give a finite one-hot vector, not `nan` (use `torch.softmax` or subtract the
+# maximum before exponentiating). Do not call `torch.nn.functional.gumbel_softmax`, which draws its own
+# noise.
+
+# %% nbgrader={"grade": false, "grade_id": "q3-gumbel-impl", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def gumbel_softmax_sample(logits: torch.Tensor, temperature: float, uniform_noise: torch.Tensor) -> torch.Tensor:
+    """Relaxed one-hot sample softmax((logits + g) / temperature) with Gumbel noise g = -log(-log u).
+
+    Parameters
+    ----------
+    logits : torch.Tensor, shape (..., K)
+        Unnormalised log-probabilities of K categories.
+    temperature : float
+        The relaxation temperature tau > 0.
+    uniform_noise : torch.Tensor, shape (..., K), broadcastable with ``logits``
+        Uniform draws u strictly inside (0, 1).
+
+    Returns
+    -------
+    torch.Tensor, the broadcast shape of logits and uniform_noise
+        Points on the simplex over the last dimension, differentiable with respect to ``logits``.
+    """
+    ### BEGIN SOLUTION
+    gumbel = -torch.log(-torch.log(uniform_noise))
+    return torch.softmax((logits + gumbel) / temperature, dim=-1)
+    ### END SOLUTION
+
+
+# %%
+# Try it (not graded): one set of noise, four temperatures. The argmax never changes; the sample
+# sharpens towards the one-hot Gumbel-max draw as the temperature falls.
+logits_try_gs = torch.log(torch.tensor([0.1, 0.2, 0.3, 0.4]))
+noise_try_gs = torch.rand(4, generator=torch.Generator().manual_seed(2))
+print("Gumbel-max draw (one-hot):", torch.nn.functional.one_hot((logits_try_gs - torch.log(-torch.log(noise_try_gs))).argmax(), 4).tolist())
+for tau_try in (10.0, 1.0, 0.5, 0.1):
+    sample_try_gs = gumbel_softmax_sample(logits_try_gs, tau_try, noise_try_gs)
+    print(f"tau = {tau_try:4}: {[round(v, 3) for v in sample_try_gs.tolist()]}, sum {sample_try_gs.sum().item():.6f}")
+
+# %% nbgrader={"grade": true, "grade_id": "q3-gumbel-tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+"""gumbel_softmax_sample is softmax((logits - log(-log u)) / tau): exact, on the simplex, stable, drawing no noise."""
+logits_q3g = torch.tensor([[0.0, 0.0, 0.0], [1.0, -1.0, 0.5]], dtype=torch.float64)
+noise_q3g = torch.tensor([[0.5, 0.5, 0.5], [0.2, 0.9, 0.6]], dtype=torch.float64)
+sample_q3g = gumbel_softmax_sample(logits_q3g, 1.0, noise_q3g)
+assert isinstance(sample_q3g, torch.Tensor), f"expected a torch.Tensor, got {type(sample_q3g).__name__}"
+assert tuple(sample_q3g.shape) == (2, 3), f"expected shape (2, 3), got {tuple(sample_q3g.shape)}"
+torch.testing.assert_close(
+    sample_q3g.sum(-1), torch.ones(2, dtype=torch.float64),
+    msg=lambda m: f"each sample must sum to 1 over the last dimension (a softmax over dim=-1).\n{m}")
+torch.testing.assert_close(
+    sample_q3g[0], torch.full((3,), 1 / 3, dtype=torch.float64),
+    msg=lambda m: f"equal logits and equal noise give the uniform vector (1/3, 1/3, 1/3).\n{m}")
+gumbel_q3g = -torch.log(-torch.log(noise_q3g[1]))  # -0.4759, 2.2504, 0.6717
+torch.testing.assert_close(
+    sample_q3g[1], torch.softmax(logits_q3g[1] + gumbel_q3g, dim=-1),
+    msg=lambda m: ("second row: expected softmax(logits + g) with g = -log(-log u). Check both minus signs and that "
+                   f"you add the noise to the logits before dividing by the temperature.\n{m}"))
+print("gumbel_softmax_sample: visible tests passed")
+### BEGIN HIDDEN TESTS
+import torch
+
+gen_q3gh = torch.Generator().manual_seed(341)
+logits_q3gh = 2 * torch.randn(5, 3, 7, generator=gen_q3gh, dtype=torch.float64)
+noise_q3gh = torch.rand(5, 3, 7, generator=gen_q3gh, dtype=torch.float64).clamp(1e-12, 1 - 1e-12)
+noise_many_q3gh = torch.rand(4, 5, 3, 7, generator=gen_q3gh, dtype=torch.float64).clamp(1e-12, 1 - 1e-12)
+extreme_logits_q3gh = torch.tensor([[1000.0, -1000.0, 0.0], [-1000.0, -1000.0, 1000.0]], dtype=torch.float64)
+extreme_noise_q3gh = torch.tensor([[0.3, 0.6, 0.9], [0.5, 0.5, 0.5]], dtype=torch.float64)
+expected_q3gh = {tau: torch.softmax((logits_q3gh - torch.log(-torch.log(noise_q3gh))) / tau, dim=-1)
+                 for tau in (0.05, 0.5, 1.0, 3.0)}
+expected_many_q3gh = torch.softmax((logits_q3gh - torch.log(-torch.log(noise_many_q3gh))) / 0.7, dim=-1)
+one_hot_q3gh = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], dtype=torch.float64)
+rng_before_q3gh = torch.get_rng_state()
+results_q3gh = {tau: gumbel_softmax_sample(logits_q3gh, tau, noise_q3gh) for tau in expected_q3gh}
+result_many_q3gh = gumbel_softmax_sample(logits_q3gh, 0.7, noise_many_q3gh)
+result_extreme_q3gh = gumbel_softmax_sample(extreme_logits_q3gh, 0.1, extreme_noise_q3gh)
+result_extreme32_q3gh = gumbel_softmax_sample(extreme_logits_q3gh.float(), 0.1, extreme_noise_q3gh.float())
+assert torch.equal(torch.get_rng_state(), rng_before_q3gh), (
+    "gumbel_softmax_sample changed torch's random state: it drew its own noise. Use uniform_noise only")
+for tau_q3gh, expected_tau_q3gh in expected_q3gh.items():
+    torch.testing.assert_close(
+        results_q3gh[tau_q3gh], expected_tau_q3gh, rtol=1e-9, atol=1e-12,
+        msg=lambda m: (f"at temperature {tau_q3gh} (5 x 3 x 7 logits, float64) the sample differs from "
+                       f"softmax((logits - log(-log u)) / tau) over the last dimension.\n{m}"))
+assert tuple(result_many_q3gh.shape) == (4, 5, 3, 7), (
+    f"logits (5, 3, 7) with noise (4, 5, 3, 7) should give 4 samples, shape (4, 5, 3, 7); got {tuple(result_many_q3gh.shape)}")
+torch.testing.assert_close(result_many_q3gh, expected_many_q3gh, rtol=1e-9, atol=1e-12,
+                           msg=lambda m: f"with noise of an extra leading sample dimension the samples are wrong.\n{m}")
+assert bool(torch.isfinite(result_extreme_q3gh).all()) and bool(torch.isfinite(result_extreme32_q3gh).all()), (
+    f"logits of +-1000 at temperature 0.1 give {result_extreme_q3gh.tolist()}: exp overflows. Use torch.softmax or "
+    "subtract the maximum before exponentiating")
+torch.testing.assert_close(result_extreme_q3gh, one_hot_q3gh, rtol=0, atol=1e-12,
+                           msg=lambda m: f"logits of +-1000 at temperature 0.1 must give the one-hot vector.\n{m}")
+torch.testing.assert_close(result_extreme32_q3gh, one_hot_q3gh.float(), rtol=0, atol=1e-6,
+                           msg=lambda m: f"in float32 too, logits of +-1000 must give the one-hot vector.\n{m}")
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "q3-gumbel-temperature-tests", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+"""The argmax of gumbel_softmax_sample is a categorical draw; tau -> 0 gives one-hot, tau -> inf uniform; gradients reach the logits."""
+probs_q3t = torch.tensor([0.1, 0.2, 0.3, 0.4], dtype=torch.float64)
+noise_q3t = torch.rand(40_000, 4, generator=torch.Generator().manual_seed(351), dtype=torch.float64)
+samples_q3t = gumbel_softmax_sample(torch.log(probs_q3t), 1.0, noise_q3t)
+assert tuple(samples_q3t.shape) == (40_000, 4), f"logits (4,) and noise (40000, 4): expected shape (40000, 4), got {tuple(samples_q3t.shape)}"
+frequencies_q3t = torch.bincount(samples_q3t.argmax(-1), minlength=4).double() / 40_000
+z_scores_q3t = ((frequencies_q3t - probs_q3t) / torch.sqrt(probs_q3t * (1 - probs_q3t) / 40_000)).tolist()
+assert all(abs(v) < 5 for v in z_scores_q3t), (
+    f"the argmax of 40,000 samples falls in each category with frequencies {frequencies_q3t.tolist()}, expected the "
+    f"probabilities {probs_q3t.tolist()} (Gumbel-max trick). Did you use g = -log(-log u)?")
+print("argmax frequencies:", [round(v, 3) for v in frequencies_q3t.tolist()], "probabilities:", probs_q3t.tolist())
+print("gumbel_softmax_sample, argmax is a categorical draw: visible tests passed")
+### BEGIN HIDDEN TESTS
+import torch
+
+gen_q3th = torch.Generator().manual_seed(361)
+logits_q3th = torch.randn(200, 6, generator=gen_q3th, dtype=torch.float64)
+noise_q3th = torch.rand(200, 6, generator=gen_q3th, dtype=torch.float64).clamp(1e-12, 1 - 1e-12)
+perturbed_q3th = logits_q3th - torch.log(-torch.log(noise_q3th))
+top2_q3th = perturbed_q3th.topk(2, dim=-1).values
+clear_q3th = (top2_q3th[:, 0] - top2_q3th[:, 1]) > 0.2  # rows whose winner leads by more than 0.2
+one_hot_q3th = torch.nn.functional.one_hot(perturbed_q3th.argmax(-1), 6).double()
+weights_q3th = torch.randn(200, 6, generator=gen_q3th, dtype=torch.float64)
+# (1) the argmax is the Gumbel-max draw at every temperature
+max_entries_q3th = []
+for tau_q3th in (5.0, 1.0, 0.3, 0.1, 0.01):
+    sample_q3th = gumbel_softmax_sample(logits_q3th, tau_q3th, noise_q3th)
+    assert torch.equal(sample_q3th.argmax(-1), perturbed_q3th.argmax(-1)), (
+        f"at temperature {tau_q3th} the argmax of the sample is not the argmax of logits + Gumbel noise")
+    max_entries_q3th.append(sample_q3th.max(-1).values)
+# (2) the largest entry grows as tau falls, and is within 1e-3 of one-hot at tau = 0.01 where the winner leads by 0.2
+for warmer_q3th, colder_q3th in zip(max_entries_q3th, max_entries_q3th[1:]):
+    assert bool((colder_q3th >= warmer_q3th - 1e-12).all()), "the largest entry should grow as the temperature falls"
+sample_cold_q3th = gumbel_softmax_sample(logits_q3th[clear_q3th], 0.01, noise_q3th[clear_q3th])
+torch.testing.assert_close(sample_cold_q3th, one_hot_q3th[clear_q3th], rtol=0, atol=1e-3,
+                           msg=lambda m: f"at temperature 0.01 the sample should be (almost) the one-hot Gumbel-max draw.\n{m}")
+# (3) at a huge temperature the sample is uniform
+torch.testing.assert_close(gumbel_softmax_sample(logits_q3th, 1e6, noise_q3th), torch.full((200, 6), 1 / 6, dtype=torch.float64),
+                           rtol=0, atol=1e-4, msg=lambda m: f"as tau grows the sample tends to the uniform vector 1/K.\n{m}")
+# (4) gradients reach the logits: d(sum w * y)/d logits = y * (w - sum(w * y)) / tau
+for tau_q3th in (0.5, 2.0):
+    logits_grad_q3th = logits_q3th.clone().requires_grad_()
+    sample_grad_q3th = gumbel_softmax_sample(logits_grad_q3th, tau_q3th, noise_q3th)
+    assert sample_grad_q3th.requires_grad, "the sample is cut off from the logits (no .detach(), argmax or no_grad)"
+    (weights_q3th * sample_grad_q3th).sum().backward()
+    y_q3th = sample_grad_q3th.detach()
+    expected_grad_q3th = y_q3th * (weights_q3th - (weights_q3th * y_q3th).sum(-1, keepdim=True)) / tau_q3th
+    torch.testing.assert_close(logits_grad_q3th.grad, expected_grad_q3th, rtol=1e-8, atol=1e-10,
+                               msg=lambda m: f"the gradient with respect to the logits is wrong at tau = {tau_q3th}.\n{m}")
+### END HIDDEN TESTS
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "q3-beta-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Task 3 · A pathwise gradient through a Beta sample, checked by finite differences (3 points)
+#
+# "The reparameterisation trick relies on Gaussian distributions" is a common claim. The Beta
+# distribution has no location-scale form $z = \mu + \sigma \varepsilon$, yet PyTorch's
+# `Beta(a, b).rsample()` returns samples that carry gradients with respect to $a$ and $b$: it
+# differentiates the sample through the distribution's CDF (*implicit reparameterisation*, Figurnov et
+# al. 2018). If those gradients are right, the average of $\partial f(z_n) / \partial a$ over samples
+# is an unbiased estimate of
+#
+# $$
+# \frac{\partial}{\partial a}\, \mathbb E_{z \sim \mathrm{Beta}(a, b)}\big[f(z)\big],
+# $$
+#
+# and likewise for $b$. The exact expectation is a 1-D integral, so its derivative can be checked by a
+# central finite difference, $\big(E(a + h, b) - E(a - h, b)\big) / 2h$; the tests do that by numerical
+# integration.
+#
+# Implement `pathwise_gradient(a, b, f, num_samples)`. `a, b > 0` are Python floats; `f` maps a tensor of
+# samples to a tensor of the same shape, elementwise (for example `lambda z: (z - 0.3) ** 2`). Draw
+# `num_samples` samples with `Beta(...).rsample()` in float64, get the **per-sample** gradients
+# $\big(\partial f(z_n)/\partial a, \partial f(z_n)/\partial b\big)$ with autograd, and return
+# `(estimate, stderr)`, each a float64 tensor of shape `(2,)` holding `[d/da, d/db]`: the mean of the
+# per-sample gradients and their standard deviation divided by $\sqrt N$. Hint: one backward pass gives
+# every per-sample gradient if each sample has its own copy of the parameters, for example
+# `a_n = torch.full((num_samples,), a, dtype=torch.float64, requires_grad=True)` and
+# `Beta(a_n, b_n).rsample()`; then $f(z_n)$ depends only on $a_n[n]$ and the gradient of
+# $\sum_n f(z_n)$ is the vector of per-sample gradients.
+#
+# The first test cell checks the estimate against finite differences (2 points), the second checks
+# that the standard error is that of the pathwise estimator (1 point). The *score-function*
+# estimator $f(z)\, \partial_a \log p(z)$ is unbiased too, but its spread is different, so it fails the
+# second test.
+
+# %% nbgrader={"grade": false, "grade_id": "q3-beta-impl", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def pathwise_gradient(a: float, b: float, f, num_samples: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pathwise Monte Carlo estimate of the gradient of E_{z ~ Beta(a, b)}[f(z)] with respect to (a, b).
+
+    Parameters
+    ----------
+    a, b : float
+        The Beta concentrations, both positive.
+    f : callable
+        Maps a tensor of samples to a tensor of the same shape, elementwise and differentiably.
+    num_samples : int
+        Number N of samples, at least 2.
+
+    Returns
+    -------
+    estimate : torch.Tensor, shape (2,), float64
+        The mean over samples of (d f(z_n) / da, d f(z_n) / db).
+    stderr : torch.Tensor, shape (2,), float64
+        The standard deviation of the per-sample gradients divided by sqrt(N).
+    """
+    ### BEGIN SOLUTION
+    a_n = torch.full((num_samples,), float(a), dtype=torch.float64, requires_grad=True)
+    b_n = torch.full((num_samples,), float(b), dtype=torch.float64, requires_grad=True)
+    z = Beta(a_n, b_n).rsample()
+    grad_a, grad_b = torch.autograd.grad(f(z).sum(), (a_n, b_n))
+    per_sample = torch.stack([grad_a, grad_b], dim=-1)  # (N, 2)
+    return per_sample.mean(dim=0), per_sample.std(dim=0) / math.sqrt(num_samples)
+    ### END SOLUTION
+
+
+# %%
+# Try it (not graded): f(z) = z, whose expectation a / (a + b) has the exact gradient
+# (b, -a) / (a + b)^2, and f(z) = (z - 0.3)^2 with a finite difference of its exact expectation
+# E[(z - 0.3)^2] = Var(z) + (E[z] - 0.3)^2.
+torch.manual_seed(3)
+a_try, b_try = 2.0, 3.0
+estimate_try_b, stderr_try_b = pathwise_gradient(a_try, b_try, lambda z: z, 20_000)
+print(f"estimate shape: {tuple(estimate_try_b.shape)}, dtype: {estimate_try_b.dtype}")
+print("f(z) = z:           pathwise", [f"{e:.4f} ± {s:.4f}" for e, s in zip(estimate_try_b.tolist(), stderr_try_b.tolist())],
+      " exact", [round(b_try / (a_try + b_try) ** 2, 4), round(-a_try / (a_try + b_try) ** 2, 4)])
+
+
+def beta_expectation_try(a, b):
+    mean, var = a / (a + b), a * b / ((a + b) ** 2 * (a + b + 1))
+    return var + (mean - 0.3) ** 2
+
+
+h_try = 1e-5
+finite_difference_try = [(beta_expectation_try(a_try + h_try, b_try) - beta_expectation_try(a_try - h_try, b_try)) / (2 * h_try),
+                         (beta_expectation_try(a_try, b_try + h_try) - beta_expectation_try(a_try, b_try - h_try)) / (2 * h_try)]
+estimate_try_sq, stderr_try_sq = pathwise_gradient(a_try, b_try, lambda z: (z - 0.3) ** 2, 20_000)
+print("f(z) = (z - 0.3)^2: pathwise", [f"{e:.4f} ± {s:.4f}" for e, s in zip(estimate_try_sq.tolist(), stderr_try_sq.tolist())],
+      " finite difference", [round(v, 4) for v in finite_difference_try])
+
+# %% nbgrader={"grade": true, "grade_id": "q3-beta-tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+"""pathwise_gradient agrees with the derivative of the exact expectation within 5 standard errors."""
+torch.manual_seed(371)
+result_q3b = pathwise_gradient(2.0, 3.0, lambda z: z, 20_000)
+assert isinstance(result_q3b, tuple) and len(result_q3b) == 2, (
+    f"pathwise_gradient should return a pair (estimate, stderr), got {type(result_q3b).__name__}")
+estimate_q3b, stderr_q3b = result_q3b
+assert tuple(estimate_q3b.shape) == (2,) and tuple(stderr_q3b.shape) == (2,), (
+    f"expected estimate and stderr of shape (2,) ([d/da, d/db]), got {tuple(estimate_q3b.shape)} and {tuple(stderr_q3b.shape)}")
+assert estimate_q3b.dtype == torch.float64, f"expected float64, got {estimate_q3b.dtype}"
+assert bool((stderr_q3b > 0).all()) and bool((stderr_q3b < 0.01).all()), (
+    f"the standard errors {stderr_q3b.tolist()} should be positive and small (about 2e-4 for 20,000 samples): "
+    "the standard deviation of the per-sample gradients divided by sqrt(num_samples)")
+exact_q3b = torch.tensor([3.0 / 25.0, -2.0 / 25.0], dtype=torch.float64)  # d/da, d/db of a / (a + b) at (2, 3)
+z_scores_q3b = ((estimate_q3b.detach() - exact_q3b) / stderr_q3b.detach()).tolist()
+assert all(abs(v) < 5 for v in z_scores_q3b), (
+    f"for f(z) = z at a = 2, b = 3 the gradient of E[z] = a / (a + b) is {exact_q3b.tolist()}; your estimate "
+    f"{estimate_q3b.tolist()} is {z_scores_q3b} standard errors away. Differentiate f(rsample) with respect to a "
+    "and b, in that order")
+print("pathwise_gradient against the exact derivative: visible tests passed")
+### BEGIN HIDDEN TESTS
+import math
+
+import torch
+from scipy import integrate, special
+
+
+def expectation_q3bh(f_scalar, a, b):
+    """E_{Beta(a, b)}[f(z)] by adaptive quadrature (float64)."""
+    log_norm = special.betaln(a, b)
+    density = lambda z: math.exp((a - 1) * math.log(z) + (b - 1) * math.log1p(-z) - log_norm)
+    return integrate.quad(lambda z: f_scalar(z) * density(z), 0.0, 1.0, epsabs=1e-13, epsrel=1e-12, limit=200)[0]
+
+
+h_q3bh = 1e-4
+cases_q3bh = [(2.0, 3.0, lambda z: (z - 0.3) ** 2, lambda z: (z - 0.3) ** 2, "(z - 0.3)^2"),
+              (1.5, 4.0, lambda z: torch.sin(6 * z), lambda z: math.sin(6 * z), "sin(6 z)"),
+              (0.8, 2.5, lambda z: torch.exp(-3 * z), lambda z: math.exp(-3 * z), "exp(-3 z)"),
+              (5.0, 1.2, lambda z: torch.log1p(z), lambda z: math.log1p(z), "log(1 + z)")]
+for index_q3bh, (a_q3bh, b_q3bh, f_q3bh, f_scalar_q3bh, name_q3bh) in enumerate(cases_q3bh):
+    finite_difference_q3bh = torch.tensor([
+        (expectation_q3bh(f_scalar_q3bh, a_q3bh + h_q3bh, b_q3bh) - expectation_q3bh(f_scalar_q3bh, a_q3bh - h_q3bh, b_q3bh)) / (2 * h_q3bh),
+        (expectation_q3bh(f_scalar_q3bh, a_q3bh, b_q3bh + h_q3bh) - expectation_q3bh(f_scalar_q3bh, a_q3bh, b_q3bh - h_q3bh)) / (2 * h_q3bh)],
+        dtype=torch.float64)
+    torch.manual_seed(381 + index_q3bh)
+    estimate_q3bh, stderr_q3bh = pathwise_gradient(a_q3bh, b_q3bh, f_q3bh, 20_000)
+    assert tuple(estimate_q3bh.shape) == (2,), f"expected shape (2,), got {tuple(estimate_q3bh.shape)}"
+    z_scores_q3bh = ((estimate_q3bh.detach() - finite_difference_q3bh) / stderr_q3bh.detach()).tolist()
+    assert all(abs(v) < 5 for v in z_scores_q3bh), (
+        f"f(z) = {name_q3bh}, a = {a_q3bh}, b = {b_q3bh}: your gradient {estimate_q3bh.tolist()} is {z_scores_q3bh} "
+        f"standard errors from the finite difference of the exact expectation {finite_difference_q3bh.tolist()}")
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "q3-beta-stderr-tests", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+"""pathwise_gradient's standard error shrinks like 1/sqrt(N) and matches the spread of the pathwise per-sample gradients."""
+torch.manual_seed(391)
+_, stderr_small_q3s = pathwise_gradient(2.0, 3.0, lambda z: (z - 0.3) ** 2, 4000)
+_, stderr_large_q3s = pathwise_gradient(2.0, 3.0, lambda z: (z - 0.3) ** 2, 16_000)
+ratio_q3s = (stderr_small_q3s / stderr_large_q3s).tolist()
+assert all(1.8 < v < 2.2 for v in ratio_q3s), (
+    f"4 times more samples should halve the standard error; the ratio is {ratio_q3s}. Divide the standard "
+    "deviation by sqrt(num_samples), and draw num_samples samples")
+print("pathwise_gradient standard error scaling: visible tests passed")
+### BEGIN HIDDEN TESTS
+import math
+
+import torch
+from torch.distributions import Beta
+
+
+def pathwise_spread_q3sh(a, b, f, n, seed):
+    """The standard deviation of the per-sample pathwise gradients, from n samples drawn here."""
+    generator_state = torch.get_rng_state()
+    torch.manual_seed(seed)
+    a_n = torch.full((n,), a, dtype=torch.float64, requires_grad=True)
+    b_n = torch.full((n,), b, dtype=torch.float64, requires_grad=True)
+    grads = torch.autograd.grad(f(Beta(a_n, b_n).rsample()).sum(), (a_n, b_n))
+    torch.set_rng_state(generator_state)
+    return torch.stack(grads, dim=-1).std(dim=0)
+
+
+# In these three cases the score-function estimator's spread is 1.8 to 10 times the pathwise one.
+for index_q3sh, (a_q3sh, b_q3sh, f_q3sh, name_q3sh) in enumerate([(2.0, 3.0, lambda z: z, "z"),
+                                                                   (2.0, 3.0, lambda z: (z - 0.3) ** 2, "(z - 0.3)^2"),
+                                                                   (0.8, 2.5, lambda z: torch.exp(-3 * z), "exp(-3 z)")]):
+    spread_q3sh = pathwise_spread_q3sh(a_q3sh, b_q3sh, f_q3sh, 200_000, seed=401 + index_q3sh)
+    torch.manual_seed(411 + index_q3sh)
+    _, stderr_q3sh = pathwise_gradient(a_q3sh, b_q3sh, f_q3sh, 20_000)
+    ratio_q3sh = (stderr_q3sh.detach() * math.sqrt(20_000) / spread_q3sh).tolist()
+    assert all(0.9 < v < 1.1 for v in ratio_q3sh), (
+        f"f(z) = {name_q3sh}, a = {a_q3sh}, b = {b_q3sh}: stderr * sqrt(N) should be the spread of the pathwise "
+        f"per-sample gradients, {spread_q3sh.tolist()}; yours is {ratio_q3sh} times that. Use rsample and autograd "
+        "(not the score function f(z) * d log p(z) / da), one gradient per sample, and the standard deviation over samples")
+### END HIDDEN TESTS
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "q3-icdf-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Task 4 · What a decoder can do with a Gaussian: the inverse-CDF map (2 points)
+#
+# A Gaussian prior does not make the *data* Gaussian: the decoder maps $z$ onto the data. Even a 1-D
+# monotone map turns $\varepsilon \sim \mathcal N(0, 1)$ into *any* continuous distribution with CDF
+# $F$: $\Phi(\varepsilon)$ is uniform on $(0, 1)$ ($\Phi$ is the standard normal CDF), so
+# $x = F^{-1}(\Phi(\varepsilon))$ has CDF $F$. For the exponential distribution with rate $\lambda$,
+# $F(x) = 1 - e^{-\lambda x}$ and
+#
+# $$
+# x = F^{-1}(\Phi(\varepsilon)) = -\frac{\log\big(1 - \Phi(\varepsilon)\big)}{\lambda}
+#   = -\frac{\log \Phi(-\varepsilon)}{\lambda},
+# $$
+#
+# using $1 - \Phi(\varepsilon) = \Phi(-\varepsilon)$. The last form matters in floating point: for
+# $\varepsilon \gtrsim 8.25$ (float64) or $5.35$ (float32), $\Phi(\varepsilon)$ rounds to exactly 1, and
+# the first form returns $+\infty$. `torch.special.log_ndtr(t)` computes $\log \Phi(t)$ accurately
+# far into both tails.
+#
+# Implement `normal_to_exponential(eps, rate)`: `eps` is a tensor of any shape (float32 or float64),
+# `rate` a positive float; return $x$, same shape and dtype, finite for every finite `eps`, and
+# increasing in `eps`. The tests compare with SciPy in float64 for $\varepsilon$ from $-8$ to $30$ and
+# in float32 up to $9$, and check that the map of many normal draws is exponential.
+
+# %% nbgrader={"grade": false, "grade_id": "q3-icdf-impl", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def normal_to_exponential(eps: torch.Tensor, rate: float) -> torch.Tensor:
+    """Map standard normal values to Exponential(rate) values by x = F^{-1}(Phi(eps)), stably.
+
+    Parameters
+    ----------
+    eps : torch.Tensor, any shape
+        Standard normal values (float32 or float64).
+    rate : float
+        The rate lambda > 0 of the exponential distribution (its mean is 1 / rate).
+
+    Returns
+    -------
+    torch.Tensor, the shape and dtype of eps
+        ``-log(Phi(-eps)) / rate``: non-negative, increasing in eps, finite for finite eps.
+    """
+    ### BEGIN SOLUTION
+    return -torch.special.log_ndtr(-eps) / rate
+    ### END SOLUTION
+
+
+# %%
+# Try it (not graded): the quantiles of the mapped normal draws next to the exponential's, and the
+# naive formula in the upper tail.
+eps_try_icdf = torch.randn(100_000, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+x_try_icdf = normal_to_exponential(eps_try_icdf, 2.0)
+levels_try = torch.tensor([0.1, 0.5, 0.9, 0.99], dtype=torch.float64)
+print(f"x shape: {tuple(x_try_icdf.shape)}, dtype: {x_try_icdf.dtype}")
+print("quantiles of x:          ", [round(v, 4) for v in torch.quantile(x_try_icdf, levels_try).tolist()])
+print("Exponential(2) quantiles:", [round(v, 4) for v in (-torch.log1p(-levels_try) / 2.0).tolist()])
+eps_tail_try = torch.tensor([5.0, 9.0, 20.0], dtype=torch.float64)
+print("stable map at eps = 5, 9, 20:", [round(v, 3) for v in normal_to_exponential(eps_tail_try, 2.0).tolist()])
+print("naive map at eps = 5, 9, 20: ", (-torch.log(1 - torch.special.ndtr(eps_tail_try)) / 2.0).tolist())
+
+# %% nbgrader={"grade": true, "grade_id": "q3-icdf-tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+"""normal_to_exponential is -log(Phi(-eps)) / rate: exact, increasing, finite in the tails, and exponentially distributed."""
+eps_q3i = torch.tensor([0.0, -1.0, 1.0, 2.0], dtype=torch.float64)
+x_q3i = normal_to_exponential(eps_q3i, 2.0)
+assert isinstance(x_q3i, torch.Tensor), f"expected a torch.Tensor, got {type(x_q3i).__name__}"
+assert tuple(x_q3i.shape) == (4,) and x_q3i.dtype == torch.float64, (
+    f"expected shape (4,) and float64 (the input's), got {tuple(x_q3i.shape)} and {x_q3i.dtype}")
+torch.testing.assert_close(
+    x_q3i[0], torch.tensor(math.log(2.0) / 2.0, dtype=torch.float64),
+    msg=lambda m: ("eps = 0 is the normal median, so x must be the exponential median log(2) / rate = 0.3466 for "
+                   f"rate 2.\n{m}"))
+order_q3i = torch.argsort(eps_q3i)
+assert bool((x_q3i[order_q3i].diff() > 0).all()) and bool((x_q3i >= 0).all()), (
+    f"the map must be non-negative and increasing in eps; for eps = {eps_q3i.tolist()} you returned {x_q3i.tolist()}")
+x_tail_q3i = normal_to_exponential(torch.tensor([10.0], dtype=torch.float64), 1.0)
+assert bool(torch.isfinite(x_tail_q3i).all()), (
+    f"at eps = 10 you returned {x_tail_q3i.tolist()}: Phi(10) rounds to 1 and log(1 - Phi(10)) = -inf. Use "
+    "1 - Phi(eps) = Phi(-eps) and torch.special.log_ndtr")
+print("normal_to_exponential: visible tests passed")
+### BEGIN HIDDEN TESTS
+import math
+
+import torch
+from scipy import special, stats
+
+eps64_q3ih = torch.linspace(-8.0, 30.0, 381, dtype=torch.float64)
+eps32_q3ih = torch.linspace(-5.0, 9.0, 141, dtype=torch.float32)
+reference64_q3ih = torch.from_numpy(-special.log_ndtr(-eps64_q3ih.numpy()) / 1.7)
+reference32_q3ih = torch.from_numpy(-special.log_ndtr(-eps32_q3ih.double().numpy()) / 0.5)
+draws_q3ih = torch.randn(200_000, generator=torch.Generator().manual_seed(421), dtype=torch.float64)
+x64_q3ih = normal_to_exponential(eps64_q3ih, 1.7)
+x32_q3ih = normal_to_exponential(eps32_q3ih, 0.5)
+x_draws_q3ih = normal_to_exponential(draws_q3ih, 3.0)
+x_grid_q3ih = normal_to_exponential(eps64_q3ih.reshape(-1, 3, 1), 1.7)
+assert x64_q3ih.dtype == torch.float64 and x32_q3ih.dtype == torch.float32, (
+    f"return the input's dtype: float64 -> {x64_q3ih.dtype}, float32 -> {x32_q3ih.dtype}")
+assert tuple(x_grid_q3ih.shape) == (127, 3, 1), f"input shape (127, 3, 1) came back as {tuple(x_grid_q3ih.shape)}"
+assert bool(torch.isfinite(x64_q3ih).all()) and bool(torch.isfinite(x32_q3ih).all()), (
+    "the map is infinite somewhere in eps in [-8, 30] (float64) or [-5, 9] (float32): compute log(1 - Phi(eps)) "
+    "as torch.special.log_ndtr(-eps)")
+torch.testing.assert_close(
+    x64_q3ih, reference64_q3ih, rtol=1e-9, atol=1e-12,
+    msg=lambda m: (f"float64, eps from -8 to 30, rate 1.7: the map differs from SciPy's -log_ndtr(-eps) / rate. "
+                   f"Near eps = -8 the answer is about 1e-16 / rate: log(1 - Phi(eps)) loses it, log_ndtr(-eps) keeps it.\n{m}"))
+torch.testing.assert_close(
+    x32_q3ih, reference32_q3ih.float(), rtol=1e-5, atol=1e-6,
+    msg=lambda m: f"float32, eps from -5 to 9, rate 0.5: the map differs from SciPy's -log_ndtr(-eps) / rate.\n{m}")
+torch.testing.assert_close(x_grid_q3ih, x64_q3ih.reshape(-1, 3, 1), rtol=0, atol=0,
+                           msg=lambda m: f"the map must act elementwise on any shape.\n{m}")
+assert bool((x64_q3ih.diff() > 0).all()), "the map must be strictly increasing in eps"
+# Exponential(3) has mean 1/3 and standard deviation 1/3; the Kolmogorov-Smirnov distance of 200,000 exact
+# draws is about 0.002, and 0.01 is out of reach for a correct map.
+mean_z_q3ih = (x_draws_q3ih.mean().item() - 1 / 3) / ((1 / 3) / math.sqrt(200_000))
+assert abs(mean_z_q3ih) < 5, f"mapped normal draws should have mean 1/rate = 1/3, got {x_draws_q3ih.mean().item():.5f}"
+ks_q3ih = stats.kstest(x_draws_q3ih.numpy(), stats.expon(scale=1 / 3).cdf).statistic
+assert ks_q3ih < 0.01, f"the mapped draws are not Exponential(3): Kolmogorov-Smirnov distance {ks_q3ih:.4f}"
+### END HIDDEN TESTS
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "q3-why-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Task 5 · Q3, part 1: why Gaussian latents? (4 points, graded by hand)
+#
+# *Why is the latent space of a VAE typically assumed Gaussian, apart from simplifying computations?*
+# A homework answer gave these reasons:
+#
+# 1. the KL between the Gaussian posterior and the prior has a closed form;
+# 2. by the central limit theorem the Gaussian "emerges naturally", which makes it "a general and
+#    flexible choice for modelling a wide range of data distributions";
+# 3. the isotropic prior $\mathcal N(0, I)$ gives "a simple and interpretable latent space structure,
+#    enabling meaningful interpolations";
+# 4. the Gaussian prior makes the latent space "continuous and dense", so small changes of $z$ give
+#    smooth changes of the output;
+# 5. the reparameterisation trick $z = \mu + \sigma \odot \varepsilon$ "relies on Gaussian distributions".
+#
+# For each reason, say whether it holds, is imprecise or is wrong, and why; cite Tasks 1–4 where they
+# are evidence. Then give the reasons that do hold (at least two that are not about computation), and
+# one cost of the choice. About 10–15 sentences.
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "q3-why-answer", "locked": false, "points": 4, "schema_version": 3, "solution": true, "task": false}
+# **Model answer.**
+#
+# 1. *Closed-form KL: holds, but it is a convenience, not a requirement.* With a Gaussian encoder and
+#    an $\mathcal N(0, I)$ prior the KL term is exact and noiseless. Without it the KL is estimated by
+#    Monte Carlo like the reconstruction term already is: Task 1 does so for a mixture prior, with a
+#    standard error, and the estimate is unbiased and differentiable through `rsample`. (Beta–Beta and
+#    categorical–categorical KLs have closed forms too.)
+# 2. *Central limit theorem: wrong reasoning.* The prior does not model the data; the model is
+#    $p(x) = \int p(z)\, p_\theta(x \mid z)\, dz$ and the decoder shapes it. Task 4 turns
+#    $\mathcal N(0, 1)$ into an exponential distribution exactly with one monotone map
+#    $F^{-1} \circ \Phi$; any continuous 1-D distribution can be reached this way, and a flexible decoder
+#    can map $\mathcal N(0, I)$ onto complicated distributions in many dimensions (Doersch 2016). The CLT
+#    is about sums of many independent variables; latent factors are not such sums.
+# 3. *Interpretable axes and interpolation: imprecise.* $\mathcal N(0, I)$ is rotation invariant: a
+#    rotated latent space (with the decoder rotated back) has the same prior density and the same model
+#    $p(x)$, so the prior alone does not make the axes interpretable or identifiable (Locatello et al.
+#    2019); only side effects such as the diagonal posterior break the symmetry (Rolinek et al. 2019).
+#    In $d$ dimensions most of its mass lies near the sphere of radius $\approx \sqrt d$, so the midpoint
+#    of a straight line between two samples (norm $\approx \sqrt{d/2}$) is atypical; spherical
+#    interpolation stays on the shell.
+# 4. *Continuous and dense: imprecise.* Smooth outputs come from the decoder being a continuous network
+#    and from training it on noisy codes (the posterior's spread); a plain autoencoder's decoder is
+#    continuous too. "Dense" fails: the aggregate posterior $q(z) = \frac1n \sum_i q(z \mid x_i)$
+#    need not fill the prior, and prior samples that land in its holes decode poorly.
+# 5. *Reparameterisation relies on Gaussians: wrong.* Any location-scale family (Laplace, logistic,
+#    Student-t) and any family with a computable inverse CDF (Task 4's map, the exponential, the
+#    Kumaraswamy) reparameterises; the Beta, Gamma and Dirichlet do so implicitly, and Task 3 shows
+#    Beta `rsample` gradients matching finite differences of the exact expectation; categorical latents
+#    get a relaxed reparameterisation (Task 2).
+#
+# *Reasons that hold:* the Gaussian is the maximum-entropy distribution for a given mean and
+# covariance, the least committal choice once the scale is fixed; it is rotation invariant with no
+# preferred direction, so all latent dimensions are treated alike; it has unbounded support, so every
+# encoder output is a valid code; it is trivial and cheap to sample; and because the decoder can
+# reshape it (reason 2 inverted), little is lost by the choice in principle, while the closed-form KL
+# and the simple reparameterisation give low-variance, stable training. *Cost:* a unimodal prior
+# mismatches a clustered aggregate posterior (holes, blurry or off-manifold prior samples), and
+# structured latents (bounded, proportions, discrete, directions) are modelled poorly.
+#
+# *Marking (4 points):* 2 points for the verdicts on the five reasons (at least: the CLT argument is
+# wrong because the decoder maps the prior onto the data; reparameterisation is not Gaussian-only);
+# 1 point for using the tasks (or equivalent measured evidence); 1 point for at least two valid
+# reasons (maximum entropy, rotation invariance, full support, cheap sampling, closed form with low
+# variance, the decoder can reshape it) together with one cost.
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "q3-practice-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Task 6 · Q3, part 2: other latent distributions in practice (4 points, graded by hand)
+#
+# *Research and indicate whether distributions other than the Gaussian are used in practice.* Give at
+# least four families of priors or posteriors used in published VAE-type models. For each: what
+# structure of the data it suits, how it is trained (which of Tasks 1–3 it needs: a Monte Carlo KL, a
+# relaxation, an implicit or another reparameterisation) and one reference. A homework answer listed
+# "flow-based models" as mapping latent variables "from Gaussian priors to more complex
+# distributions", and VQ-VAE as a discrete latent space: say where flows are used inside VAEs, and
+# what a VQ-VAE needs before it can generate. End with one sentence on when you would leave the
+# Gaussian.
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "q3-practice-answer", "locked": false, "points": 4, "schema_version": 3, "solution": true, "task": false}
+# **Model answer.** Yes; non-Gaussian latents are used wherever the latent structure or the sample
+# quality calls for them:
+#
+# - **Learned mixture priors** for multi-modal, clustered latent spaces: the Gaussian-mixture VAE
+#   (Dilokthanakul et al. 2016) and the VampPrior, a mixture of the encoder's posteriors at learned
+#   pseudo-inputs (Tomczak and Welling 2018). The KL to a mixture has no closed form and is estimated
+#   by Monte Carlo (Task 1).
+# - **Flows.** Inside VAEs, normalising flows mostly enrich the *posterior* (planar and radial flows,
+#   Rezende and Mohamed 2015; inverse autoregressive flow, Kingma et al. 2016); a learned flow or
+#   autoregressive *prior* is also used (Chen et al. 2017). The KL is then estimated by Monte Carlo
+#   with the change-of-variables log-density. Standalone flows (RealNVP, Glow) are a separate model
+#   class with an exact likelihood and no ELBO.
+# - **Bounded and proportion latents.** Beta or Kumaraswamy posteriors in the stick-breaking VAE
+#   (Nalisnick and Smyth 2017; the Kumaraswamy has a closed-form inverse CDF, Task 4's route); Dirichlet
+#   latents for topic proportions, trained with a Laplace (logistic-normal) approximation in ProdLDA
+#   (Srivastava and Sutton 2017) or directly with implicit reparameterisation gradients for Gamma, Beta
+#   and Dirichlet (Figurnov et al. 2018, Task 3).
+# - **Directional latents.** The von Mises–Fisher distribution on the hypersphere with a uniform prior
+#   (Davidson et al. 2018), reparameterised through its rejection sampler.
+# - **Discrete latents.** Categorical latents with the Gumbel-softmax / Concrete relaxation (Jang et
+#   al. 2017; Maddison et al. 2017; Task 2), used for example in the discrete VAE of DALL·E (Ramesh
+#   et al. 2021). VQ-VAE (van den Oord et al. 2017) quantises the encoder output to the nearest
+#   codebook vector with a straight-through gradient; its posterior is a deterministic one-hot and its
+#   training prior uniform, so the KL is the constant $\log K$. To *generate* it needs a second-stage
+#   prior fitted to the codes of the training set (PixelCNN in the paper; VQ-VAE-2, Razavi et al. 2019).
+# - **Learned and hierarchical priors** in large models: hierarchical VAEs such as NVAE (Vahdat and
+#   Kautz 2020) stack conditional Gaussians whose marginal is far from Gaussian; latent diffusion models
+#   (Rombach et al. 2022) train a diffusion model as the prior over an autoencoder's latents.
+#
+# Leave the Gaussian when the latent variable has a structure it cannot express (bounded, on a
+# simplex, discrete, on a sphere) or when prior samples are poor because the aggregate posterior is
+# far from $\mathcal N(0, I)$; a learned prior then closes the gap at the cost of a Monte Carlo KL.
+#
+# *Marking (4 points):* 1 point per correct family with what it suits and how it is trained, up to 3
+# (a reference each); 1 point for the flow and VQ-VAE corrections (flows mostly in the posterior;
+# VQ-VAE needs a learned prior over the codes to generate) or an equally precise conclusion.
