@@ -364,3 +364,97 @@ class BetaVAE(VAE):
     def loss_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         terms = super().loss_terms(x)
         return {"beta_loss": terms["nll"] + self.beta * terms["kl"], **terms}
+
+
+# --------------------------------------------------------------------------------------- VQ-VAE
+class ConvEncoder(nn.Module):
+    """Two stride-2 convolutions and a 1x1 projection: ``(B, C, H, W) -> (B, out_channels, H/4, W/4)``."""
+
+    def __init__(self, out_channels: int, image_shape: Sequence[int] = IMAGE_SHAPE, width: int = 32):
+        super().__init__()
+        self.image_shape = tuple(image_shape)
+        channels, height, width_px = self.image_shape
+        if height % 4 or width_px % 4:
+            raise ValueError(f"the convolutional encoder halves the image twice: H and W must be multiples of 4, "
+                             f"got {height} x {width_px}")
+        self.net = nn.Sequential(nn.Conv2d(channels, width, 4, stride=2, padding=1), nn.ReLU(),
+                                 nn.Conv2d(width, 2 * width, 4, stride=2, padding=1), nn.ReLU(),
+                                 nn.Conv2d(2 * width, out_channels, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(as_image_batch(x, self.image_shape, name="x"))
+
+
+class ConvDecoder(nn.Module):
+    """The mirror of :class:`ConvEncoder`: ``(B, in_channels, H/4, W/4)`` -> p(x|z) over ``(B, C, H, W)``."""
+
+    def __init__(self, in_channels: int, image_shape: Sequence[int] = IMAGE_SHAPE, width: int = 32,
+                 likelihood: str | nn.Module = "bernoulli"):
+        super().__init__()
+        self.image_shape = tuple(image_shape)
+        self.in_channels = in_channels
+        self.net = nn.Sequential(nn.Conv2d(in_channels, 2 * width, 3, padding=1), nn.ReLU(),
+                                 nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1), nn.ReLU(),
+                                 nn.ConvTranspose2d(width, self.image_shape[0], 4, stride=2, padding=1))
+        self.likelihood = make_likelihood(likelihood)
+
+    def forward(self, z: torch.Tensor) -> Distribution:
+        grid = (self.image_shape[1] // 4, self.image_shape[2] // 4)
+        if z.dim() != 4 or z.shape[1] != self.in_channels or tuple(z.shape[2:]) != grid:
+            raise ValueError(f"z must have shape (B, {self.in_channels}, {grid[0]}, {grid[1]}), got {tuple(z.shape)}")
+        return self.likelihood(self.net(z))
+
+
+class VQVAE(nn.Module):
+    """A small convolutional VQ-VAE (van den Oord et al. 2017): a 28 x 28 image becomes a 7 x 7 map of codes.
+
+    Loss terms per example, in nats and squared distances summed over the map:
+    ``nll = -log p(x | z_q)``, ``codebook = ||sg[z_e] - e||^2``, ``commitment = ||z_e - sg[e]||^2``, and
+    the objective ``loss = nll + codebook + commitment_beta * commitment`` (with ``ema=True`` the codebook
+    term is reported but left out: the moving averages move the codes). ``perplexity`` is the effective
+    number of codes the batch used (the same value repeated per example, so that histories log it).
+    """
+
+    objective = "loss"
+
+    def __init__(self, num_codes: int = 64, code_dim: int = 16, image_shape: Sequence[int] = IMAGE_SHAPE,
+                 width: int = 32, commitment_beta: float = 0.25, ema: bool = False, decay: float = 0.99,
+                 restart_after: int | None = None, likelihood: str | nn.Module = "bernoulli"):
+        super().__init__()
+        from vaecourse.quantize import VectorQuantizer
+
+        if commitment_beta < 0:
+            raise ValueError(f"commitment_beta must be non-negative, got {commitment_beta}")
+        self.image_shape = tuple(image_shape)
+        self.commitment_beta = float(commitment_beta)
+        self.encoder = ConvEncoder(code_dim, image_shape, width)
+        self.quantizer = VectorQuantizer(num_codes, code_dim, ema=ema, decay=decay, restart_after=restart_after)
+        self.decoder = ConvDecoder(code_dim, image_shape, width, likelihood)
+
+    @property
+    def num_codes(self) -> int:
+        return self.quantizer.num_codes
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The code map ``(B, H/4, W/4)`` of each image (indices into the codebook)."""
+        return self.quantizer(self.encoder(x)).indices
+
+    def decode(self, z_q: torch.Tensor) -> Distribution:
+        return self.decoder(z_q)
+
+    def decode_indices(self, indices: torch.Tensor) -> Distribution:
+        """p(x | code map) for code maps ``(B, H/4, W/4)`` of indices."""
+        return self.decoder(self.quantizer.lookup(indices))
+
+    def loss_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        from vaecourse.quantize import code_usage, perplexity
+
+        x = as_image_batch(x, self.image_shape, name="x")
+        quantized = self.quantizer(self.encoder(x))
+        nll = -self.decode(quantized.z_q).log_prob(x)
+        loss = nll + self.commitment_beta * quantized.commitment_loss
+        if not self.quantizer.ema:
+            loss = loss + quantized.codebook_loss
+        batch_perplexity = perplexity(code_usage(quantized.indices, self.num_codes)).detach()
+        return {"loss": loss, "nll": nll, "codebook": quantized.codebook_loss,
+                "commitment": quantized.commitment_loss, "perplexity": batch_perplexity.expand(len(x))}
