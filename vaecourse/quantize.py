@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import torch
@@ -158,7 +157,3 @@ class VectorQuantizer(nn.Module):
             quantised = quantised.view(b, h, w, self.code_dim).permute(0, 3, 1, 2)
         return QuantizerOutput(straight_through(z_e, quantised), indices, codebook_loss, commitment_loss)
 
-
-def log_uniform_code_prior(num_codes: int, num_positions: int) -> float:
-    """log p of any code map under the uniform prior over ``num_codes`` at ``num_positions`` positions, in nats."""
-    return -num_positions * math.log(num_codes)
