@@ -116,7 +116,8 @@ def kl_decomposition(model, images, *, generator: torch.Generator | None = None)
 
     ``avg_kl`` is the left side; ``mutual_information`` is what the codes say about which image
     they came from (at most log N); ``marginal_kl`` measures how far the aggregate posterior is
-    from the prior, i.e. how much prior mass lies where no image's code goes ("holes"). All three
+    from the prior. (It weighs the codes' own region; prior mass where no code goes, the "holes"
+    that prior samples fall into, is what KL(p(z) || q(z)) would weigh.) All three
     are Monte Carlo estimates from one z_n ~ q(z|x_n) per image, with log q(z_n) computed over all
     N posteriors, so the identity holds exactly for the returned numbers. Costs N^2 density evaluations.
     """
