@@ -45,6 +45,7 @@ import numpy as np
 import torch
 
 import vaecourse as vc
+from vaecourse.evaluate import spread
 import vaecourse.widgets
 
 device = vc.setup_notebook(seed=SEED, device=DEVICE)
@@ -92,16 +93,10 @@ vc.checks.check_true("every run lowered its reconstruction nll (last epoch below
 
 
 # %% [markdown]
-# Each number below is the mean over seeds with the range (min-max) in brackets; this is how every
+# Each number below is the mean over seeds with the range [min, max] in brackets; this is how every
 # trained-model number in this notebook is reported.
 
 # %%
-def spread(values, digits=1):
-    """Mean over seeds and (min-max), as text."""
-    values = np.asarray(values, dtype=float)
-    return f"{values.mean():.{digits}f} ({values.min():.{digits}f}-{values.max():.{digits}f})"
-
-
 codes = {key: vc.latent.encode_dataset(model, x_train) for key, model in aes.items()}
 for d in LATENT_DIMS:
     print(f"d = {d:>2}: training nll {spread([histories[d, s].final() for s in seeds])} nats/image")
@@ -176,7 +171,7 @@ for seed in seeds:
 
 # %%
 def quality_table(rows_by_seed):
-    """One line per image set: mean (min-max) over seeds of each column of sample_quality."""
+    """One line per image set: mean [min, max] over seeds of each column of sample_quality."""
     print(f"{'image set':<34} {'Frechet distance':>22} {'confidence':>22} {'NN distance':>20}")
     for i, row in enumerate(rows_by_seed[0]):
         per_seed = [rows[i] for rows in rows_by_seed]
@@ -430,7 +425,7 @@ explorer
 # %% [markdown]
 # ## Summary
 #
-# The numbers below were measured in this run: mean over seeds, (min-max) in brackets.
+# The numbers below were measured in this run: mean over seeds, [min, max] in brackets.
 
 # %%
 rows = {row.name: i for i, row in enumerate(quality[SEED])}

@@ -47,6 +47,7 @@ import numpy as np
 import torch
 
 import vaecourse as vc
+from vaecourse.evaluate import spread
 import vaecourse.widgets
 
 device = vc.setup_notebook(seed=SEED, device=DEVICE)
@@ -113,10 +114,6 @@ def score(methods):
 def across_seeds(method, field="frechet_distance"):
     return np.array([getattr(quality[seed][method], field) for seed in seeds])
 
-
-def spread(values, digits=1):
-    values = np.asarray(values, dtype=float)
-    return f"{values.mean():.{digits}f} [{values.min():.{digits}f}, {values.max():.{digits}f}]"
 
 # %% [markdown]
 # ## 2. Method 1: sampling the prior

@@ -48,6 +48,7 @@ import torch
 from torch.distributions import Independent, Normal, kl_divergence
 
 import vaecourse as vc
+from vaecourse.evaluate import spread
 
 device = vc.setup_notebook(seed=SEED, device=DEVICE)
 
@@ -218,14 +219,9 @@ vc.checks.check_true("every training run lowered its objective (last epoch below
 
 
 # %% [markdown]
-# Every comparison below is reported over the seeds as the mean and the range (min-max).
+# Every comparison below is reported over the seeds as the mean and the range [min, max].
 
 # %%
-def spread(values, digits=1):
-    values = np.array([float(v) for v in values])
-    return f"{values.mean():.{digits}f} ({values.min():.{digits}f}-{values.max():.{digits}f})"
-
-
 codes = {name: {seed: vc.latent.encode_dataset(models[name][seed], x_train) for seed in seeds} for name in names}
 radius = {name: {seed: vc.models.code_rms_radius(codes[name][seed]).item() for seed in seeds} for name in names}
 test_terms = {name: {seed: vc.train.evaluate_terms(models[name][seed], x_test) for seed in seeds} for name in names}

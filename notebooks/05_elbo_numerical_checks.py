@@ -48,6 +48,7 @@ import torch
 from torch.distributions import MultivariateNormal, Normal, Independent, kl_divergence
 
 import vaecourse as vc
+from vaecourse.evaluate import spread
 from vaecourse.linear_gaussian import LinearGaussian
 
 device = vc.setup_notebook(seed=SEED, device=DEVICE)
@@ -437,18 +438,13 @@ for seed in seeds:
                              step.mean() >= -3 * stderr(step))
 
 # %%
-def spread(values, digits=2):
-    values = np.asarray(values, dtype=float)
-    return f"{values.mean():.{digits}f} [{values.min():.{digits}f}, {values.max():.{digits}f}]"
-
-
 rows = {"ELBO": [bounds[s, "ELBO"].mean().item() for s in seeds]}
 rows.update({f"L_{num}": [bounds[s, num].mean().item() for s in seeds] for num in ks_vae})
 print(f"nats per image on {len(x_held)} held-out images, mean [min, max] over {len(seeds)} seeds")
 for name, values in rows.items():
-    print(f"{name:<7} {spread(values)}")
+    print(f"{name:<7} {spread(values, 2)}")
 kl_lower = [(bounds[s, 1000] - bounds[s, "ELBO"]).mean().item() for s in seeds]
-print(f"L_1000 - ELBO (a lower bound on the mean KL(q(z|x) || p(z|x))): {spread(kl_lower)} nats per image")
+print(f"L_1000 - ELBO (a lower bound on the mean KL(q(z|x) || p(z|x))): {spread(kl_lower, 2)} nats per image")
 for num in ks_vae:
     print(f"time for L_{num:<5} {np.mean([timings[s, num] for s in seeds]):.2f} s "
           f"({len(bounds[seeds[0], num])} images, {num} samples each)")
@@ -475,9 +471,9 @@ summary = {
     "log p(x)/point, right sign: start -> end (max lik.)": f"{right['log_px'][0]:.3f} -> {right['log_px'][-1]:.3f} ({log_px_ml:.3f})",
     "log p(x)/point, homework's sign: start -> end": f"{wrong['log_px'][0]:.3f} -> {wrong['log_px'][-1]:.3g}",
     "linear-Gaussian: ELBO / L_1024 / log p(x)": f"{elbo_iw:.3f} / {ladder[ks_lg[-1]][0]:.3f} / {log_px_mean:.3f}",
-    "MNIST VAE: ELBO, nats/image": spread(rows["ELBO"]),
-    "MNIST VAE: L_1000, nats/image": spread(rows["L_1000"]),
-    "MNIST VAE: L_1000 - ELBO (<= mean KL to posterior)": spread(kl_lower),
+    "MNIST VAE: ELBO, nats/image": spread(rows["ELBO"], 2),
+    "MNIST VAE: L_1000, nats/image": spread(rows["L_1000"], 2),
+    "MNIST VAE: L_1000 - ELBO (<= mean KL to posterior)": spread(kl_lower, 2),
 }
 for key, value in summary.items():
     print(f"{key:<55} {value}")

@@ -51,6 +51,7 @@ from scipy import integrate
 from torch.distributions import Bernoulli, ContinuousBernoulli, Normal
 
 import vaecourse as vc
+from vaecourse.evaluate import spread
 
 device = vc.setup_notebook(seed=SEED, device=DEVICE)
 
@@ -288,11 +289,6 @@ vc.checks.check_true("every run lowered -log p(x|z) (raised log p(x|z)) from its
                      all(h.train["nll"][-1] < h.train["nll"][0] for h in histories.values()))
 
 # %%
-def spread(values, digits=1):
-    values = np.asarray(values, dtype=float)
-    return f"{values.mean():8.{digits}f} [{values.min():.{digits}f}, {values.max():.{digits}f}]"
-
-
 torch.manual_seed(SEED)  # evaluate_terms draws one posterior sample per image
 test_terms = {(name, seed): vc.train.evaluate_terms(models[name, seed], test_data[name])
               for name in likelihoods for seed in seeds}

@@ -223,6 +223,10 @@ def sample_quality(samples: dict, *, reference, train_images=None, num_images: i
 
 def spread(values, digits: int = 1) -> str:
     """``values`` measured over seeds (or runs) as text: ``"mean [min, max]"``, ``digits`` decimals."""
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().numpy()
+    if not isinstance(values, np.ndarray):
+        values = [float(v) for v in values]  # any iterable: lists of tensors, generators
     values = np.asarray(values, dtype=float).ravel()
     if values.size == 0:
         raise ValueError("spread needs at least one value")
