@@ -50,7 +50,10 @@ def test_straight_through_forward_is_f_and_gradient_is_the_upstream_gradient():
     a = torch.randn(4, 6, generator=generator(2), requires_grad=True)
     f_of_a = torch.round(a * 3) / 3  # a function with zero gradient almost everywhere
     b = quantize.straight_through(a, f_of_a)
-    assert torch.equal(b, f_of_a)
+    # a + (f(a) - a) is f(a) up to one rounding of the float32 sum (exactly f(a) where the
+    # subtraction is exact, e.g. when f(a) and a are within a factor of 2 of each other).
+    one_rounding = torch.finfo(a.dtype).eps * torch.maximum(a.abs(), f_of_a.abs()).detach()
+    assert bool(((b - f_of_a).abs() <= one_rounding).all())
     upstream = torch.randn(4, 6, generator=generator(3))
     b.backward(upstream)
     assert torch.equal(a.grad, upstream)
