@@ -33,7 +33,7 @@ import pytest
 
 # ---------------------------------------------------------------------------------------------------
 # Add each new assignment here (its folder solutions/<aid>/ holds <aid>.ipynb, COURSE.md section 6).
-ASSIGNMENTS = ["q0_warmup", "q1_autoencoders", "q2_likelihood", "q3_priors", "q5_vq_vae"]
+ASSIGNMENTS = ["q0_warmup", "q1_autoencoders", "q2_likelihood", "q3_priors", "q4_beta_vae", "q5_vq_vae"]
 # ---------------------------------------------------------------------------------------------------
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,0 +1,951 @@
+# ---
+# jupyter:
+#   jupytext:
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version,-kernelspec
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+# ---
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "q4-header", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# # q4 · β-VAE and disentanglement: the β-weighted loss, the mutual information gap and latent traversals
+#
+# Homework Question 4 asks what the idea of the β-VAE is, how it differs from a VAE, why
+# disentanglement metrics matter and how they are used. A common answer says that β > 1 "prioritises
+# disentanglement" and that the metrics "verify interpretability". In this assignment you build the
+# tools that let you check such claims: the β-VAE objective from a model's distributions, the mutual
+# information gap (MIG) from arrays, in three steps (discretise the codes, a discrete mutual
+# information, the gap itself), with the sanity checks every metric implementation should pass, and
+# a latent traversal, the picture that β-VAE papers show. Then you answer Question 4 in writing.
+# Lecture notebook 08 trains β-VAEs on dSprites and measures what β does. Nothing is trained here;
+# every cell runs in a few seconds at most.
+#
+# | task | what you do | points | graded |
+# | --- | --- | --- | --- |
+# | 1 | `beta_vae_loss`: $\mathrm{NLL} + \beta\,\mathrm{KL}$ per example from the encoder's and decoder's distributions | 2 | automatically |
+# | 1 | `beta_vae_loss`: gradients, and β weighs only the KL's gradient | 1 | automatically |
+# | 2 | `discretize`: equal-width bins per code dimension, as `np.histogram` | 1 | automatically |
+# | 3 | `mutual_information`: the discrete mutual information of two label arrays, in nats | 2 | automatically |
+# | 4 | `mig`: the mutual information gap from codes and ground-truth factors | 2 | automatically |
+# | 4 | `mig` sanity checks: perfect, rotated, noise, redundant codes; invariances | 1 | automatically |
+# | 5 | `traversal_codes`: a base code with one coordinate swept | 1 | automatically |
+# | 5 | `latent_traversal`: decode the sweep around an image's posterior mean | 2 | automatically |
+# | 6 | Q4, part 1: the idea of β-VAE and its difference from the VAE (written answer) | 3 | by hand |
+# | 7 | Q4, part 2: what disentanglement metrics measure and how they are used (written answer) | 4 | by hand |
+# | | **total** | **19** | |
+#
+# **Rules**
+# - Write code only where the notebook says `# YOUR CODE HERE`, and delete the
+#   `raise NotImplementedError()` line below it. Write prose where it says "YOUR ANSWER HERE".
+# - Do not edit, delete or move the read-only cells and the test cells: the grader restores them from
+#   its own copy before grading. The test cells you see hold the *visible* tests; more (hidden) tests
+#   run when your notebook is graded.
+# - **Time limit:** the grader stops any cell that runs longer than **120 seconds**, and that cell earns
+#   no points.
+# - **Before submitting: restart the kernel and run all cells** (Kernel → Restart Kernel and Run All
+#   Cells) and check that no cell raises. The grader runs your notebook from top to bottom in a fresh
+#   kernel, so a result that depends on cells run out of order will not reproduce.
+
+# %% nbgrader={"grade": false, "grade_id": "q4-setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
+import math
+import os
+
+import numpy as np
+import torch
+from torch.distributions import Bernoulli, Independent, Normal
+
+import vaecourse as vc
+
+device = vc.setup_notebook(seed=0)
+
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "q4-loss-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Task 1 · The β-VAE objective from a model's distributions (3 points)
+#
+# A VAE maximises the ELBO; the β-VAE of Higgins et al. (2017) keeps the same encoder, decoder and
+# prior and only weighs the KL term by a number $\beta \ge 0$:
+#
+# $$
+# \mathcal L_\beta(x) = \mathbb E_{q(z \mid x)}[\log p(x \mid z)] - \beta\, \mathrm{KL}\big(q(z \mid x)\,\|\,p(z)\big),
+# \qquad \beta = 1:\ \mathcal L_1 = \mathrm{ELBO} .
+# $$
+#
+# Training *minimises* $-\mathcal L_\beta$. With one sample $z \sim q(z \mid x)$ per example the loss is
+# $\mathrm{NLL} + \beta\,\mathrm{KL}$ with $\mathrm{NLL} = -\log p(x \mid z)$, and, for a diagonal
+# Gaussian encoder $q(z \mid x) = \mathcal N(\mu, \operatorname{diag} \sigma^2)$ and the prior
+# $p(z) = \mathcal N(0, I)$,
+#
+# $$
+# \mathrm{KL}\big(q(z \mid x)\,\|\,p(z)\big) = \tfrac12 \textstyle\sum_{j=1}^{d} \big(\sigma_j^2 + \mu_j^2 - 1 - \log \sigma_j^2\big)
+# \quad \text{nats (summed over the latent dimensions)}.
+# $$
+#
+# Implement `beta_vae_loss(x, q_z, p_x, beta)`. `q_z` is the encoder's distribution, an
+# `Independent(Normal(mu, sigma), 1)` with batch shape `(B,)` and event shape `(d,)`; `p_x` is the
+# decoder's distribution at one sample $z \sim q_z$, with batch shape `(B,)` and the pixels as its event
+# (the course's models return exactly these: `model.encode(x)` and `model.decode(z)`); `x` holds the
+# `(B, C, H, W)` images. Return a dict of four tensors of shape `(B,)`, in nats: `"nll"`, `"kl"`,
+# `"neg_elbo"` $= \mathrm{NLL} + \mathrm{KL}$ and `"beta_loss"` $= \mathrm{NLL} + \beta\,\mathrm{KL}$.
+# Models trained with different β are compared on `neg_elbo` (the same bound for all), which is why it
+# is reported next to the objective. Use `p_x.log_prob` for the NLL; write the KL yourself from the mean
+# and variance of `q_z` (the hidden tests switch `torch.distributions.kl_divergence` off), and keep
+# everything differentiable.
+
+# %% nbgrader={"grade": false, "grade_id": "q4-loss-impl", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def beta_vae_loss(x: torch.Tensor, q_z, p_x, beta: float) -> dict[str, torch.Tensor]:
+    """Per-example terms of the beta-VAE objective for a Gaussian encoder and the prior N(0, I).
+
+    Parameters
+    ----------
+    x : torch.Tensor, shape (B, C, H, W)
+        The images.
+    q_z : torch.distributions.Independent over Normal, batch shape (B,), event shape (d,)
+        The encoder's q(z | x).
+    p_x : torch.distributions.Distribution, batch shape (B,), event shape (C, H, W)
+        The decoder's p(x | z) at one sample z ~ q(z | x).
+    beta : float
+        Weight of the KL term, >= 0.
+
+    Returns
+    -------
+    dict of torch.Tensor, each of shape (B,), in nats
+        ``"nll"`` = -log p(x | z); ``"kl"`` = KL(q(z | x) || N(0, I)) in closed form;
+        ``"neg_elbo"`` = nll + kl; ``"beta_loss"`` = nll + beta * kl.
+    """
+    ### BEGIN SOLUTION
+    nll = -p_x.log_prob(x)
+    mu, var = q_z.mean, q_z.variance
+    kl = 0.5 * (var + mu**2 - 1.0 - torch.log(var)).sum(dim=-1)
+    return {"nll": nll, "kl": kl, "neg_elbo": nll + kl, "beta_loss": nll + beta * kl}
+    ### END SOLUTION
+
+
+# %%
+# Try it (not graded): an untrained beta-VAE on four 16 x 16 dSprites images. With the same random
+# draw of z, your terms should match the course's BetaVAE.loss_terms.
+dsprites_try = vc.data.DSprites(resolution=16)
+x_try_loss = dsprites_try.render(dsprites_try.sample_factors(4, np.random.default_rng(0)))
+model_try_loss = vc.models.BetaVAE(latent_dim=4, image_shape=(1, 16, 16), hidden=(32,), beta=4.0)
+torch.manual_seed(1)
+package_try_loss = model_try_loss.loss_terms(x_try_loss)
+torch.manual_seed(1)
+q_z_try = model_try_loss.encode(x_try_loss)
+with torch.no_grad():
+    terms_try_loss = beta_vae_loss(x_try_loss, q_z_try, model_try_loss.decode(q_z_try.rsample()), beta=4.0)
+for name_try in ("nll", "kl", "neg_elbo", "beta_loss"):
+    print(f"{name_try:>9}: yours {[round(v, 2) for v in terms_try_loss[name_try].tolist()]}, "
+          f"vc.models.BetaVAE {[round(v, 2) for v in package_try_loss[name_try].tolist()]}")
+
+# %% nbgrader={"grade": true, "grade_id": "q4-loss-tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+"""beta_vae_loss returns nll, kl, neg_elbo and beta_loss per example, with the closed-form Gaussian KL."""
+gen_q4l = torch.Generator().manual_seed(401)
+x_q4l = torch.bernoulli(torch.full((3, 1, 2, 2), 0.5), generator=gen_q4l)
+q_z_q4l = Independent(Normal(torch.zeros(3, 5), torch.ones(3, 5)), 1)
+p_x_q4l = Independent(Bernoulli(logits=torch.zeros(3, 1, 2, 2)), 3)
+terms_q4l = beta_vae_loss(x_q4l, q_z_q4l, p_x_q4l, 4.0)
+assert isinstance(terms_q4l, dict), f"beta_vae_loss should return a dict, got {type(terms_q4l).__name__}"
+assert set(terms_q4l) >= {"nll", "kl", "neg_elbo", "beta_loss"}, (
+    f"the dict needs the keys 'nll', 'kl', 'neg_elbo' and 'beta_loss', got {sorted(terms_q4l)}")
+for key_q4l in ("nll", "kl", "neg_elbo", "beta_loss"):
+    assert isinstance(terms_q4l[key_q4l], torch.Tensor) and tuple(terms_q4l[key_q4l].shape) == (3,), (
+        f"terms['{key_q4l}'] should be a tensor of shape (3,), one value per example; got "
+        f"{getattr(terms_q4l[key_q4l], 'shape', type(terms_q4l[key_q4l]).__name__)}. Do not average over the batch")
+torch.testing.assert_close(
+    terms_q4l["kl"], torch.zeros(3),
+    msg=lambda m: f"q(z|x) = N(0, I) is the prior itself, so the KL must be 0.\n{m}")
+torch.testing.assert_close(
+    terms_q4l["nll"], torch.full((3,), 4 * math.log(2.0)),
+    msg=lambda m: f"logits of 0 give each of the 4 pixels probability 1/2: the NLL is 4 log 2 nats.\n{m}")
+print("beta_vae_loss: visible tests passed")
+### BEGIN HIDDEN TESTS
+from unittest import mock
+
+import torch.nn.functional as F_q4lh
+
+gen_q4lh = torch.Generator().manual_seed(402)
+mu_q4lh = 1.5 * torch.randn(10, 6, generator=gen_q4lh, dtype=torch.float64)
+logvar_q4lh = 1.5 * torch.randn(10, 6, generator=gen_q4lh, dtype=torch.float64)
+x_q4lh = torch.bernoulli(torch.full((10, 1, 3, 4), 0.4, dtype=torch.float64), generator=gen_q4lh)
+logits_q4lh = 3 * torch.randn(10, 1, 3, 4, generator=gen_q4lh, dtype=torch.float64)
+q_z_q4lh = Independent(Normal(mu_q4lh, torch.exp(0.5 * logvar_q4lh)), 1)
+p_x_q4lh = Independent(Bernoulli(logits=logits_q4lh), 3)
+nll_ref_q4lh = F_q4lh.binary_cross_entropy_with_logits(logits_q4lh, x_q4lh, reduction="none").sum(dim=(1, 2, 3))
+kl_ref_q4lh = 0.5 * (torch.exp(logvar_q4lh) + mu_q4lh**2 - 1 - logvar_q4lh).sum(-1)
+no_reference_q4lh = AssertionError("beta_vae_loss called torch.distributions.kl_divergence; write the closed-form KL")
+for beta_q4lh in (0.0, 0.25, 1.0, 4.0, 16.0):
+    with mock.patch("torch.distributions.kl_divergence", side_effect=no_reference_q4lh), \
+            mock.patch("torch.distributions.kl.kl_divergence", side_effect=no_reference_q4lh):
+        terms_q4lh = beta_vae_loss(x_q4lh, q_z_q4lh, p_x_q4lh, beta_q4lh)
+    torch.testing.assert_close(
+        terms_q4lh["nll"], nll_ref_q4lh, rtol=1e-10, atol=1e-10,
+        msg=lambda m: f"the NLL is -p_x.log_prob(x): one value per example, summed over all pixels.\n{m}")
+    kl_mean_q4lh = 0.5 * (torch.exp(logvar_q4lh) + mu_q4lh**2 - 1 - logvar_q4lh).mean(-1)
+    assert not torch.allclose(terms_q4lh["kl"], kl_mean_q4lh), (
+        "your KL is averaged over the latent dimensions; the KL of a diagonal Gaussian is their sum")
+    torch.testing.assert_close(
+        terms_q4lh["kl"], kl_ref_q4lh, rtol=1e-10, atol=1e-10,
+        msg=lambda m: ("the KL disagrees with 0.5 * sum_j (sigma_j^2 + mu_j^2 - 1 - log sigma_j^2) (float64, 10 "
+                       "examples, d = 6). q_z.mean is mu and q_z.variance is sigma^2 (not sigma).\n" + m))
+    torch.testing.assert_close(
+        terms_q4lh["neg_elbo"], nll_ref_q4lh + kl_ref_q4lh, rtol=1e-10, atol=1e-10,
+        msg=lambda m: f"neg_elbo is nll + kl, whatever beta is (the beta = 1 objective).\n{m}")
+    torch.testing.assert_close(
+        terms_q4lh["beta_loss"], nll_ref_q4lh + beta_q4lh * kl_ref_q4lh, rtol=1e-10, atol=1e-10,
+        msg=lambda m: f"beta_loss must be nll + beta * kl, here with beta = {beta_q4lh}.\n{m}")
+    if beta_q4lh >= 1:
+        assert bool((terms_q4lh["beta_loss"] >= terms_q4lh["neg_elbo"] - 1e-12).all()), (
+            f"with beta = {beta_q4lh} >= 1 the beta-VAE loss bounds -ELBO from above (KL >= 0)")
+    else:
+        assert bool((terms_q4lh["beta_loss"] <= terms_q4lh["neg_elbo"] + 1e-12).all()), (
+            f"with beta = {beta_q4lh} < 1 the beta-VAE loss lies below -ELBO: it is no longer a bound")
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "q4-loss-grad-tests", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+"""beta_vae_loss is differentiable, and beta scales only the KL's gradient."""
+gen_q4g = torch.Generator().manual_seed(411)
+weight_q4g = torch.randn(3, 6, generator=gen_q4g)
+x_q4g = torch.bernoulli(torch.full((4, 1, 2, 3), 0.5), generator=gen_q4g)
+eps_q4g = torch.randn(4, 3, generator=gen_q4g)
+mu_q4g = torch.randn(4, 3, generator=gen_q4g).requires_grad_()
+logvar_q4g = torch.randn(4, 3, generator=gen_q4g).requires_grad_()
+z_q4g = mu_q4g + torch.exp(0.5 * logvar_q4g) * eps_q4g
+terms_q4g = beta_vae_loss(x_q4g, Independent(Normal(mu_q4g, torch.exp(0.5 * logvar_q4g)), 1),
+                          Independent(Bernoulli(logits=(z_q4g @ weight_q4g).view(4, 1, 2, 3)), 3), 2.0)
+assert terms_q4g["beta_loss"].requires_grad, (
+    "the loss is cut off from mu and logvar: avoid .detach(), .item(), numpy and torch.no_grad()")
+terms_q4g["beta_loss"].sum().backward()
+assert mu_q4g.grad is not None and logvar_q4g.grad is not None, "no gradient reached mu or logvar"
+print("beta_vae_loss gradients: visible tests passed")
+### BEGIN HIDDEN TESTS
+import torch.nn.functional as F_q4gh
+
+gen_q4gh = torch.Generator().manual_seed(412)
+weight_q4gh = torch.randn(5, 12, generator=gen_q4gh, dtype=torch.float64)
+x_q4gh = torch.bernoulli(torch.full((6, 1, 3, 4), 0.5, dtype=torch.float64), generator=gen_q4gh)
+eps_q4gh = torch.randn(6, 5, generator=gen_q4gh, dtype=torch.float64)
+mu0_q4gh = torch.randn(6, 5, generator=gen_q4gh, dtype=torch.float64)
+logvar0_q4gh = torch.randn(6, 5, generator=gen_q4gh, dtype=torch.float64)
+
+
+def grads_q4gh(beta, use_student):
+    mu = mu0_q4gh.clone().requires_grad_()
+    logvar = logvar0_q4gh.clone().requires_grad_()
+    z = mu + torch.exp(0.5 * logvar) * eps_q4gh
+    logits = (z @ weight_q4gh).view(6, 1, 3, 4)
+    if use_student:
+        loss = beta_vae_loss(x_q4gh, Independent(Normal(mu, torch.exp(0.5 * logvar)), 1),
+                             Independent(Bernoulli(logits=logits), 3), beta)["beta_loss"]
+    else:
+        nll = F_q4gh.binary_cross_entropy_with_logits(logits, x_q4gh, reduction="none").sum(dim=(1, 2, 3))
+        loss = nll + beta * 0.5 * (torch.exp(logvar) + mu**2 - 1 - logvar).sum(-1)
+    mu_grad, logvar_grad = torch.autograd.grad(loss.sum(), (mu, logvar))
+    return mu_grad, logvar_grad
+
+
+for beta_q4gh in (0.0, 1.0, 3.0):
+    for student_grad_q4gh, reference_grad_q4gh, name_q4gh in zip(grads_q4gh(beta_q4gh, True), grads_q4gh(beta_q4gh, False),
+                                                                  ("mu", "logvar")):
+        torch.testing.assert_close(
+            student_grad_q4gh, reference_grad_q4gh, rtol=1e-9, atol=1e-10,
+            msg=lambda m: (f"the gradient of sum(beta_loss) with respect to {name_q4gh} is wrong for beta = "
+                           f"{beta_q4gh}: the NLL must reach mu and logvar through z, and beta must multiply the "
+                           f"KL only.\n{m}"))
+### END HIDDEN TESTS
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "q4-discretize-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Task 2 · Discretising the codes (1 point)
+#
+# The mutual information gap of Chen et al. (2018) compares, for each ground-truth factor $v_k$ (the
+# shape, scale, position ... of a dSprites image), how much information each code dimension $z_j$
+# carries about it. The factors are discrete, the codes continuous; the reference implementation
+# (`disentanglement_lib`, Locatello et al. 2019) and `vc.metrics.mig` discretise each code dimension
+# into **20 equal-width bins over its own range** and compute discrete mutual informations.
+#
+# Implement `discretize(codes, num_bins=20)`: `codes` is a NumPy array `(N, D)`; return an integer
+# array `(N, D)` whose column $j$ holds the bin index in $\{0, \dots, \text{num\_bins} - 1\}$ of each
+# value of code $j$, with exactly the bins of `np.histogram(codes[:, j], bins=num_bins)`: edges from
+# `np.histogram_bin_edges`, each bin $[e_b, e_{b+1})$ closed on the left, and the last bin
+# $[e_{n-1}, e_n]$ closed on both sides, so the minimum lands in bin 0 and the maximum in the last bin.
+# `np.digitize` with the right edges does it in one line per column. A constant column must not
+# break anything (all its values land in one bin). (`disentanglement_lib` numbers the bins 1 to 20;
+# the numbering changes no mutual information.)
+
+# %% nbgrader={"grade": false, "grade_id": "q4-discretize-impl", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def discretize(codes: np.ndarray, num_bins: int = 20) -> np.ndarray:
+    """Bin each code dimension into ``num_bins`` equal-width bins over its own range.
+
+    Parameters
+    ----------
+    codes : np.ndarray, shape (N, D)
+        Continuous codes, one row per example.
+    num_bins : int
+        Number of bins per dimension.
+
+    Returns
+    -------
+    np.ndarray of int, shape (N, D)
+        Bin indices in 0 .. num_bins - 1, the bins of ``np.histogram(codes[:, j], bins=num_bins)``.
+    """
+    ### BEGIN SOLUTION
+    codes = np.asarray(codes, dtype=np.float64)
+    binned = np.empty(codes.shape, dtype=np.int64)
+    for j in range(codes.shape[1]):
+        edges = np.histogram_bin_edges(codes[:, j], bins=num_bins)
+        binned[:, j] = np.digitize(codes[:, j], edges[1:-1])  # interior edges: 0 .. num_bins - 1
+    return binned
+    ### END SOLUTION
+
+
+# %%
+# Try it (not graded): 11 evenly spaced values in 5 bins, next to np.histogram's counts.
+codes_try_bins = np.stack([np.arange(11.0), np.linspace(-1, 1, 11) ** 3], axis=1)
+binned_try = discretize(codes_try_bins, num_bins=5)
+print(f"shape {binned_try.shape}, dtype {binned_try.dtype}")
+print("column 0 bins:", binned_try[:, 0].tolist())
+print("column 1 bins:", binned_try[:, 1].tolist())
+print("your counts per bin (column 1):", np.bincount(binned_try[:, 1], minlength=5).tolist(),
+      "| np.histogram:", np.histogram(codes_try_bins[:, 1], bins=5)[0].tolist())
+
+# %% nbgrader={"grade": true, "grade_id": "q4-discretize-tests", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+"""discretize gives each column np.histogram's equal-width bins, numbered 0 .. num_bins - 1."""
+codes_q4d = np.arange(11.0)[:, None]
+binned_q4d = np.asarray(discretize(codes_q4d, num_bins=5))
+assert binned_q4d.shape == (11, 1), f"expected shape (11, 1), one bin index per value, got {binned_q4d.shape}"
+assert np.issubdtype(binned_q4d.dtype, np.integer), f"bin indices should be integers, got dtype {binned_q4d.dtype}"
+expected_q4d = [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 4]
+assert binned_q4d[:, 0].tolist() == expected_q4d, (
+    f"0, 1, ..., 10 in 5 bins of width 2 should give {expected_q4d}, got {binned_q4d[:, 0].tolist()}. Bins are "
+    "closed on the left, the maximum goes into the last bin, and numbering starts at 0")
+print("discretize: visible tests passed")
+### BEGIN HIDDEN TESTS
+gen_q4dh = np.random.default_rng(421)
+codes_q4dh = np.concatenate([gen_q4dh.normal(size=(500, 1)), 100 * gen_q4dh.exponential(size=(500, 1)) - 7,
+                             1e-3 * gen_q4dh.uniform(size=(500, 1)), np.full((500, 1), 2.5),
+                             gen_q4dh.integers(0, 7, size=(500, 1)).astype(float)], axis=1)
+for num_bins_q4dh in (20, 3, 50):
+    binned_q4dh = np.asarray(discretize(codes_q4dh.copy(), num_bins=num_bins_q4dh))
+    assert binned_q4dh.shape == codes_q4dh.shape, f"expected shape {codes_q4dh.shape}, got {binned_q4dh.shape}"
+    for j_q4dh in range(codes_q4dh.shape[1]):
+        column_q4dh = codes_q4dh[:, j_q4dh]
+        if j_q4dh == 3:  # constant column: one bin, any index, nothing broken
+            values_q4dh = np.unique(binned_q4dh[:, j_q4dh])
+            assert len(values_q4dh) == 1 and 0 <= values_q4dh[0] < num_bins_q4dh, (
+                f"a constant column should land in one valid bin, got the bin indices {values_q4dh.tolist()}: "
+                "np.histogram_bin_edges widens a zero range to [c - 0.5, c + 0.5]")
+            continue
+        edges_q4dh = np.histogram_bin_edges(column_q4dh, bins=num_bins_q4dh)
+        reference_q4dh = np.digitize(column_q4dh, edges_q4dh[:-1]) - 1
+        assert np.array_equal(binned_q4dh[:, j_q4dh], reference_q4dh), (
+            f"column {j_q4dh} with num_bins = {num_bins_q4dh}: {int((binned_q4dh[:, j_q4dh] != reference_q4dh).sum())} "
+            "values are in the wrong bin. Each column uses its own range (min to max), bins [e_b, e_b+1) "
+            "numbered from 0, the maximum in the last bin; a value exactly on an edge belongs to the bin on its "
+            "right (a floor formula can round it the other way: use np.histogram_bin_edges and np.digitize)")
+        assert np.array_equal(np.bincount(binned_q4dh[:, j_q4dh], minlength=num_bins_q4dh),
+                              np.histogram(column_q4dh, bins=num_bins_q4dh)[0])
+### END HIDDEN TESTS
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "q4-mi-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Task 3 · The discrete mutual information (2 points)
+#
+# For two discrete variables observed together $N$ times, $a_1, \dots, a_N$ and $b_1, \dots, b_N$, count
+# the joint frequencies $\hat p(a, b)$ and the marginals $\hat p(a)$, $\hat p(b)$; then
+#
+# $$
+# I(a; b) = \sum_{a, b:\ \hat p(a, b) > 0} \hat p(a, b) \log \frac{\hat p(a, b)}{\hat p(a)\, \hat p(b)}
+# \quad \text{nats}, \qquad I(a; a) = H(a) = -\sum_a \hat p(a) \log \hat p(a) .
+# $$
+#
+# It is 0 exactly when the empirical joint is the product of its marginals, symmetric, and at most
+# $\min(H(a), H(b))$. The second identity gives the entropy $H(v_k)$ that MIG divides by.
+#
+# Implement `mutual_information(a, b)`: two 1-D integer arrays of the same length $N$, whose values are
+# arbitrary labels (not necessarily $0, 1, \dots$; they may be negative or have gaps). Return a Python
+# float in nats (natural log). Cells with $\hat p(a, b) = 0$ contribute 0. Write it yourself with NumPy
+# (`np.unique(..., return_inverse=True)` turns labels into $0, 1, \dots$; `np.add.at` or
+# `np.histogram2d` counts pairs): the hidden tests switch off scikit-learn's `mutual_info_score` and
+# the functions of `vc.metrics` while your function runs.
+
+# %% nbgrader={"grade": false, "grade_id": "q4-mi-impl", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def mutual_information(a: np.ndarray, b: np.ndarray) -> float:
+    """Mutual information I(a; b) in nats of two discrete label arrays, from their joint frequencies.
+
+    Parameters
+    ----------
+    a, b : np.ndarray, shape (N,)
+        Integer labels of the same N observations; any values.
+
+    Returns
+    -------
+    float
+        The empirical mutual information in nats, >= 0.
+    """
+    ### BEGIN SOLUTION
+    _, a_index = np.unique(np.asarray(a), return_inverse=True)
+    _, b_index = np.unique(np.asarray(b), return_inverse=True)
+    a_index, b_index = a_index.ravel(), b_index.ravel()
+    joint = np.zeros((a_index.max() + 1, b_index.max() + 1))
+    np.add.at(joint, (a_index, b_index), 1.0)
+    joint /= joint.sum()
+    product = joint.sum(axis=1, keepdims=True) * joint.sum(axis=0, keepdims=True)
+    nonzero = joint > 0
+    return float(max(0.0, (joint[nonzero] * np.log(joint[nonzero] / product[nonzero])).sum()))
+    ### END SOLUTION
+
+
+# %%
+# Try it (not graded): a label with itself (its entropy), a function of it, and an independent label.
+a_try_mi = np.array([0, 0, 1, 1, 2, 2, 3, 3])
+print(f"I(a; a) = {mutual_information(a_try_mi, a_try_mi):.4f} nats, H(a) = log 4 = {math.log(4):.4f}")
+print(f"I(a; a mod 2) = {mutual_information(a_try_mi, a_try_mi % 2):.4f} nats (log 2 = {math.log(2):.4f})")
+print(f"I(a; independent) = {mutual_information(a_try_mi, np.array([0, 1, 0, 1, 0, 1, 0, 1])):.4f} nats")
+
+# %% nbgrader={"grade": true, "grade_id": "q4-mi-tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+"""mutual_information is the empirical I(a; b) in nats for arbitrary integer labels, without scikit-learn."""
+labels_q4m = np.array([0, 0, 1, 1, 2, 2])
+info_q4m = mutual_information(labels_q4m, labels_q4m)
+assert isinstance(info_q4m, float), f"return a Python float (use float(...)), got {type(info_q4m).__name__}"
+assert abs(info_q4m - math.log(3)) < 1e-12, (
+    f"I(a; a) is the entropy H(a); three equally frequent labels give log 3 = {math.log(3):.6f} nats, got {info_q4m}. "
+    "Use the natural log")
+independent_q4m = mutual_information(np.array([0, 0, 1, 1]), np.array([5, 7, 5, 7]))
+assert abs(independent_q4m) < 1e-12, (
+    f"a and b are independent here (every pair occurs once), so I(a; b) = 0, got {independent_q4m}")
+print("mutual_information: visible tests passed")
+### BEGIN HIDDEN TESTS
+from unittest import mock
+
+from sklearn.metrics import mutual_info_score as reference_mi_q4mh
+
+gen_q4mh = np.random.default_rng(431)
+cases_q4mh = []
+for size_q4mh, num_a_q4mh, num_b_q4mh in ((50, 3, 4), (1000, 20, 7), (3000, 2, 40), (7, 7, 7)):
+    a_q4mh = gen_q4mh.integers(0, num_a_q4mh, size_q4mh)
+    b_q4mh = (a_q4mh * 3 + gen_q4mh.integers(0, num_b_q4mh, size_q4mh)) % num_b_q4mh  # dependent on a
+    cases_q4mh.append((a_q4mh, b_q4mh))
+labels_q4mh = gen_q4mh.integers(0, 5, 400)
+cases_q4mh.append((np.array([-3, 10, 7])[gen_q4mh.integers(0, 3, 400)], labels_q4mh * 100 - 250))  # odd labels
+cases_q4mh.append((labels_q4mh, 2 * labels_q4mh + 1))  # a function of a: I = H(a)
+references_q4mh = [reference_mi_q4mh(a, b) for a, b in cases_q4mh]
+no_reference_q4mh = AssertionError("mutual_information called a library's mutual information; count the pairs yourself")
+patches_q4mh = [mock.patch(target, side_effect=no_reference_q4mh) for target in (
+    "sklearn.metrics.mutual_info_score", "sklearn.metrics.cluster.mutual_info_score",
+    "sklearn.metrics.cluster._supervised.mutual_info_score", "vaecourse.metrics.discrete_mutual_info",
+    "vaecourse.metrics._mutual_info", "vaecourse.metrics.mig")]
+patches_q4mh.append(mock.patch("__main__.mutual_info_score", side_effect=no_reference_q4mh, create=True))
+for patch_q4mh in patches_q4mh:
+    patch_q4mh.start()
+try:
+    results_q4mh, swapped_q4mh = [], []
+    for a_case_q4mh, b_case_q4mh in cases_q4mh:
+        try:
+            results_q4mh.append(mutual_information(a_case_q4mh.copy(), b_case_q4mh.copy()))
+            swapped_q4mh.append(mutual_information(b_case_q4mh.copy(), a_case_q4mh.copy()))
+        except Exception as error_q4mh:
+            if isinstance(error_q4mh, AssertionError):
+                raise
+            raise AssertionError(
+                f"mutual_information raised {type(error_q4mh).__name__}: {error_q4mh}. Labels can be any integers, "
+                f"e.g. {sorted(set(a_case_q4mh.tolist()))[:5]} and {sorted(set(b_case_q4mh.tolist()))[:5]}: map them to "
+                "0, 1, ... with np.unique(labels, return_inverse=True) before counting") from error_q4mh
+finally:
+    for patch_q4mh in patches_q4mh:
+        patch_q4mh.stop()
+for index_q4mh, (result_q4mh, swapped_result_q4mh, reference_q4mh) in enumerate(
+        zip(results_q4mh, swapped_q4mh, references_q4mh)):
+    assert isinstance(result_q4mh, float), f"return a Python float, got {type(result_q4mh).__name__}"
+    assert abs(result_q4mh - reference_q4mh) < 1e-9, (
+        f"case {index_q4mh}: I(a; b) = {reference_q4mh:.10f} nats expected, got {result_q4mh}. Use the empirical "
+        "joint frequencies (counts / N), skip empty cells, natural log; labels may be negative or have gaps")
+    assert abs(swapped_result_q4mh - reference_q4mh) < 1e-9, f"case {index_q4mh}: I(b; a) should equal I(a; b)"
+    assert result_q4mh >= -1e-12, f"case {index_q4mh}: a mutual information cannot be negative, got {result_q4mh}"
+### END HIDDEN TESTS
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "q4-mig-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Task 4 · The mutual information gap (3 points)
+#
+# For ground-truth factors $v_1, \dots, v_K$ (integer indices, as `vc.data.DSprites.sample_factors`
+# gives them) and codes $z_1, \dots, z_D$ (for a VAE: the posterior means), MIG (Chen et al. 2018) is
+#
+# $$
+# \mathrm{MIG} = \frac1K \sum_{k=1}^K \frac{I(z_{j^{(1)}_k}; v_k) - I(z_{j^{(2)}_k}; v_k)}{H(v_k)} \in [0, 1],
+# $$
+#
+# where $j^{(1)}_k$ and $j^{(2)}_k$ are the code dimensions with the largest and second-largest mutual
+# information with factor $k$, computed on the discretised codes. Dividing by $H(v_k)$ puts factors with
+# 3 and with 40 values on the same scale, and the gap rewards a factor captured by *one* dimension only.
+# The homework's "difference between the top two latent dimensions" leaves out the normalisation and
+# the average.
+#
+# Implement `mig(codes, factors, num_bins=20)` with your `discretize` and `mutual_information`: `codes`
+# is `(N, D)` with $D \ge 2$, `factors` is an integer array `(N, K)` whose columns all vary; return the
+# MIG as a Python float. The first test cell compares it with an independent computation (2 points);
+# the second runs the sanity checks that any implementation of a disentanglement metric should pass
+# (1 point): a code that copies the factors scores near 1, a rotated copy much lower, pure noise near 0,
+# and neither permuting the code dimensions nor rescaling them changes the score.
+
+# %% nbgrader={"grade": false, "grade_id": "q4-mig-impl", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def mig(codes: np.ndarray, factors: np.ndarray, num_bins: int = 20) -> float:
+    """Mutual information gap of codes with respect to ground-truth factors.
+
+    Parameters
+    ----------
+    codes : np.ndarray, shape (N, D)
+        Continuous codes (D >= 2).
+    factors : np.ndarray of int, shape (N, K)
+        Ground-truth factor values; every column varies.
+    num_bins : int
+        Bins per code dimension for the discretisation.
+
+    Returns
+    -------
+    float
+        The mean over factors of (top mutual information - second) / H(factor), in [0, 1].
+    """
+    ### BEGIN SOLUTION
+    binned = discretize(codes, num_bins)
+    factors = np.asarray(factors)
+    gaps = []
+    for k in range(factors.shape[1]):
+        information = np.array([mutual_information(binned[:, j], factors[:, k]) for j in range(binned.shape[1])])
+        top_two = np.sort(information)[::-1][:2]
+        gaps.append((top_two[0] - top_two[1]) / mutual_information(factors[:, k], factors[:, k]))
+    return float(np.mean(gaps))
+    ### END SOLUTION
+
+
+# %%
+# Try it (not graded): dSprites squares at one orientation (free factors: scale, x, y). The code is
+# the physical factor values with a little noise, then the same code with x and y mixed by a 45-degree
+# rotation. Your MIG next to the course's vc.metrics.mig (20 bins as well), and the package's gap per
+# factor. Expect the aligned code to score below 1: 20 bins cannot tell 32 positions apart.
+squares_try = vc.data.DSpritesSubset(vc.data.DSprites(resolution=32), fixed={"shape": 0, "orientation": 0})
+factors_try_mig = squares_try.sample_factors(5000, np.random.default_rng(0))
+codes_try_mig = factors_try_mig / (np.array(squares_try.factor_sizes) - 1.0)  # each factor in [0, 1]
+codes_try_mig = codes_try_mig + 0.01 * np.random.default_rng(1).standard_normal(codes_try_mig.shape)
+half_try = 2**-0.5
+rotation_try = np.array([[1.0, 0.0, 0.0], [0.0, half_try, half_try], [0.0, -half_try, half_try]])  # new code = R @ old
+for name_try_mig, c_try in (("aligned code", codes_try_mig), ("x, y rotated by 45 degrees", codes_try_mig @ rotation_try.T)):
+    package_try_mig = vc.metrics.mig(c_try, factors_try_mig)
+    print(f"{name_try_mig}: your MIG {mig(c_try, factors_try_mig):.3f}, vc.metrics.mig "
+          f"{package_try_mig['discrete_mig']:.3f}; gap per factor "
+          + ", ".join(f"{name} {package_try_mig[f'mig_{k}']:.3f}" for k, name in enumerate(squares_try.factor_names)))
+
+# %% nbgrader={"grade": true, "grade_id": "q4-mig-tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+"""mig matches an independent computation (np.histogram bins, scikit-learn's mutual information)."""
+grid_q4g = np.stack(np.meshgrid(np.arange(3), np.arange(4), indexing="ij"), axis=-1).reshape(-1, 2)
+factors_q4g = np.repeat(grid_q4g, 5, axis=0)  # every combination 5 times: the two factors are independent
+codes_q4g = factors_q4g.astype(float)[:, ::-1].copy()  # code 0 copies factor 1, code 1 copies factor 0
+score_q4g = mig(codes_q4g, factors_q4g)
+assert isinstance(score_q4g, float), f"mig should return a Python float, got {type(score_q4g).__name__}"
+assert abs(score_q4g - 1.0) < 1e-9, (
+    f"each factor is copied exactly into one code and the factors are independent, so each gap is H(v_k) / H(v_k) "
+    f"= 1 and MIG = 1; got {score_q4g}. Did you divide each gap by the factor's entropy and average over factors?")
+print("mig: visible tests passed")
+### BEGIN HIDDEN TESTS
+from unittest import mock
+
+from sklearn.metrics import mutual_info_score as reference_mi_q4gh
+
+
+def reference_mig_q4gh(codes, factors, num_bins=20):
+    binned = np.empty(codes.shape, dtype=np.int64)
+    for j in range(codes.shape[1]):
+        binned[:, j] = np.digitize(codes[:, j], np.histogram_bin_edges(codes[:, j], bins=num_bins)[:-1])
+    gaps = []
+    for k in range(factors.shape[1]):
+        information = sorted((reference_mi_q4gh(binned[:, j], factors[:, k]) for j in range(codes.shape[1])), reverse=True)
+        gaps.append((information[0] - information[1]) / reference_mi_q4gh(factors[:, k], factors[:, k]))
+    return float(np.mean(gaps))
+
+
+gen_q4gh2 = np.random.default_rng(441)
+cases_q4gh = []
+for num_q4gh, sizes_q4gh, num_codes_q4gh in ((2000, (3, 6, 10), 5), (800, (2, 5), 4), (3000, (4, 4, 8, 3), 10)):
+    factors_case_q4gh = np.stack([gen_q4gh2.integers(0, s, num_q4gh) for s in sizes_q4gh], axis=1)
+    mixing_q4gh = gen_q4gh2.normal(size=(len(sizes_q4gh), num_codes_q4gh))
+    mixing_q4gh[:, 0] *= 4  # one code dominated by the first factors
+    codes_case_q4gh = (factors_case_q4gh @ mixing_q4gh + 0.5 * gen_q4gh2.normal(size=(num_q4gh, num_codes_q4gh)))
+    codes_case_q4gh[:, -1] = np.tanh(factors_case_q4gh[:, -1] - 1.0) + 0.05 * gen_q4gh2.normal(size=num_q4gh)
+    cases_q4gh.append((codes_case_q4gh, factors_case_q4gh, 20))
+cases_q4gh.append((cases_q4gh[0][0], cases_q4gh[0][1], 7))
+references_q4gh = [reference_mig_q4gh(c, f, n) for c, f, n in cases_q4gh]
+no_reference_q4gh = AssertionError("mig called a library's MIG or mutual information; use your own functions")
+patches_q4gh = [mock.patch(target, side_effect=no_reference_q4gh) for target in (
+    "sklearn.metrics.mutual_info_score", "sklearn.metrics.cluster.mutual_info_score",
+    "sklearn.metrics.cluster._supervised.mutual_info_score", "vaecourse.metrics.discrete_mutual_info",
+    "vaecourse.metrics._mutual_info", "vaecourse.metrics._entropy", "vaecourse.metrics.discretize",
+    "vaecourse.metrics.mig")]
+patches_q4gh.append(mock.patch("__main__.mutual_info_score", side_effect=no_reference_q4gh, create=True))
+for patch_q4gh in patches_q4gh:
+    patch_q4gh.start()
+try:
+    results_q4gh = [mig(c.copy(), f.copy(), num_bins=n) for c, f, n in cases_q4gh]
+finally:
+    for patch_q4gh in patches_q4gh:
+        patch_q4gh.stop()
+for index_q4gh, (result_q4gh, reference_q4gh) in enumerate(zip(results_q4gh, references_q4gh)):
+    assert isinstance(result_q4gh, float), f"mig should return a Python float, got {type(result_q4gh).__name__}"
+    assert abs(result_q4gh - reference_q4gh) < 1e-9, (
+        f"case {index_q4gh}: MIG = {reference_q4gh:.10f} expected, got {result_q4gh}. For each factor: the mutual "
+        "information of every discretised code with it, the largest minus the second largest, divided by the "
+        "factor's entropy; then the mean over factors. Use num_bins as given")
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "q4-mig-sanity-tests", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+"""Sanity checks of mig: perfect code near 1, rotated code lower, noise near 0, invariant to permutation and scale."""
+gen_q4s = np.random.default_rng(451)
+grid_q4s = np.stack(np.meshgrid(np.arange(5), np.arange(8), np.arange(10), indexing="ij"), axis=-1).reshape(-1, 3)
+factors_q4s = np.repeat(grid_q4s, 10, axis=0)  # 4000 rows, every combination 10 times
+perfect_q4s = np.concatenate([factors_q4s + 0.05 * gen_q4s.normal(size=factors_q4s.shape),
+                              gen_q4s.normal(size=(len(factors_q4s), 2))], axis=1)  # + 2 unused dimensions
+noise_q4s = gen_q4s.normal(size=(len(factors_q4s), 5))
+perfect_score_q4s, noise_score_q4s = mig(perfect_q4s, factors_q4s), mig(noise_q4s, factors_q4s)
+print(f"perfect code: MIG = {perfect_score_q4s:.3f}; noise code: MIG = {noise_score_q4s:.3f}")
+assert perfect_score_q4s > 0.9, f"a code that copies each factor into its own dimension should score near 1, got {perfect_score_q4s}"
+assert noise_score_q4s < 0.05, f"a code independent of the factors should score near 0, got {noise_score_q4s}"
+print("mig sanity checks: visible tests passed")
+### BEGIN HIDDEN TESTS
+standard_q4sh = (factors_q4s - factors_q4s.mean(0)) / factors_q4s.std(0)
+rotated_q4sh = standard_q4sh.copy()
+rotated_q4sh[:, 0] = (standard_q4sh[:, 0] - standard_q4sh[:, 1]) / 2**0.5  # factors 0 and 1 mixed at 45 degrees
+rotated_q4sh[:, 1] = (standard_q4sh[:, 0] + standard_q4sh[:, 1]) / 2**0.5
+rotated_q4sh = rotated_q4sh + 0.05 * gen_q4s.normal(size=rotated_q4sh.shape)
+rotated_score_q4sh = mig(rotated_q4sh, factors_q4s)
+assert rotated_score_q4sh < perfect_score_q4s - 0.4, (
+    f"mixing factors 0 and 1 by a 45-degree rotation spreads each over two codes, so their gaps should nearly "
+    f"vanish: expected MIG well below the perfect code's {perfect_score_q4s:.3f}, got {rotated_score_q4sh:.3f}")
+permutation_q4sh = gen_q4s.permutation(perfect_q4s.shape[1])
+scaled_q4sh = perfect_q4s[:, permutation_q4sh] * np.array([3.0, -0.01, 250.0, -1.0, 0.5]) + np.array([1.0, -5.0, 0.0, 2e3, 7.0])
+for name_q4sh, variant_q4sh in (("permuted", perfect_q4s[:, permutation_q4sh]), ("permuted and rescaled", scaled_q4sh)):
+    variant_score_q4sh = mig(variant_q4sh, factors_q4s)
+    assert abs(variant_score_q4sh - perfect_score_q4s) < 1e-9, (
+        f"MIG should not change when the code dimensions are {name_q4sh} (each dimension is binned over its own "
+        f"range): got {variant_score_q4sh} instead of {perfect_score_q4s}")
+redundant_q4sh = np.concatenate([perfect_q4s, perfect_q4s[:, [0]] + 0.01 * gen_q4s.normal(size=(len(perfect_q4s), 1))], axis=1)
+redundant_score_q4sh = mig(redundant_q4sh, factors_q4s)
+assert redundant_score_q4sh < perfect_score_q4s - 0.25, (
+    f"a second copy of factor 0's code leaves that factor no gap, so MIG should drop by about a third: "
+    f"perfect {perfect_score_q4s:.3f}, with a duplicate {redundant_score_q4sh:.3f}")
+### END HIDDEN TESTS
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "q4-traversal-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Task 5 · Latent traversals (3 points)
+#
+# A *latent traversal* decodes a code in which one coordinate sweeps a range of values while all the
+# others stay fixed, usually at the posterior mean of one image. If the model has disentangled the
+# data, the sweep of one dimension changes one factor only (the position, or the size, ...); if a
+# dimension is inactive (its KL is near 0), nothing changes at all. It is the picture of β-VAE papers,
+# and a qualitative one: it shows a few rows for one base image and one model, so it cannot replace a
+# metric.
+#
+# Implement two functions:
+#
+# - `traversal_codes(base_code, dimension, values)`: `base_code` is a tensor `(D,)`, `values` a tensor
+#   `(K,)` (or a list); return a new tensor `(K, D)` with the dtype of `base_code` whose row $i$ is
+#   `base_code` with coordinate `dimension` replaced by `values[i]`. Do not modify `base_code`.
+# - `latent_traversal(model, x, dimension, values)`: `x` is one image, shape `(1, C, H, W)`, and `model`
+#   has `encode(x)` (a distribution whose `.mean` is `(1, D)`) and `decode(z)` (a distribution whose
+#   `.mean` is the images). Take the **posterior mean** of `x` as the base code (a sample would make the
+#   picture random), build the codes with `traversal_codes`, decode them in one call, and return the
+#   decoder means, shape `(K, C, H, W)`, computed without gradients (`torch.no_grad()`).
+
+# %% nbgrader={"grade": false, "grade_id": "q4-traversal-impl", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def traversal_codes(base_code: torch.Tensor, dimension: int, values) -> torch.Tensor:
+    """Copies of ``base_code`` with coordinate ``dimension`` set to each of ``values``.
+
+    Parameters
+    ----------
+    base_code : torch.Tensor, shape (D,)
+    dimension : int
+        The coordinate to sweep, 0 <= dimension < D.
+    values : torch.Tensor or sequence of float, shape (K,)
+
+    Returns
+    -------
+    torch.Tensor, shape (K, D), dtype of ``base_code``
+        Row i is ``base_code`` with ``[dimension]`` replaced by ``values[i]``.
+    """
+    ### BEGIN SOLUTION
+    values = torch.as_tensor(values, dtype=base_code.dtype, device=base_code.device)
+    codes = base_code.detach().unsqueeze(0).repeat(len(values), 1)
+    codes[:, dimension] = values
+    return codes
+    ### END SOLUTION
+
+
+def latent_traversal(model, x: torch.Tensor, dimension: int, values) -> torch.Tensor:
+    """Decoder means along a sweep of one latent coordinate around the posterior mean of ``x``.
+
+    Parameters
+    ----------
+    model : object with ``encode(x)`` and ``decode(z)`` returning distributions
+    x : torch.Tensor, shape (1, C, H, W)
+        One image.
+    dimension : int
+        The latent coordinate to sweep.
+    values : torch.Tensor or sequence of float, shape (K,)
+
+    Returns
+    -------
+    torch.Tensor, shape (K, C, H, W)
+        ``model.decode(codes).mean`` for the K traversal codes, without gradients.
+    """
+    ### BEGIN SOLUTION
+    with torch.no_grad():
+        base_code = model.encode(x).mean[0]
+        return model.decode(traversal_codes(base_code, dimension, values)).mean
+    ### END SOLUTION
+
+
+# %%
+# Try it (not graded): an ideal "decoder" that renders dSprites squares from a 3-D code (scale, x, y,
+# each in [0, 1]). Traversing its own axes moves one factor per row; behind a 45-degree rotation of
+# (x, y), the second and third rows move the square diagonally: the same images, an entangled code.
+def render_squares_try(z):
+    indices = np.rint(z.clamp(0, 1).numpy() * (np.array(squares_try.factor_sizes) - 1)).astype(np.int64)
+    return squares_try.render(indices)
+
+
+base_try_traversal = torch.tensor([0.6, 0.5, 0.5])
+values_try_traversal = torch.linspace(0.1, 0.9, 7)
+rotation_inverse_try = torch.tensor(np.linalg.inv(rotation_try), dtype=torch.float32)
+rows_try_traversal = []
+for decode_try in (render_squares_try, lambda z: render_squares_try((z - 0.5) @ rotation_inverse_try.T + 0.5)):
+    for dimension_try in range(3):
+        rows_try_traversal.append(decode_try(traversal_codes(base_try_traversal, dimension_try, values_try_traversal)))
+fig = vc.plotting.strip(torch.stack(rows_try_traversal), title="aligned code (rows 1-3), rotated code (rows 4-6)",
+                        row_labels=["z0", "z1", "z2", "z0 rot", "z1 rot", "z2 rot"],
+                        column_labels=[f"{v:.2f}" for v in values_try_traversal.tolist()])
+
+# %% nbgrader={"grade": true, "grade_id": "q4-traversal-codes-tests", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+"""traversal_codes returns (K, D) copies of the base code with one coordinate swept; the base is untouched."""
+base_q4t = torch.tensor([0.5, -1.0, 2.0])
+codes_q4t = traversal_codes(base_q4t, 1, torch.tensor([-2.0, 0.0, 2.0, 4.0]))
+assert isinstance(codes_q4t, torch.Tensor) and tuple(codes_q4t.shape) == (4, 3), (
+    f"expected a tensor of shape (4, 3), one row per value, got {getattr(codes_q4t, 'shape', type(codes_q4t).__name__)}")
+expected_q4t = torch.tensor([[0.5, -2.0, 2.0], [0.5, 0.0, 2.0], [0.5, 2.0, 2.0], [0.5, 4.0, 2.0]])
+torch.testing.assert_close(codes_q4t, expected_q4t,
+                           msg=lambda m: f"only column 1 should take the values; the others keep the base code.\n{m}")
+assert torch.equal(base_q4t, torch.tensor([0.5, -1.0, 2.0])), "traversal_codes modified base_code in place: copy it first"
+print("traversal_codes: visible tests passed")
+### BEGIN HIDDEN TESTS
+gen_q4th = torch.Generator().manual_seed(461)
+base_q4th = torch.randn(6, generator=gen_q4th, dtype=torch.float64)
+base_copy_q4th = base_q4th.clone()
+for dimension_q4th, values_q4th in ((0, torch.linspace(-3, 3, 5, dtype=torch.float64)), (5, [1.0, 2.0]),
+                                    (3, torch.tensor([0.25]))):
+    codes_q4th = traversal_codes(base_q4th, dimension_q4th, values_q4th)
+    values_tensor_q4th = torch.as_tensor(values_q4th, dtype=torch.float64)
+    assert codes_q4th.dtype == torch.float64, f"keep the dtype of base_code (float64), got {codes_q4th.dtype}"
+    assert tuple(codes_q4th.shape) == (len(values_tensor_q4th), 6), f"expected shape ({len(values_tensor_q4th)}, 6), got {tuple(codes_q4th.shape)}"
+    expected_q4th = base_q4th.repeat(len(values_tensor_q4th), 1)
+    expected_q4th[:, dimension_q4th] = values_tensor_q4th
+    torch.testing.assert_close(codes_q4th, expected_q4th, rtol=0, atol=0,
+                               msg=lambda m: f"dimension {dimension_q4th}, values {values_q4th}: wrong codes.\n{m}")
+    codes_q4th[0, (dimension_q4th + 1) % 6] = 99.0  # rows must be independent copies
+    assert codes_q4th[-1, (dimension_q4th + 1) % 6] != 99.0 or len(values_tensor_q4th) == 1, (
+        "the rows share memory (expand without a copy): writing one row changed another; use repeat or clone")
+assert torch.equal(base_q4th, base_copy_q4th), "traversal_codes modified base_code (or its storage) in place"
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "q4-traversal-tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+"""latent_traversal decodes the sweep around the posterior mean in one call, without gradients."""
+model_q4v = vc.models.BetaVAE(latent_dim=3, image_shape=(1, 6, 6), hidden=(8,), beta=4.0)
+x_q4v = torch.bernoulli(torch.full((1, 1, 6, 6), 0.3), generator=torch.Generator().manual_seed(471))
+images_q4v = latent_traversal(model_q4v, x_q4v, 2, torch.linspace(-2, 2, 5))
+assert isinstance(images_q4v, torch.Tensor) and tuple(images_q4v.shape) == (5, 1, 6, 6), (
+    f"expected images of shape (5, 1, 6, 6), one per value, got {getattr(images_q4v, 'shape', type(images_q4v).__name__)}")
+assert not images_q4v.requires_grad, "compute the traversal under torch.no_grad(): it is a picture, not a loss"
+assert bool(((images_q4v >= 0) & (images_q4v <= 1)).all()), "return the decoder's mean (pixel probabilities), not logits"
+print("latent_traversal: visible tests passed")
+### BEGIN HIDDEN TESTS
+gen_q4vh = torch.Generator().manual_seed(472)
+
+
+class LinearModelQ4vh:
+    """A tiny model with a linear Gaussian encoder and a linear Bernoulli decoder; records decode calls."""
+
+    def __init__(self):
+        self.encoder_weight = torch.randn(16, 4, generator=gen_q4vh)
+        self.decoder_weight = torch.randn(4, 16, generator=gen_q4vh)
+        self.decoder_weight[2] = 0.0  # latent 2 is ignored by the decoder: an inactive unit
+        self.decoded = []
+
+    def encode(self, x):
+        mu = x.flatten(1) @ self.encoder_weight
+        return Independent(Normal(mu, torch.full_like(mu, 0.7)), 1)
+
+    def decode(self, z):
+        self.decoded.append(z.detach().clone())
+        return Independent(Bernoulli(logits=(z @ self.decoder_weight).view(-1, 1, 4, 4)), 3)
+
+
+model_q4vh = LinearModelQ4vh()
+x_q4vh = torch.rand(1, 1, 4, 4, generator=gen_q4vh)
+values_q4vh = torch.linspace(-3, 3, 6)
+mu_q4vh = x_q4vh.flatten(1)[0] @ model_q4vh.encoder_weight
+torch.manual_seed(0)
+images_q4vh = latent_traversal(model_q4vh, x_q4vh, 1, values_q4vh)
+torch.manual_seed(1)
+images_again_q4vh = latent_traversal(model_q4vh, x_q4vh, 1, values_q4vh)
+assert len(model_q4vh.decoded) == 2, (
+    f"decode the K codes in one call (one batch): decode was called {len(model_q4vh.decoded)} times for 2 traversals")
+codes_q4vh = model_q4vh.decoded[0]
+assert tuple(codes_q4vh.shape) == (6, 4), f"decode should receive the (K, D) = (6, 4) traversal codes, got {tuple(codes_q4vh.shape)}"
+expected_codes_q4vh = mu_q4vh.repeat(6, 1)
+expected_codes_q4vh[:, 1] = values_q4vh
+torch.testing.assert_close(
+    codes_q4vh, expected_codes_q4vh, rtol=1e-5, atol=1e-5,
+    msg=lambda m: ("the codes should be the posterior mean of x with coordinate 1 swept; did you use a sample "
+                   f"(rsample) instead of q_z.mean?\n{m}"))
+torch.testing.assert_close(images_q4vh, images_again_q4vh, rtol=0, atol=0,
+                           msg=lambda m: f"the traversal must not depend on the random seed: use the mean.\n{m}")
+torch.testing.assert_close(
+    images_q4vh, torch.sigmoid(expected_codes_q4vh @ model_q4vh.decoder_weight).view(6, 1, 4, 4), rtol=1e-5, atol=1e-5,
+    msg=lambda m: f"return decode(codes).mean, the pixel probabilities.\n{m}")
+inactive_q4vh = latent_traversal(model_q4vh, x_q4vh, 2, values_q4vh)
+torch.testing.assert_close(
+    inactive_q4vh, inactive_q4vh[:1].expand_as(inactive_q4vh), rtol=0, atol=1e-6,
+    msg=lambda m: f"the decoder ignores latent 2, so its traversal must show one image six times.\n{m}")
+### END HIDDEN TESTS
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "q4-demo-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Optional demo · your functions on trained β-VAEs (not graded)
+#
+# The next cell trains two small β-VAEs with 6 latent dimensions on 4,000 dSprites squares (free
+# factors: scale, x, y), one with β = 1 and one with β = 4, each for a few seconds, and uses your
+# functions on them: `beta_vae_loss` on a batch next to the package's terms, `mig` on the posterior
+# means, and `latent_traversal` of every latent dimension around one image, each row labelled with
+# that dimension's KL averaged over the data (a dimension with a KL near 0 carries no information,
+# and its row should show no change). It is one seed and short training, a quick look and not a
+# measurement: lecture notebook 08 runs the β sweep over several seeds and asks what β does to the
+# reconstruction, the KL and the metrics. The grader skips this cell (it checks `NBGRADER_EXECUTION`).
+
+# %%
+if not os.environ.get("NBGRADER_EXECUTION"):
+    factors_demo = squares_try.sample_factors(4000, np.random.default_rng(2))
+    x_demo = squares_try.render(factors_demo)
+    rows_demo, labels_demo = [], []
+    for beta_demo in (1.0, 4.0):
+        torch.manual_seed(0)
+        model_demo = vc.models.BetaVAE(latent_dim=6, image_shape=(1, 32, 32), hidden=(256,), beta=beta_demo)
+        vc.train.fit(model_demo, x_demo, epochs=10, seed=0, device=device, progress=False)
+        model_demo.cpu()
+        torch.manual_seed(1)
+        with torch.no_grad():
+            q_z_demo = model_demo.encode(x_demo)
+            q_z_batch_demo = model_demo.encode(x_demo[:500])
+            terms_demo = beta_vae_loss(x_demo[:500], q_z_batch_demo, model_demo.decode(q_z_batch_demo.rsample()),
+                                       beta_demo)
+        kl_per_dim_demo = (0.5 * (q_z_demo.variance + q_z_demo.mean**2 - 1 - q_z_demo.variance.log())).mean(0)
+        print(f"beta = {beta_demo:g}: nll {terms_demo['nll'].mean():.1f}, kl {terms_demo['kl'].mean():.1f}, "
+              f"neg_elbo {terms_demo['neg_elbo'].mean():.1f}, beta_loss {terms_demo['beta_loss'].mean():.1f} "
+              f"nats (500 images, one z each); MIG {mig(q_z_demo.mean.numpy(), factors_demo):.3f}")
+        for j_demo in range(6):
+            rows_demo.append(latent_traversal(model_demo, x_demo[:1], j_demo, torch.linspace(-2.5, 2.5, 7)))
+            labels_demo.append(f"b={beta_demo:g} z{j_demo} KL {kl_per_dim_demo[j_demo]:.1f}")
+    fig = vc.plotting.strip(torch.stack(rows_demo), row_labels=labels_demo,
+                            title="traversals around the first image, beta = 1 (top) and beta = 4 (bottom)")
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "q4-idea-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Task 6 · Q4, part 1: the idea of β-VAE and its difference from the VAE (3 points, graded by hand)
+#
+# *In brief, what is the idea of β-VAE, and what is its difference with VAEs?* A homework answer wrote:
+# "When β > 1, the model prioritizes disentanglement, often at the cost of reconstruction fidelity.
+# This trade-off makes β-VAE particularly effective at discovering disentangled latent factors
+# compared to standard VAEs, which equally weigh reconstruction and regularization terms."
+#
+# In 6–10 sentences: state what changes between a VAE and a β-VAE and what does not; say whether
+# $\mathcal L_\beta$ is still a lower bound on $\log p(x)$ for $\beta > 1$ and for $\beta < 1$, and on
+# which quantity models with different β should be compared (Task 1); say what a KL weight above 1
+# actually penalises, in terms of the information the code carries about $x$, and what it reliably
+# costs; say whether disentanglement follows, and why or why not; and say what "equally weigh" depends
+# on. Correct or qualify the homework's sentences.
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "q4-idea-answer", "locked": false, "points": 3, "schema_version": 3, "solution": true, "task": false}
+# **Model answer.** A β-VAE (Higgins et al. 2017) is a VAE with a different *objective*, not a different
+# model: the encoder $q(z \mid x)$, the decoder $p(x \mid z)$ and the prior $\mathcal N(0, I)$ are the
+# same, and training maximises $\mathbb E_q[\log p(x \mid z)] - \beta\, \mathrm{KL}(q(z \mid x) \,\|\, p(z))$,
+# that is, it minimises $\mathrm{NLL} + \beta\,\mathrm{KL}$ (Task 1); $\beta = 1$ is the VAE. Because
+# $\mathrm{KL} \ge 0$, for $\beta \ge 1$ we have $\mathcal L_\beta \le \mathrm{ELBO} \le \log p(x)$: still
+# a lower bound, only a looser one; for $\beta < 1$ it is no bound at all. Models trained with different
+# β must therefore be compared on the same quantity, the ELBO (or an importance-weighted estimate of
+# $\log p(x)$), not on their own objectives. Averaged over the data, the KL term is the *rate*:
+# $\mathbb E_x \mathrm{KL}(q(z \mid x) \,\|\, p(z)) = I_q(x; z) + \mathrm{KL}(q(z) \,\|\, p(z))$ (Hoffman and
+# Johnson 2016), so $\beta > 1$ penalises the information the code carries about $x$ and pulls the
+# aggregate posterior $q(z)$ towards the factorised prior. What it reliably costs is reconstruction
+# (a lower rate means a higher distortion, Alemi et al. 2018), and at large β whole latent dimensions
+# collapse to the prior (KL ≈ 0, inactive units whose traversals show no change). Disentanglement is a
+# hoped-for *side effect*, not a guarantee: the prior $\mathcal N(0, I)$ is rotation invariant, so the
+# objective alone does not prefer axis-aligned factors; the alignment observed on data such as
+# dSprites comes from inductive biases such as the diagonal Gaussian posterior (Rolinek et al. 2019),
+# and Locatello et al. (2019) proved that unsupervised disentanglement is impossible without such
+# biases and found that random seeds and hyperparameters mattered more than the choice of model or β.
+# So the homework is right that $\beta > 1$ trades reconstruction for a stronger KL, but imprecise in
+# saying that it "prioritises disentanglement" and is "particularly effective" at it: it prioritises a
+# low rate, and whether disentanglement follows must be measured, with ground-truth factors (Task 4),
+# over several seeds. Finally, $\beta = 1$ "weighs the terms equally" only relative to the likelihood's
+# scale: with a Gaussian decoder of variance $\sigma^2$, $-\log p(x \mid z) = \lVert x - \hat x \rVert^2 /
+# (2\sigma^2) + \text{const}$, so "MSE + β·KL" is the ELBO at $\sigma^2 = \beta / 2$; changing $\sigma^2$,
+# the pixel scale, or averaging instead of summing the NLL over pixels changes the effective β.
+#
+# *Marking (3 points):* 1 point for "same model, only the KL weight changes" with the objective and
+# the bound ($\beta \ge 1$: a looser lower bound; $\beta < 1$: none; compare on the ELBO); 1 point for
+# what β > 1 penalises (rate / information in the code / closeness of $q(z)$ to the prior) and its
+# reliable cost (reconstruction, collapsed dimensions); 1 point for "disentanglement is not guaranteed"
+# with a reason (rotation-invariant prior, inductive biases, Locatello et al. 2019) or the
+# likelihood-scale caveat on "equal weight".
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "q4-metrics-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Task 7 · Q4, part 2: disentanglement metrics, what they measure and how they are used (4 points, graded by hand)
+#
+# *What is the importance of the disentanglement metric, and how is it used?* A homework answer said the
+# metrics "help verify that the latent space aligns with the data's underlying factors, making
+# representations more interpretable"; that "the paper highlights" MIG, the β-VAE metric and DCI;
+# that MIG "measures the difference in mutual information between the top two latent dimensions for
+# each factor"; and that the metrics "guide hyperparameter tuning, such as selecting an optimal β".
+#
+# In 8–12 sentences: say what data every such metric needs, and what follows for real data sets; define
+# in one sentence each what the β-VAE metric, the FactorVAE metric, MIG and DCI compute, and who
+# introduced them; give one known failure mode or disagreement; say how the metrics are used in
+# practice, what they cannot do (Locatello et al. 2019), and which sanity checks an implementation
+# should pass (Task 4). Correct or qualify each of the homework's statements.
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "q4-metrics-answer", "locked": false, "points": 4, "schema_version": 3, "solution": true, "task": false}
+# **Model answer.** Every disentanglement metric compares codes with **ground-truth factors of
+# variation**, so it needs data whose generating factors are known and labelled: synthetic sets such as
+# dSprites, 3D Shapes, MPI3D or SmallNORB. On real, unlabelled data none of them can be computed, so they
+# cannot "verify" that a latent space aligns with the data's factors or is interpretable there; they
+# measure, on benchmarks, how well a *method* recovers known factors. The metrics come from different
+# papers (the homework's "the paper" is none of them): the **β-VAE metric** (Higgins et al. 2017) draws
+# pairs of images that share one factor, averages the absolute differences of their codes, and reports
+# the accuracy of a linear classifier that predicts the shared factor from that average; the
+# **FactorVAE metric** (Kim and Mnih 2018) fixes one factor in a batch, normalises each code dimension
+# by its overall spread, and lets the dimension of least variance vote for the factor (the accuracy of a
+# majority-vote classifier); **MIG** (Chen et al. 2018) is, per factor, the gap between the two largest
+# mutual informations of single codes with the factor, *divided by the factor's entropy* and *averaged
+# over factors* (Task 4; the homework's definition lacks both); **DCI** (Eastwood and Williams 2018)
+# fits a regressor (Lasso or trees) of each factor on all codes and turns the importance matrix into
+# disentanglement (each code matters for one factor), completeness (each factor is captured by one
+# code) and informativeness (prediction error). SAP (Kumar et al. 2018) and modularity are further
+# variants; Locatello et al. (2019) compared them all. They measure different things and can disagree
+# on the same codes: the β-VAE metric can score 100 % when only $K - 1$ of $K$ factors are
+# disentangled (the failure mode that motivated the FactorVAE metric), MIG rewards each factor being in
+# one code but does not penalise one code holding two factors, and every number depends on estimator
+# choices (20 histogram bins, posterior means or samples, which factors are included). In practice the
+# metrics are used to compare methods and hyperparameters on such benchmarks, over many random seeds
+# and reported as distributions; Locatello et al. (2019) found that the seed mattered as much as the
+# method and that good models "cannot be identified without access to ground-truth labels", so in a
+# truly unsupervised setting they cannot select β; choosing β with them means using labels. Before
+# trusting any implementation, check it on codes with a known answer: a code that copies the factors
+# scores near 1, a rotated copy much lower, noise near 0, and permuting or rescaling the code
+# dimensions changes nothing (Task 4's checks); a duplicated code dimension lowers MIG, since its factor
+# loses its gap.
+#
+# *Marking (4 points):* 1 point for "needs ground-truth factors, so only on labelled (synthetic)
+# benchmarks; cannot verify interpretability on real data"; 1 point for correct definitions of at least
+# two metrics, including MIG with its normalisation and average, with correct attributions; 1 point for
+# one failure mode or disagreement (β-VAE metric with $K - 1$ factors, estimator choices, MIG and
+# multi-factor codes); 1 point for the use and its limits (comparison over seeds on benchmarks; no
+# unsupervised model selection, Locatello et al. 2019) or for the sanity checks.
