@@ -22,6 +22,7 @@ from torch.distributions import (Bernoulli, ContinuousBernoulli, Distribution, I
 
 from vaecourse.config import seeded
 from vaecourse.data import as_image_batch
+from vaecourse.quantize import VectorQuantizer, code_usage, perplexity
 
 IMAGE_SHAPE = (1, 28, 28)
 
@@ -123,30 +124,31 @@ def make_likelihood(likelihood: str | nn.Module) -> nn.Module:
 
 
 # ------------------------------------------------------------------------------ encoders, decoders
-class GaussianEncoder(nn.Module):
-    """q(z|x) = Normal(mu(x), diag exp(logvar(x))), an MLP on the flattened image."""
-
-    def __init__(self, latent_dim: int, image_shape: Sequence[int] = IMAGE_SHAPE, hidden: Sequence[int] = (400,)):
-        super().__init__()
-        self.image_shape = tuple(image_shape)
-        self.net = mlp(int(torch.tensor(self.image_shape).prod()), hidden, 2 * latent_dim)
-
-    def forward(self, x: torch.Tensor) -> Distribution:
-        x = as_image_batch(x, self.image_shape, name="x")
-        mu, logvar = self.net(x.flatten(1)).chunk(2, dim=-1)
-        return Independent(Normal(mu, (0.5 * logvar).exp(), validate_args=False), 1)
-
-
 class DeterministicEncoder(nn.Module):
-    """z = f(x), the encoder of a plain autoencoder."""
+    """z = f(x), the encoder of a plain autoencoder: an MLP on the flattened image.
 
-    def __init__(self, latent_dim: int, image_shape: Sequence[int] = IMAGE_SHAPE, hidden: Sequence[int] = (400,)):
+    The probabilistic encoders (here and in :mod:`vaecourse.priors`) are this MLP with
+    ``out_features`` outputs that they read as the parameters of q(z|x).
+    """
+
+    def __init__(self, out_features: int, image_shape: Sequence[int] = IMAGE_SHAPE, hidden: Sequence[int] = (400,)):
         super().__init__()
         self.image_shape = tuple(image_shape)
-        self.net = mlp(int(torch.tensor(self.image_shape).prod()), hidden, latent_dim)
+        self.net = mlp(math.prod(self.image_shape), hidden, out_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(as_image_batch(x, self.image_shape, name="x").flatten(1))
+
+
+class GaussianEncoder(DeterministicEncoder):
+    """q(z|x) = Normal(mu(x), diag exp(logvar(x)))."""
+
+    def __init__(self, latent_dim: int, image_shape: Sequence[int] = IMAGE_SHAPE, hidden: Sequence[int] = (400,)):
+        super().__init__(2 * latent_dim, image_shape, hidden)
+
+    def forward(self, x: torch.Tensor) -> Distribution:
+        mu, logvar = super().forward(x).chunk(2, dim=-1)
+        return Independent(Normal(mu, (0.5 * logvar).exp(), validate_args=False), 1)
 
 
 class Decoder(nn.Module):
@@ -421,8 +423,6 @@ class VQVAE(nn.Module):
                  width: int = 32, commitment_beta: float = 0.25, ema: bool = False, decay: float = 0.99,
                  restart_after: int | None = None, likelihood: str | nn.Module = "bernoulli"):
         super().__init__()
-        from vaecourse.quantize import VectorQuantizer
-
         if commitment_beta < 0:
             raise ValueError(f"commitment_beta must be non-negative, got {commitment_beta}")
         self.image_shape = tuple(image_shape)
@@ -447,8 +447,6 @@ class VQVAE(nn.Module):
         return self.decoder(self.quantizer.lookup(indices))
 
     def loss_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        from vaecourse.quantize import code_usage, perplexity
-
         x = as_image_batch(x, self.image_shape, name="x")
         quantized = self.quantizer(self.encoder(x))
         nll = -self.decode(quantized.z_q).log_prob(x)

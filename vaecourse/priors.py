@@ -38,14 +38,10 @@ from torch.distributions import (Beta, Categorical, Distribution, Independent, M
 
 from vaecourse.config import seeded
 from vaecourse.data import as_image_batch
-from vaecourse.models import IMAGE_SHAPE, StandardNormalPrior, mlp
+from vaecourse.models import IMAGE_SHAPE, DeterministicEncoder, StandardNormalPrior
 
 __all__ = ["StandardNormalPrior", "MixturePrior", "VampPrior", "BetaPrior", "GumbelSoftmaxPrior",
            "GroupedOneHotCategorical", "BetaEncoder", "CategoricalEncoder", "monte_carlo_kl"]
-
-
-def _num_pixels(image_shape: Sequence[int]) -> int:
-    return math.prod(image_shape)
 
 
 def monte_carlo_kl(q: Distribution, p: Distribution, num_samples: int, *, generator: torch.Generator | None = None,
@@ -131,7 +127,7 @@ class VampPrior(nn.Module):
 
 
 # --------------------------------------------------------------------------------------- Beta latents
-class BetaEncoder(nn.Module):
+class BetaEncoder(DeterministicEncoder):
     """q(z|x) = prod_i Beta(z_i; a_i(x), b_i(x)), with a, b = min_concentration + softplus(MLP output).
 
     ``rsample`` works through implicit reparameterisation. The floor on the concentrations keeps
@@ -140,14 +136,11 @@ class BetaEncoder(nn.Module):
 
     def __init__(self, latent_dim: int, image_shape: Sequence[int] = IMAGE_SHAPE, hidden: Sequence[int] = (400,),
                  min_concentration: float = 0.5):
-        super().__init__()
-        self.image_shape = tuple(image_shape)
+        super().__init__(2 * latent_dim, image_shape, hidden)
         self.min_concentration = min_concentration
-        self.net = mlp(_num_pixels(self.image_shape), hidden, 2 * latent_dim)
 
     def forward(self, x: torch.Tensor) -> Distribution:
-        x = as_image_batch(x, self.image_shape, name="x")
-        a, b = (self.min_concentration + F.softplus(self.net(x.flatten(1)))).chunk(2, dim=-1)
+        a, b = (self.min_concentration + F.softplus(super().forward(x))).chunk(2, dim=-1)
         return Independent(Beta(a, b, validate_args=False), 1)
 
 
@@ -242,20 +235,17 @@ def _kl_grouped_one_hot(q: GroupedOneHotCategorical, p: GroupedOneHotCategorical
     return (q.probs * (q.logits - p.logits)).sum((-1, -2))
 
 
-class CategoricalEncoder(nn.Module):
+class CategoricalEncoder(DeterministicEncoder):
     """q(z|x): ``num_groups`` categoricals of ``num_categories``, logits from an MLP, relaxed for training."""
 
     def __init__(self, num_groups: int, num_categories: int, image_shape: Sequence[int] = IMAGE_SHAPE,
                  hidden: Sequence[int] = (400,), temperature: float = 0.5):
-        super().__init__()
-        self.image_shape = tuple(image_shape)
+        super().__init__(num_groups * num_categories, image_shape, hidden)
         self.num_groups, self.num_categories = num_groups, num_categories
         self.temperature = temperature
-        self.net = mlp(_num_pixels(self.image_shape), hidden, num_groups * num_categories)
 
     def forward(self, x: torch.Tensor) -> Distribution:
-        x = as_image_batch(x, self.image_shape, name="x")
-        logits = self.net(x.flatten(1)).unflatten(-1, (self.num_groups, self.num_categories))
+        logits = super().forward(x).unflatten(-1, (self.num_groups, self.num_categories))
         return GroupedOneHotCategorical(logits, self.temperature)
 
 
