@@ -46,7 +46,6 @@ import torch
 
 import vaecourse as vc
 from vaecourse.evaluate import spread
-import vaecourse.widgets
 
 device = vc.setup_notebook(seed=SEED, device=DEVICE)
 
