@@ -109,8 +109,15 @@ vc.checks.check_true("images are binary (0/1 pixels)", set(x_test.unique().tolis
 #    section 3.
 
 # %%
+def entropy(labels):
+    """H of the empirical distribution of discrete labels, in nats."""
+    _, counts = np.unique(labels, return_counts=True)
+    p = counts / counts.sum()
+    return float(-(p * np.log(p)).sum())
+
+
 _, image_ids = np.unique(x_test.flatten(1).numpy(), axis=0, return_inverse=True)
-factor_entropy = metrics.discrete_entropy(factors_test)  # H(v_k), nats
+factor_entropy = np.array([entropy(factors_test[:, k]) for k in range(data.num_factors)])
 image_information = metrics.discrete_mutual_info(image_ids.reshape(-1, 1), factors_test)[0]  # I(x; v_k), nats
 mig_ceiling = image_information / factor_entropy
 print(f"distinct images among {num_test} test images: {image_ids.max() + 1} (of {32 * 32} factor combinations)")
@@ -418,7 +425,7 @@ for ax, beta in zip(axes, BETAS):
                width=0.8 / len(seeds), label=f"seed {seed}")
     ax.set(title=f"beta = {beta:g}", xlabel="latent dimension (sorted by KL)", xticks=range(LATENT_DIM))
 axes[0].set_ylabel("mean KL per dimension [nats]")
-_ = axes[0].legend(fontsize="small")
+axes[0].legend(fontsize="small")
 
 # %% [markdown]
 # ### Latent traversals
