@@ -14,7 +14,9 @@ the database, `submitted/`, `autograded/` and `feedback/` hold student data and 
 import os
 
 from nbgrader.converters import GenerateAssignment
-from nbgrader.preprocessors import NbGraderPreprocessor
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput,
+                                    NbGraderPreprocessor, SaveAutoGrades)
+from nbconvert.preprocessors import ClearMetadataPreprocessor
 
 c = get_config()  # noqa: F821 (injected by traitlets when nbgrader loads this file)
 
@@ -27,7 +29,16 @@ c.CourseDirectory.release_directory = "exercises"
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.py"]
 
 # Per-cell limit while validating and autograding; nbgrader's default of 30 s is too tight for torch.
+# A cell past the limit is interrupted and gets this error; the cells below still run. For a quick
+# batch, override it on the command line: `nbgrader autograde q0_warmup --Execute.timeout=20`.
 c.Execute.timeout = 120
+c.Execute.error_on_timeout = {
+    "ename": "CellTimeoutError",
+    "evalue": "this cell ran past the grader's per-cell time limit and was interrupted (an endless loop, "
+              "or far more work than the exercise needs); its tests score 0",
+    "traceback": ["\x1b[0;31mCellTimeoutError\x1b[0m: this cell ran past the grader's per-cell time limit "
+                  "and was interrupted"],
+}
 
 # Put back grade and locked cells that a student deleted before grading them (nbgrader #1682).
 c.OverwriteCells.add_missing_cells = True
@@ -55,4 +66,26 @@ class DropJupytextMetadata(NbGraderPreprocessor):  # enabled by default, unlike 
 c.GenerateAssignment.preprocessors = [
     *GenerateAssignment.class_traits()["preprocessors"].default(),  # nbgrader 0.9 defaults, in order
     DropJupytextMetadata,
+]
+
+
+# Autograding: nbgrader 0.9's pipeline (Execute, IgnorePattern, ClearMetadata, LimitOutput,
+# SaveAutoGrades, AssignLatePenalties, CheckCellMetadata) with the course's steps from
+# vaecourse/autograde.py, which run here in the grader's process, out of the student's reach:
+# a dead kernel fails the remaining cells instead of dropping the submission; every test cell's
+# recorded values are checked against the model solution's; outputs are capped in characters;
+# flagged cells are marked for manual review in the gradebook.
+from vaecourse.autograde import ExecuteSurvivingKernelDeath, FlagForReview, LimitOutputSize, VerifyRecords  # noqa: E402
+
+c.Autograde.autograde_preprocessors = [
+    ExecuteSurvivingKernelDeath,
+    VerifyRecords,
+    IgnorePattern,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    LimitOutputSize,
+    SaveAutoGrades,
+    FlagForReview,
+    AssignLatePenalties,
+    CheckCellMetadata,
 ]

@@ -8,9 +8,9 @@ package changes no global state.
 
 __version__ = "0.1.0"
 
-from vaecourse import (checks, config, data, evaluate, latent, linear_gaussian, metrics, models, plotting, priors, quantize,  # noqa: E402
+from vaecourse import (checks, config, data, evaluate, grading, latent, linear_gaussian, metrics, models, plotting, priors, quantize,  # noqa: E402
                        train, widgets)
 from vaecourse.config import resolve_device, setup_notebook  # noqa: E402
 
-__all__ = ["checks", "config", "data", "evaluate", "latent", "linear_gaussian", "metrics", "models", "plotting", "priors", "quantize", "train", "widgets",
+__all__ = ["checks", "config", "data", "evaluate", "grading", "latent", "linear_gaussian", "metrics", "models", "plotting", "priors", "quantize", "train", "widgets",
            "resolve_device", "setup_notebook", "__version__"]

@@ -108,15 +108,16 @@ mu_q0r = torch.randn(5, 3, generator=gen_q0_reparam)
 logvar_q0r = torch.randn(5, 3, generator=gen_q0_reparam)
 eps_q0r = torch.randn(5, 3, generator=gen_q0_reparam)
 z_q0r = reparameterize(mu_q0r, logvar_q0r, eps_q0r)
-assert isinstance(z_q0r, torch.Tensor), f"reparameterize should return a torch.Tensor, got {type(z_q0r).__name__}"
-assert tuple(z_q0r.shape) == (5, 3), f"expected the shape of mu, (5, 3), got {tuple(z_q0r.shape)}"
-assert z_q0r.dtype == torch.float32, f"float32 in should give float32 out, got {z_q0r.dtype}"
-torch.testing.assert_close(
-    reparameterize(mu_q0r, logvar_q0r, torch.zeros_like(eps_q0r)), mu_q0r,
-    msg=lambda m: f"with eps = 0 the sample must equal mu. Is eps the only source of noise?\n{m}")
-torch.testing.assert_close(
-    reparameterize(mu_q0r, torch.zeros_like(logvar_q0r), eps_q0r), mu_q0r + eps_q0r,
-    msg=lambda m: f"with logvar = 0 (sigma = 1) the sample must be mu + eps. Did you use the eps passed in?\n{m}")
+vc.grading.assert_equal(type(z_q0r).__name__, "Tensor", what="the type of the result",
+                        hint="build z with torch operations and return the tensor")
+vc.grading.assert_equal(tuple(z_q0r.shape), (5, 3), what="the shape of z for mu of shape (5, 3)",
+                        hint="z has the shape of mu: combine the inputs elementwise, do not sum or reshape")
+vc.grading.assert_equal(str(z_q0r.dtype), "torch.float32", what="the dtype of z for float32 inputs",
+                        hint="do not convert with .double() or torch.tensor(...); stay in the inputs' dtype")
+vc.grading.assert_close(reparameterize(mu_q0r, logvar_q0r, torch.zeros_like(eps_q0r)), mu_q0r,
+                        what="z with eps = 0", hint="with no noise the sample is mu; is eps the only source of noise?")
+vc.grading.assert_close(reparameterize(mu_q0r, torch.zeros_like(logvar_q0r), eps_q0r), mu_q0r + eps_q0r,
+                        what="z with logvar = 0 (sigma = 1)", hint="then z = mu + eps; did you use the eps passed in?")
 print("reparameterize: visible tests passed")
 ### BEGIN HIDDEN TESTS
 gen_q0_reparam_hidden = torch.Generator().manual_seed(77)
@@ -125,15 +126,22 @@ logvar_q0rh = 2 * torch.randn(64, 8, generator=gen_q0_reparam_hidden, dtype=torc
 eps_q0rh = torch.randn(64, 8, generator=gen_q0_reparam_hidden, dtype=torch.float64)
 inputs_before_q0rh = [t.clone() for t in (mu_q0rh, logvar_q0rh, eps_q0rh)]
 z_q0rh = reparameterize(mu_q0rh, logvar_q0rh, eps_q0rh)
+vc.grading.record("z on the visible float32 batch", z_q0r, rtol=1e-6, atol=1e-6,
+                  hint="z = mu + exp(0.5 * logvar) * eps, elementwise, in the dtype of mu")
+vc.grading.record("z on a hidden float64 batch (64 x 8)", z_q0rh, rtol=1e-12, atol=1e-12,
+                  hint="z = mu + exp(0.5 * logvar) * eps: scale eps by the standard deviation, not the variance")
+vc.grading.record("mu, logvar and eps after the call", [mu_q0rh, logvar_q0rh, eps_q0rh],
+                  hint="reparameterize must not change its inputs in place; build a new tensor")
 z_variance_mistake_q0rh = mu_q0rh + torch.exp(logvar_q0rh) * eps_q0rh
 assert not torch.allclose(z_q0rh, z_variance_mistake_q0rh), (
-    "you scaled eps by the variance exp(logvar); scale it by the standard deviation exp(0.5 * logvar)")
-torch.testing.assert_close(
-    z_q0rh, mu_q0rh + torch.exp(0.5 * logvar_q0rh) * eps_q0rh, rtol=1e-12, atol=1e-12,
-    msg=lambda m: f"z should be mu + exp(0.5 * logvar) * eps (float64 inputs, 64 x 8).\n{m}")
-assert z_q0rh.dtype == torch.float64, f"float64 in should give float64 out, got {z_q0rh.dtype}"
+    "z on a hidden batch: expected mu + exp(0.5 * logvar) * eps, got mu + exp(logvar) * eps. "
+    "Hint: scale eps by the standard deviation exp(0.5 * logvar), not by the variance exp(logvar)")
+vc.grading.assert_close(z_q0rh, mu_q0rh + torch.exp(0.5 * logvar_q0rh) * eps_q0rh, rtol=1e-12, atol=1e-12,
+                        what="z on a hidden float64 batch (64 x 8)",
+                        hint="z = mu + exp(0.5 * logvar) * eps, in the dtype of the inputs")
 for name_q0rh, before_q0rh, after_q0rh in zip(("mu", "logvar", "eps"), inputs_before_q0rh, (mu_q0rh, logvar_q0rh, eps_q0rh)):
-    assert torch.equal(before_q0rh, after_q0rh), f"reparameterize changed its input {name_q0rh} in place; build a new tensor instead"
+    vc.grading.assert_close(after_q0rh, before_q0rh, rtol=0, atol=0, what=f"{name_q0rh} after the call",
+                            hint="reparameterize changed its input in place (e.g. mu += ...); build a new tensor")
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "q0-reparam-grad-tests", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
@@ -143,18 +151,22 @@ mu_q0g = torch.randn(3, 4, generator=gen_q0_grad, dtype=torch.float64).requires_
 logvar_q0g = torch.randn(3, 4, generator=gen_q0_grad, dtype=torch.float64).requires_grad_()
 eps_q0g = torch.randn(3, 4, generator=gen_q0_grad, dtype=torch.float64)
 z_q0g = reparameterize(mu_q0g, logvar_q0g, eps_q0g)
-assert z_q0g.requires_grad, (
-    "z is not connected to mu and logvar in the autograd graph: avoid .detach(), .item(), .data, numpy and torch.no_grad()")
+vc.grading.assert_equal(z_q0g.requires_grad, True, what="z.requires_grad",
+                        hint="z is cut off from mu and logvar: avoid .detach(), .item(), .data, numpy and torch.no_grad()")
 z_q0g.sum().backward()
-assert mu_q0g.grad is not None and logvar_q0g.grad is not None, "no gradient reached mu or logvar"
+vc.grading.assert_equal([mu_q0g.grad is not None, logvar_q0g.grad is not None], [True, True],
+                        what="[a gradient reached mu, a gradient reached logvar]",
+                        hint="z must be computed from mu and logvar with torch operations")
 print("reparameterize gradients: visible tests passed")
 ### BEGIN HIDDEN TESTS
-torch.testing.assert_close(
-    mu_q0g.grad, torch.ones_like(mu_q0g),
-    msg=lambda m: f"d sum(z) / d mu should be 1 for every entry: z depends on mu as mu + (something without mu).\n{m}")
-torch.testing.assert_close(
-    logvar_q0g.grad, 0.5 * torch.exp(0.5 * logvar_q0g.detach()) * eps_q0g, rtol=1e-12, atol=1e-12,
-    msg=lambda m: f"d sum(z) / d logvar should be 0.5 * exp(0.5 * logvar) * eps.\n{m}")
+vc.grading.record("d sum(z) / d mu", mu_q0g.grad, rtol=1e-12, atol=1e-12,
+                  hint="z depends on mu as mu + (something without mu), so the gradient is 1 everywhere")
+vc.grading.record("d sum(z) / d logvar", logvar_q0g.grad, rtol=1e-12, atol=1e-12,
+                  hint="d z / d logvar = 0.5 * exp(0.5 * logvar) * eps")
+vc.grading.assert_close(mu_q0g.grad, torch.ones_like(mu_q0g), what="d sum(z) / d mu",
+                        hint="z depends on mu as mu + (something without mu), so the gradient is 1 everywhere")
+vc.grading.assert_close(logvar_q0g.grad, 0.5 * torch.exp(0.5 * logvar_q0g.detach()) * eps_q0g, rtol=1e-12, atol=1e-12,
+                        what="d sum(z) / d logvar", hint="d z / d logvar = 0.5 * exp(0.5 * logvar) * eps")
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "q0-kl-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -211,16 +223,17 @@ gen_q0_kl = torch.Generator().manual_seed(3)
 mu_q0k = torch.randn(6, 4, generator=gen_q0_kl, dtype=torch.float64)
 logvar_q0k = torch.randn(6, 4, generator=gen_q0_kl, dtype=torch.float64)
 kl_q0k = gaussian_kl(mu_q0k, logvar_q0k)
-assert isinstance(kl_q0k, torch.Tensor), f"gaussian_kl should return a torch.Tensor, got {type(kl_q0k).__name__}"
-assert tuple(kl_q0k.shape) == (6,), (
-    f"expected one KL per example, shape (6,), got {tuple(kl_q0k.shape)}: sum over the latent dimension "
-    "(dim=-1) and do not reduce over the batch")
-assert kl_q0k.dtype == torch.float64, f"float64 in should give float64 out, got {kl_q0k.dtype}"
+vc.grading.assert_equal(type(kl_q0k).__name__, "Tensor", what="the type of the result",
+                        hint="compute the KL with torch operations and return the tensor")
+vc.grading.assert_equal(tuple(kl_q0k.shape), (6,), what="the shape of the KL of 6 examples with 4 latent dimensions",
+                        hint="one KL per example: sum over the latent dimension (dim=-1), do not reduce over the batch")
+vc.grading.assert_equal(str(kl_q0k.dtype), "torch.float64", what="the dtype of the KL for float64 inputs",
+                        hint="stay in the inputs' dtype")
 zeros_q0k = torch.zeros(2, 3, dtype=torch.float64)
-torch.testing.assert_close(
-    gaussian_kl(zeros_q0k, zeros_q0k), torch.zeros(2, dtype=torch.float64),
-    msg=lambda m: f"the KL of N(0, I) to itself must be 0: check the '- 1' and the '- logvar' terms.\n{m}")
-assert bool((kl_q0k >= 0).all()), f"a KL divergence is never negative, got {kl_q0k.tolist()}: check the signs"
+vc.grading.assert_close(gaussian_kl(zeros_q0k, zeros_q0k), torch.zeros(2, dtype=torch.float64),
+                        what="the KL of N(0, I) to itself", hint="it must be 0: check the '- 1' and the '- logvar' terms")
+vc.grading.assert_equal(bool((kl_q0k >= 0).all()), True, what="every KL >= 0",
+                        hint="a KL divergence is never negative: check the signs")
 print("gaussian_kl: visible tests passed")
 ### BEGIN HIDDEN TESTS
 from unittest import mock
@@ -228,24 +241,27 @@ from unittest import mock
 gen_q0_kl_hidden = torch.Generator().manual_seed(5)
 mu_q0kh = 2 * torch.randn(32, 10, generator=gen_q0_kl_hidden, dtype=torch.float64)
 logvar_q0kh = 3 * torch.randn(32, 10, generator=gen_q0_kl_hidden, dtype=torch.float64)
-q_z_q0kh = torch.distributions.Independent(torch.distributions.Normal(mu_q0kh, torch.exp(0.5 * logvar_q0kh)), 1)
-p_z_q0kh = torch.distributions.Independent(
-    torch.distributions.Normal(torch.zeros_like(mu_q0kh), torch.ones_like(mu_q0kh)), 1)
-kl_expected_q0kh = torch.distributions.kl_divergence(q_z_q0kh, p_z_q0kh)
 no_reference_q0kh = AssertionError(
-    "gaussian_kl called torch.distributions.kl_divergence; write the closed form yourself")
+    "gaussian_kl called torch.distributions.kl_divergence: expected the closed form, got a library call. "
+    "Hint: write 0.5 * sum(exp(logvar) + mu**2 - 1 - logvar) yourself")
 with mock.patch("torch.distributions.kl_divergence", side_effect=no_reference_q0kh), \
         mock.patch("torch.distributions.kl.kl_divergence", side_effect=no_reference_q0kh), \
         mock.patch("__main__.kl_divergence", side_effect=no_reference_q0kh, create=True):
     kl_q0kh = gaussian_kl(mu_q0kh, logvar_q0kh)
     kl_single_q0kh = gaussian_kl(mu_q0kh[:1], logvar_q0kh[:1])
-torch.testing.assert_close(
-    kl_q0kh, kl_expected_q0kh, rtol=1e-10, atol=1e-10,
-    msg=lambda m: ("gaussian_kl disagrees with torch.distributions.kl_divergence (float64, 32 x 10). Expected "
-                   "0.5 * sum over d of (exp(logvar) + mu**2 - 1 - logvar): the variance is exp(logvar), "
-                   f"not exp(0.5 * logvar), and the sum runs over dim=-1.\n{m}"))
-assert tuple(kl_single_q0kh.shape) == (1,), (
-    f"a batch of one example should give shape (1,), got {tuple(kl_single_q0kh.shape)}: do not squeeze")
+hint_q0kh = ("0.5 * sum over d of (exp(logvar) + mu**2 - 1 - logvar): the variance is exp(logvar), "
+             "not exp(0.5 * logvar), and the sum runs over dim=-1")
+vc.grading.record("KL on the visible batch (6 x 4)", kl_q0k, rtol=1e-10, atol=1e-10, hint=hint_q0kh)
+vc.grading.record("KL on a hidden batch (32 x 10)", kl_q0kh, rtol=1e-10, atol=1e-10, hint=hint_q0kh)
+vc.grading.record("KL of a batch of one example", kl_single_q0kh, rtol=1e-10, atol=1e-10,
+                  hint="a batch of one gives shape (1,): do not squeeze")
+q_z_q0kh = torch.distributions.Independent(torch.distributions.Normal(mu_q0kh, torch.exp(0.5 * logvar_q0kh)), 1)
+p_z_q0kh = torch.distributions.Independent(
+    torch.distributions.Normal(torch.zeros_like(mu_q0kh), torch.ones_like(mu_q0kh)), 1)
+vc.grading.assert_close(kl_q0kh, torch.distributions.kl_divergence(q_z_q0kh, p_z_q0kh), rtol=1e-10, atol=1e-10,
+                        what="gaussian_kl against torch.distributions.kl_divergence (float64, 32 x 10)", hint=hint_q0kh)
+vc.grading.assert_equal(tuple(kl_single_q0kh.shape), (1,), what="the shape of the KL of a batch of one example",
+                        hint="do not squeeze the batch dimension")
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "q0-why-task", "locked": true, "schema_version": 3, "solution": false, "task": false}

@@ -1,0 +1,225 @@
+"""nbgrader preprocessors of the course: grading that survives broken and hostile submissions.
+
+``nbgrader_config.py`` puts them into ``nbgrader autograde`` (COURSE.md section 6); nothing here runs
+in the student's kernel, so nothing here can be replaced by the student's code.
+
+- :class:`ExecuteSurvivingKernelDeath` runs the notebook like nbgrader's ``Execute``; when the kernel
+  dies (``os._exit``, a killed process, a crash), the cell that killed it and every cell below get an
+  error output saying so, and the notebook is graded instead of dropped from the batch.
+- :class:`VerifyRecords` compares the values each test cell recorded (:func:`vaecourse.grading.record`)
+  with the model solution's, outside the kernel. A test cell whose own assertions passed but whose
+  values disagree, are missing or are recorded twice gets an error output (so it scores 0) and is
+  flagged. Answer cells that touch testing machinery are flagged too (their score is left to the
+  value check).
+- :class:`LimitOutputSize` caps the text of each output, where nbgrader's ``LimitOutput`` counts
+  lines only (one print of 50 million characters made a 50 MB notebook).
+- :class:`FlagForReview` marks flagged cells "needs manual grade" in the gradebook, with the reason as
+  a comment on the answer cell above, so they show up in formgrader.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+from nbclient.exceptions import DeadKernelError
+from nbformat.notebooknode import NotebookNode
+from nbgrader.api import Gradebook
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from traitlets import Integer, List, Unicode
+
+from vaecourse.grading import compare, records_of, summarize
+
+FLAGS_KEY = "vaecourse_flags"  # resources[FLAGS_KEY]: grade_id -> list of reasons
+
+#: Patterns in an answer cell that suggest it tampers with the tests (flagged, never penalised alone).
+TAMPER_PATTERNS = [
+    (r"\b(torch|np|numpy)\s*\.\s*testing\b", "uses a testing module"),
+    (r"\b(vc|vaecourse)\s*\.\s*(checks|grading)\b", "uses the course's check or grading helpers"),
+    (r"\bbuiltins\b", "touches builtins"),
+    (r"__code__|__globals__|__builtins__", "rewrites function internals"),
+    (r"\bsys\s*\.\s*(_getframe|modules|settrace|setprofile)\b|\binspect\s*\.", "inspects or rewires the interpreter"),
+    (r"\bgc\s*\.\s*get_(objects|referrers)\b", "walks the garbage collector"),
+    (r"\bsetattr\s*\(|\bmock\b|monkeypatch", "patches attributes at run time"),
+    (r"vnd\.vaecourse|publish_display_data", "writes raw display outputs"),
+    (r"\bget_ipython\s*\(|\bshowtraceback\b|set_custom_exc", "reconfigures the kernel"),
+    (r"\bos\s*\.\s*(_exit|kill)\b|\bsignal\s*\.", "can kill the kernel"),
+]
+
+
+def _grade_id(cell: NotebookNode) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def _is_graded_code(cell: NotebookNode) -> bool:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+def _error(ename: str, evalue: str) -> NotebookNode:
+    return nbformat.v4.new_output("error", ename=ename, evalue=evalue,
+                                  traceback=[f"\x1b[0;31m{ename}\x1b[0m: {evalue}"])
+
+
+def _flag(resources: dict, grade_id: str, reason: str) -> None:
+    resources.setdefault(FLAGS_KEY, {}).setdefault(grade_id, []).append(reason)
+
+
+class ExecuteSurvivingKernelDeath(Execute):
+    """nbgrader's Execute; a dead kernel fails the remaining cells instead of the whole submission."""
+
+    def preprocess(self, nb: NotebookNode, resources: dict, km=None):
+        self._cell_index = -1
+        try:
+            return super().preprocess(nb, resources, km=km)
+        except DeadKernelError:
+            dead_at = self._cell_index
+            self.log.warning("The kernel died in cell %d; the cells below are marked as not run", dead_at)
+            for index, cell in enumerate(nb.cells):
+                if cell.cell_type != "code" or index < dead_at:
+                    continue
+                if index == dead_at:
+                    cell.outputs.append(_error(
+                        "KernelDied", "the Python kernel stopped while running this cell (os._exit, a killed "
+                        "process, a crash or running out of memory); nothing below it ran, and its tests score 0"))
+                else:
+                    cell.outputs = [_error("NotRun", f"not run: the kernel died in cell {dead_at + 1} above")]
+                    cell.execution_count = None
+            return nb, resources
+
+    def preprocess_cell(self, cell, resources, index):
+        self._cell_index = index
+        return super().preprocess_cell(cell, resources, index)
+
+
+class VerifyRecords(NbGraderPreprocessor):
+    """Compare every test cell's recorded values with the model solution's, in the grader's process."""
+
+    solution_notebook = Unicode(
+        "", help="Path of the executed model solution; default: <source_directory>/<assignment>/<notebook>.ipynb "
+                 "under the course root").tag(config=True)
+
+    def _solution_path(self, resources: dict) -> Path:
+        if self.solution_notebook:
+            return Path(self.solution_notebook)
+        coursedir = CourseDirectory(config=self.config)
+        info = resources["nbgrader"]
+        return Path(coursedir.format_path(coursedir.source_directory, ".", info["assignment"])) / f"{info['notebook']}.ipynb"
+
+    def preprocess(self, nb: NotebookNode, resources: dict):
+        path = self._solution_path(resources)
+        solution = nbformat.read(path, as_version=4)
+        expected = {_grade_id(c): records_of(c) for c in solution.cells if _is_graded_code(c)}
+        missing = [gid for gid, recs in expected.items() if not recs]
+        if missing:  # an instructor's mistake: refuse to grade rather than grade without the check
+            raise RuntimeError(f"{path} has test cells without grading records (is it stored executed?): {missing}")
+        self._scan_answers(nb, resources)
+        for cell in nb.cells:
+            if _is_graded_code(cell) and _grade_id(cell) in expected:
+                self._verify(cell, expected[_grade_id(cell)], resources)
+        return nb, resources
+
+    def _scan_answers(self, nb: NotebookNode, resources: dict) -> None:
+        later_tests: list[str] = []
+        for cell in reversed(nb.cells):  # each answer cell is blamed on the test cells below it
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if _is_graded_code(cell):
+                later_tests.append(_grade_id(cell))
+            elif cell.cell_type == "code" and meta.get("solution"):
+                for lineno, line in enumerate(cell.source.splitlines(), 1):
+                    for pattern, what in TAMPER_PATTERNS:
+                        if re.search(pattern, line):
+                            reason = f"answer cell {meta.get('grade_id')} line {lineno} {what}: {line.strip()[:120]}"
+                            for grade_id in later_tests:
+                                _flag(resources, grade_id, reason)
+
+    def _verify(self, cell: NotebookNode, expected: list[dict], resources: dict) -> None:
+        if any(out.output_type == "error" for out in cell.outputs):
+            return  # its own assertions failed: 0 points already, with their message
+        got: dict[str, list[dict]] = {}
+        for rec in records_of(cell):
+            got.setdefault(rec["check"], []).append(rec)
+        problems = []
+        for want in expected:
+            name, hint = want["check"], want.get("hint", "")
+            came = got.get(name, [])
+            if len(came) != 1:
+                what = "nothing was recorded" if not came else f"it was recorded {len(came)} times"
+                problems.append(f"{name}: expected {summarize(want['value'])}, but {what}")
+                continue
+            reason = compare(want["value"], came[0]["value"], want.get("rtol", 0.0), want.get("atol", 0.0))
+            if reason:
+                problems.append(f"{name}: expected {summarize(want['value'])}, got {summarize(came[0]['value'])} "
+                                f"({reason}). Hint: {hint or 'compare with the task text above'}")
+        unknown = sorted(set(got) - {want["check"] for want in expected})
+        if unknown:
+            problems.append(f"records that no test makes: {unknown}")
+        if problems:
+            cell.outputs.append(_error(
+                "GradingCheckFailed",
+                "this test's values, checked again by the grader outside your kernel, disagree with the model "
+                "solution although the cell's own assertions passed (did a cell replace a testing function?):\n- "
+                + "\n- ".join(problems)))
+            for problem in problems:
+                _flag(resources, _grade_id(cell), f"out-of-kernel check failed: {problem}")
+
+
+class LimitOutputSize(NbGraderPreprocessor):
+    """Cut each text output to ``max_chars`` characters (nbgrader's LimitOutput counts lines only)."""
+
+    max_chars = Integer(20_000, help="most characters kept per output text; -1 means no limit").tag(config=True)
+    text_mimes = List(["text/plain", "text/html", "text/markdown", "text/latex", "image/svg+xml"]).tag(config=True)
+
+    def _cut(self, text) -> str:
+        text = "".join(text) if isinstance(text, list) else text
+        if self.max_chars < 0 or len(text) <= self.max_chars:
+            return text
+        return text[: self.max_chars] + f"\n... output cut: {len(text):,} characters, the grader keeps {self.max_chars:,}"
+
+    def preprocess_cell(self, cell, resources, index):
+        for out in cell.get("outputs", []):
+            if out.output_type == "stream":
+                out.text = self._cut(out.text)
+            elif out.output_type in ("display_data", "execute_result"):
+                for mime in self.text_mimes:
+                    if mime in out.get("data", {}):
+                        out.data[mime] = self._cut(out.data[mime])
+            elif out.output_type == "error":
+                out.evalue = self._cut(out.evalue)
+        return cell, resources
+
+
+class FlagForReview(NbGraderPreprocessor):
+    """After SaveAutoGrades: flagged test cells need a manual grade; the reasons become comments."""
+
+    def preprocess(self, nb: NotebookNode, resources: dict):
+        flags = resources.get(FLAGS_KEY) or {}
+        if not flags:
+            return nb, resources
+        info = resources["nbgrader"]
+        # the answer cell that precedes each test cell carries the comment (nbgrader comments live on
+        # answer cells only)
+        answer_above, last_answer = {}, None
+        for cell in nb.cells:
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if meta.get("solution"):
+                last_answer = meta.get("grade_id")
+            if _is_graded_code(cell):
+                answer_above[meta.get("grade_id")] = last_answer
+        comments: dict[str, list[str]] = {}
+        with Gradebook(info["db_url"]) as gradebook:
+            for grade_id, reasons in flags.items():
+                grade = gradebook.find_grade(grade_id, info["notebook"], info["assignment"], info["student"])
+                grade.needs_manual_grade = True
+                if answer_above.get(grade_id):
+                    comments.setdefault(answer_above[grade_id], []).extend(f"[{grade_id}] {r}" for r in reasons)
+            for answer_id, lines in comments.items():
+                comment = gradebook.find_comment(answer_id, info["notebook"], info["assignment"], info["student"])
+                unique = list(dict.fromkeys(lines))
+                comment.auto_comment = "Flagged for review by the autograder:\n" + "\n".join(unique)
+            gradebook.db.commit()
+        self.log.warning("FLAGGED %s/%s for review: %s", info["student"], info["assignment"],
+                         "; ".join(f"{gid}: {len(r)} reason(s)" for gid, r in flags.items()))
+        return nb, resources
