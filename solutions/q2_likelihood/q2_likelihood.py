@@ -121,14 +121,16 @@ gen_q2b = torch.Generator().manual_seed(202)
 logits_q2b = torch.randn(4, 6, generator=gen_q2b)
 x_q2b = torch.bernoulli(torch.full((4, 6), 0.5), generator=gen_q2b)
 nll_q2b = bernoulli_nll(logits_q2b, x_q2b)
-assert isinstance(nll_q2b, torch.Tensor), f"bernoulli_nll should return a torch.Tensor, got {type(nll_q2b).__name__}"
-assert tuple(nll_q2b.shape) == (4,), (
-    f"expected one NLL per example, shape (4,), got {tuple(nll_q2b.shape)}: sum over the pixels (dim=-1) "
-    "and do not reduce over the batch")
-assert nll_q2b.dtype == torch.float32, f"float32 in should give float32 out, got {nll_q2b.dtype}"
-torch.testing.assert_close(
-    bernoulli_nll(torch.zeros(2, 5), torch.ones(2, 5)), torch.full((2,), 5 * math.log(2.0)),
-    msg=lambda m: f"at logit 0 every pixel has probability 1/2, so 5 pixels cost 5 log 2 nats.\n{m}")
+vc.grading.assert_equal(type(nll_q2b).__name__, "Tensor", what="the type of the result of bernoulli_nll",
+                        hint="compute the NLL with torch operations and return the tensor")
+vc.grading.assert_equal(tuple(nll_q2b.shape), (4,), what="the shape of the NLL of 4 examples with 6 pixels",
+                        hint="one NLL per example: sum over the pixels (dim=-1) and do not reduce over the batch")
+vc.grading.assert_equal(str(nll_q2b.dtype), "torch.float32", what="the dtype of the NLL for float32 inputs",
+                        hint="float32 in should give float32 out: stay in the inputs' dtype")
+nll_half_q2b = bernoulli_nll(torch.zeros(2, 5), torch.ones(2, 5))
+vc.grading.assert_close(nll_half_q2b, torch.full((2,), 5 * math.log(2.0)), rtol=1.3e-6, atol=1e-5,
+                        what="the NLL of 5 pixels at logit 0",
+                        hint="at logit 0 every pixel has probability 1/2, so 5 pixels cost 5 log 2 nats")
 print("bernoulli_nll: visible tests passed")
 ### BEGIN HIDDEN TESTS
 from unittest import mock
@@ -141,9 +143,11 @@ extreme_logits_q2bh = torch.tensor([[100.0, -100.0, 100.0, -100.0], [30.0, -30.0
 extreme_x_q2bh = torch.tensor([[0.0, 1.0, 1.0, 0.0], [0.0, 1.0, 1.0, 1.0]], dtype=torch.float64)
 reference_q2bh = F.binary_cross_entropy_with_logits(logits_q2bh, x_q2bh, reduction="none").sum(-1)
 reference_grey_q2bh = F.binary_cross_entropy_with_logits(logits_q2bh, grey_q2bh, reduction="none").sum(-1)
-reference_extreme_q2bh = F.binary_cross_entropy_with_logits(extreme_logits_q2bh, extreme_x_q2bh, reduction="none").sum(-1)
+reference_extreme_q2bh = F.binary_cross_entropy_with_logits(
+    extreme_logits_q2bh, extreme_x_q2bh, reduction="none").sum(-1)
 no_reference_q2bh = AssertionError(
-    "bernoulli_nll called PyTorch's binary cross-entropy or Bernoulli.log_prob; write the formula yourself")
+    "bernoulli_nll called PyTorch's binary cross-entropy or Bernoulli.log_prob: expected your own formula, got a "
+    "library call. Hint: write max(l, 0) - l * x + log1p(exp(-|l|)) yourself")
 with mock.patch("torch.nn.functional.binary_cross_entropy_with_logits", side_effect=no_reference_q2bh), \
         mock.patch("torch.nn.functional.binary_cross_entropy", side_effect=no_reference_q2bh), \
         mock.patch("torch.binary_cross_entropy_with_logits", side_effect=no_reference_q2bh), \
@@ -152,24 +156,39 @@ with mock.patch("torch.nn.functional.binary_cross_entropy_with_logits", side_eff
     nll_grey_q2bh = bernoulli_nll(logits_q2bh, grey_q2bh)
     nll_extreme_q2bh = bernoulli_nll(extreme_logits_q2bh, extreme_x_q2bh)
     nll_extreme32_q2bh = bernoulli_nll(extreme_logits_q2bh.float(), extreme_x_q2bh.float())
-torch.testing.assert_close(
-    nll_q2bh, reference_q2bh, rtol=1e-10, atol=1e-10,
-    msg=lambda m: ("bernoulli_nll disagrees with the summed BCE with logits (float64, 16 x 30, binary x). Check "
-                   f"the sign of each term and that you sum over dim=-1.\n{m}"))
-torch.testing.assert_close(
-    nll_grey_q2bh, reference_grey_q2bh, rtol=1e-10, atol=1e-10,
-    msg=lambda m: ("for x strictly between 0 and 1 the same formula applies: do not round or threshold x.\n" + m))
+hint_q2bh = ("-sum_d [x_d log sigmoid(l_d) + (1 - x_d) log(1 - sigmoid(l_d))] = sum_d [max(l, 0) - l * x "
+             "+ log1p(exp(-|l|))]: check the sign of each term and sum over dim=-1")
+vc.grading.record("NLL on the visible float32 batch (4 x 6)", nll_q2b, rtol=1e-5, atol=1e-5, hint=hint_q2bh)
+vc.grading.record("NLL of 5 pixels at logit 0 (float32)", nll_half_q2b, rtol=1e-5, atol=1e-5,
+                  hint="at logit 0 every pixel has probability 1/2, so 5 pixels cost 5 log 2 nats")
+vc.grading.record("NLL on a hidden float64 batch (16 x 30, binary x)", nll_q2bh, rtol=1e-10, atol=1e-10,
+                  hint=hint_q2bh)
+vc.grading.record("NLL on a hidden float64 batch (16 x 30, x in (0, 1))", nll_grey_q2bh, rtol=1e-10, atol=1e-10,
+                  hint="for x strictly between 0 and 1 the same formula applies: do not round or threshold x")
+vc.grading.record("NLL at logits of +-100 (float64)", nll_extreme_q2bh, rtol=1e-12, atol=1e-12,
+                  hint="a wrong pixel at a logit of +-100 costs about 100 nats, exactly: do not clamp the logits or "
+                       "the log, and avoid log(sigmoid(l)) and log(1 - sigmoid(l))")
+vc.grading.record("NLL at logits of +-100 (float32)", nll_extreme32_q2bh, rtol=1e-6, atol=1e-4,
+                  hint="in float32, too, a wrong pixel at a logit of +-100 costs about 100 nats: use "
+                       "max(l, 0) - l * x + log1p(exp(-|l|)), in the inputs' dtype")
+vc.grading.assert_close(nll_q2bh, reference_q2bh, rtol=1e-10, atol=1e-10,
+                        what="bernoulli_nll against the summed BCE with logits (float64, 16 x 30, binary x)",
+                        hint="check the sign of each term and that you sum over dim=-1")
+vc.grading.assert_close(nll_grey_q2bh, reference_grey_q2bh, rtol=1e-10, atol=1e-10,
+                        what="bernoulli_nll against the summed BCE with logits (float64, 16 x 30, x in (0, 1))",
+                        hint="for x strictly between 0 and 1 the same formula applies: do not round or threshold x")
 assert bool(torch.isfinite(nll_extreme_q2bh).all()) and bool(torch.isfinite(nll_extreme32_q2bh).all()), (
-    f"bernoulli_nll is not finite at logits of +-100: got {nll_extreme_q2bh.tolist()} (float64) and "
-    f"{nll_extreme32_q2bh.tolist()} (float32). Avoid log(sigmoid(l)) and log(1 - sigmoid(l)); use "
+    f"bernoulli_nll at logits of +-100: expected finite values, got {nll_extreme_q2bh.tolist()} (float64) and "
+    f"{nll_extreme32_q2bh.tolist()} (float32). Hint: avoid log(sigmoid(l)) and log(1 - sigmoid(l)); use "
     "max(l, 0) - l * x + log1p(exp(-|l|))")
-torch.testing.assert_close(
-    nll_extreme_q2bh, reference_extreme_q2bh, rtol=1e-12, atol=1e-12,
-    msg=lambda m: ("at logits of +-100 a wrong pixel costs about 100 nats, exactly. Do not clamp the logits or "
-                   f"the log (PyTorch's probability-based BCE clamps the log at -100).\n{m}"))
-torch.testing.assert_close(
-    nll_extreme32_q2bh, reference_extreme_q2bh.float(), rtol=1e-6, atol=1e-4,
-    msg=lambda m: f"in float32 the NLL at logits of +-100 must be right too (about 100 nats per wrong pixel).\n{m}")
+vc.grading.assert_close(nll_extreme_q2bh, reference_extreme_q2bh, rtol=1e-12, atol=1e-12,
+                        what="bernoulli_nll at logits of +-100 (float64)",
+                        hint="a wrong pixel costs about 100 nats, exactly. Do not clamp the logits or the log "
+                             "(PyTorch's probability-based BCE clamps the log at -100)")
+vc.grading.assert_close(nll_extreme32_q2bh, reference_extreme_q2bh.float(), rtol=1e-6, atol=1e-4,
+                        what="bernoulli_nll at logits of +-100 (float32)",
+                        hint="in float32 the NLL at logits of +-100 must be right too (about 100 nats per wrong "
+                             "pixel)")
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "q2-elbo-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -250,16 +269,16 @@ mu_q2e = torch.randn(5, 3, generator=gen_q2e)
 logvar_q2e = torch.randn(5, 3, generator=gen_q2e)
 eps_q2e = torch.randn(5, 3, generator=gen_q2e)
 loss_q2e = negative_elbo(x_q2e, mu_q2e, logvar_q2e, eps_q2e, lambda z: z @ weight_q2e)
-assert isinstance(loss_q2e, torch.Tensor), f"negative_elbo should return a torch.Tensor, got {type(loss_q2e).__name__}"
-assert tuple(loss_q2e.shape) == (5,), (
-    f"expected one value per example, shape (5,), got {tuple(loss_q2e.shape)}: sum the NLL over pixels and the "
-    "KL over latent dimensions, and do not average over the batch")
+vc.grading.assert_equal(type(loss_q2e).__name__, "Tensor", what="the type of the result of negative_elbo",
+                        hint="compute the loss with torch operations and return the tensor")
+vc.grading.assert_equal(tuple(loss_q2e.shape), (5,), what="the shape of the negative ELBO of 5 examples",
+                        hint="one value per example: sum the NLL over pixels and the KL over latent dimensions, "
+                             "and do not average over the batch")
 zeros_q2e = torch.zeros(5, 3)
-torch.testing.assert_close(
-    negative_elbo(x_q2e, zeros_q2e, zeros_q2e, eps_q2e, lambda z: torch.zeros(z.shape[0], 8)),
-    torch.full((5,), 8 * math.log(2.0)),
-    msg=lambda m: ("with q = N(0, I) the KL is 0, and logits of 0 cost log 2 per pixel: expected 8 log 2 per "
-                   f"example.\n{m}"))
+loss_prior_q2e = negative_elbo(x_q2e, zeros_q2e, zeros_q2e, eps_q2e, lambda z: torch.zeros(z.shape[0], 8))
+vc.grading.assert_close(loss_prior_q2e, torch.full((5,), 8 * math.log(2.0)), rtol=1.3e-6, atol=1e-5,
+                        what="the negative ELBO with q = N(0, I) and logits 0 (8 pixels)",
+                        hint="with q = N(0, I) the KL is 0, and logits of 0 cost log 2 per pixel: 8 log 2 per example")
 print("negative_elbo: visible tests passed")
 ### BEGIN HIDDEN TESTS
 from unittest import mock
@@ -285,27 +304,51 @@ nll_ref_q2eh = F.binary_cross_entropy_with_logits(logits_ref_q2eh, x_q2eh, reduc
 kl_ref_q2eh = torch.distributions.kl_divergence(
     torch.distributions.Independent(torch.distributions.Normal(mu_q2eh, torch.exp(0.5 * logvar_q2eh)), 1),
     torch.distributions.Independent(torch.distributions.Normal(torch.zeros_like(mu_q2eh), torch.ones_like(mu_q2eh)), 1))
-no_reference_q2eh = AssertionError("negative_elbo called torch.distributions.kl_divergence; write the closed-form KL")
+no_reference_q2eh = AssertionError(
+    "negative_elbo called torch.distributions.kl_divergence: expected the closed-form KL, got a library call. "
+    "Hint: write 0.5 * sum(exp(logvar) + mu**2 - 1 - logvar) over dim=-1 yourself")
 mu_grad_q2eh = mu_q2eh.clone().requires_grad_()
 logvar_grad_q2eh = logvar_q2eh.clone().requires_grad_()
 with mock.patch("torch.distributions.kl_divergence", side_effect=no_reference_q2eh), \
         mock.patch("torch.distributions.kl.kl_divergence", side_effect=no_reference_q2eh):
     loss_q2eh = negative_elbo(x_q2eh, mu_grad_q2eh, logvar_grad_q2eh, eps_q2eh, decoder_q2eh)
-assert len(calls_q2eh) == 1, f"call the decoder exactly once per batch, it was called {len(calls_q2eh)} times"
-torch.testing.assert_close(
-    calls_q2eh[0], z_ref_q2eh, rtol=1e-12, atol=1e-12,
-    msg=lambda m: ("the decoder should receive z = mu + exp(0.5 * logvar) * eps (the standard deviation, not the "
-                   f"variance, scales eps; use the eps passed in).\n{m}"))
+if isinstance(loss_q2eh, torch.Tensor) and loss_q2eh.requires_grad:
+    loss_q2eh.sum().backward()  # the gradients are recorded below; a loss cut off from the graph records None
+hint_q2eh = ("-ELBO = bernoulli_nll(decoder(z), x) + 0.5 * sum(exp(logvar) + mu**2 - 1 - logvar) over dim=-1, "
+             "with z = mu + exp(0.5 * logvar) * eps")
+vc.grading.record("negative ELBO on the visible float32 batch (5 x 3 -> 8)", loss_q2e, rtol=1e-5, atol=1e-5,
+                  hint=hint_q2eh)
+vc.grading.record("negative ELBO with q = N(0, I) and logits 0 (float32)", loss_prior_q2e, rtol=1e-5, atol=1e-5,
+                  hint="with q = N(0, I) the KL is 0, and logits of 0 cost log 2 per pixel: 8 log 2 per example")
+vc.grading.record("the z of each decoder call on a hidden float64 batch (12 x 6)", calls_q2eh, rtol=1e-12,
+                  atol=1e-12, hint="call the decoder exactly once, with z = mu + exp(0.5 * logvar) * eps (the "
+                                   "standard deviation, not the variance, scales eps; use the eps passed in)")
+vc.grading.record("negative ELBO on a hidden float64 batch (12 x 6 -> 20)", loss_q2eh, rtol=1e-10, atol=1e-10,
+                  hint=hint_q2eh + "; the negative ELBO adds the KL, it does not subtract it")
+vc.grading.record("d sum(-ELBO) / d mu on the hidden batch", mu_grad_q2eh.grad, rtol=1e-10, atol=1e-10,
+                  hint="keep the loss differentiable: build z and the KL from mu with torch operations, no .detach()")
+vc.grading.record("d sum(-ELBO) / d logvar on the hidden batch", logvar_grad_q2eh.grad, rtol=1e-10, atol=1e-10,
+                  hint="keep the loss differentiable: build z and the KL from logvar with torch operations, "
+                       "no .detach()")
+vc.grading.assert_equal(len(calls_q2eh), 1, what="the number of decoder calls for one batch",
+                        hint="call the decoder exactly once per batch, on the reparameterised z")
+vc.grading.assert_close(calls_q2eh[0], z_ref_q2eh, rtol=1e-12, atol=1e-12, what="the z the decoder received",
+                        hint="z = mu + exp(0.5 * logvar) * eps (the standard deviation, not the variance, scales "
+                             "eps; use the eps passed in)")
+vc.grading.assert_equal(tuple(loss_q2eh.shape), (12,), what="the shape of the negative ELBO of 12 examples",
+                        hint="one value per example: do not average over the batch")
 kl_mistake_q2eh = 0.5 * (torch.exp(logvar_q2eh) + mu_q2eh**2 - 1 - logvar_q2eh).sum(-1)
 assert not torch.allclose(loss_q2eh.detach(), nll_ref_q2eh - kl_mistake_q2eh), (
-    "you subtracted the KL: the negative ELBO is NLL + KL (the ELBO is E[log p(x|z)] - KL)")
-torch.testing.assert_close(
-    loss_q2eh.detach(), nll_ref_q2eh + kl_ref_q2eh, rtol=1e-10, atol=1e-10,
-    msg=lambda m: ("negative_elbo disagrees with NLL + KL computed in float64 (12 examples, d = 6, D = 20). The KL "
-                   f"is 0.5 * sum(exp(logvar) + mu**2 - 1 - logvar) over dim=-1.\n{m}"))
-assert loss_q2eh.requires_grad, "the loss is cut off from mu and logvar: avoid .detach(), .item(), numpy, no_grad"
-loss_q2eh.sum().backward()
-assert mu_grad_q2eh.grad is not None and logvar_grad_q2eh.grad is not None, "no gradient reached mu or logvar"
+    "negative_elbo on a hidden batch: expected NLL + KL, got NLL - KL. Hint: the negative ELBO is NLL + KL "
+    "(the ELBO is E[log p(x|z)] - KL)")
+vc.grading.assert_close(loss_q2eh.detach(), nll_ref_q2eh + kl_ref_q2eh, rtol=1e-10, atol=1e-10,
+                        what="negative_elbo against NLL + KL in float64 (12 examples, d = 6, D = 20)",
+                        hint="the KL is 0.5 * sum(exp(logvar) + mu**2 - 1 - logvar) over dim=-1")
+vc.grading.assert_equal(loss_q2eh.requires_grad, True, what="the negative ELBO's requires_grad",
+                        hint="the loss is cut off from mu and logvar: avoid .detach(), .item(), numpy, no_grad")
+vc.grading.assert_equal([mu_grad_q2eh.grad is not None, logvar_grad_q2eh.grad is not None], [True, True],
+                        what="[a gradient reached mu, a gradient reached logvar]",
+                        hint="compute z and the KL from mu and logvar with torch operations")
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "q2-iw-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -367,12 +410,14 @@ print("naive (nats):", torch.log(torch.exp(log_w_try).mean(-1)).tolist())
 """importance_weighted_bound is log(mean(exp(log_w))) per example, stable far outside float range, without torch.logsumexp."""
 log_w_q2i = torch.tensor([[0.0, math.log(3.0)], [1.0, 1.0]])
 bound_q2i = importance_weighted_bound(log_w_q2i)
-assert isinstance(bound_q2i, torch.Tensor), f"expected a torch.Tensor, got {type(bound_q2i).__name__}"
-assert tuple(bound_q2i.shape) == (2,), f"expected one value per example, shape (2,), got {tuple(bound_q2i.shape)}"
-torch.testing.assert_close(
-    bound_q2i, torch.tensor([math.log(2.0), 1.0]),
-    msg=lambda m: ("weights 1 and 3 have mean 2, so the bound is log 2; equal log-weights 1 give 1. Did you "
-                   f"subtract log K?\n{m}"))
+vc.grading.assert_equal(type(bound_q2i).__name__, "Tensor", what="the type of the result of importance_weighted_bound",
+                        hint="compute the bound with torch operations and return the tensor")
+vc.grading.assert_equal(tuple(bound_q2i.shape), (2,), what="the shape of the bound of 2 examples with K = 2",
+                        hint="one value per example: reduce over the K samples (dim=-1) only")
+vc.grading.assert_close(bound_q2i, torch.tensor([math.log(2.0), 1.0]), rtol=1.3e-6, atol=1e-5,
+                        what="the bound for weights (1, 3) and for log-weights (1, 1)",
+                        hint="weights 1 and 3 have mean 2, so the bound is log 2; equal log-weights 1 give 1. Did "
+                             "you subtract log K?")
 print("importance_weighted_bound: visible tests passed")
 ### BEGIN HIDDEN TESTS
 from unittest import mock
@@ -382,7 +427,9 @@ log_w_q2ih = 5 * torch.randn(10, 37, generator=gen_q2ih, dtype=torch.float64) - 
 far_q2ih = torch.tensor([[-1000.0, -1001.0, -1002.5], [800.0, 790.0, 805.0], [-1e4, -1e4, -1e4]], dtype=torch.float64)
 reference_q2ih = torch.logsumexp(log_w_q2ih, dim=-1) - math.log(37)
 reference_far_q2ih = torch.logsumexp(far_q2ih, dim=-1) - math.log(3)
-no_reference_q2ih = AssertionError("importance_weighted_bound called logsumexp; write the max-shift yourself")
+no_reference_q2ih = AssertionError(
+    "importance_weighted_bound called logsumexp: expected your own max-shift, got a library call. "
+    "Hint: with m = max_k log_w, compute m + log(sum(exp(log_w - m))) - log K yourself")
 with mock.patch("torch.logsumexp", side_effect=no_reference_q2ih), \
         mock.patch("torch.special.logsumexp", side_effect=no_reference_q2ih), \
         mock.patch.object(torch.Tensor, "logsumexp", side_effect=no_reference_q2ih):
@@ -390,21 +437,32 @@ with mock.patch("torch.logsumexp", side_effect=no_reference_q2ih), \
     bound_far_q2ih = importance_weighted_bound(far_q2ih)
     bound_far32_q2ih = importance_weighted_bound(far_q2ih.float())
     bound_single_q2ih = importance_weighted_bound(log_w_q2ih[:, :1])
-torch.testing.assert_close(
-    bound_q2ih, reference_q2ih, rtol=1e-12, atol=1e-10,
-    msg=lambda m: f"the bound disagrees with logsumexp(log_w) - log K (float64, 10 x 37, log-weights near -200).\n{m}")
+hint_q2ih = "with m = max_k log_w: m + log(sum_k exp(log_w - m)) - log K, over dim=-1"
+vc.grading.record("bound on the visible float32 log-weights (2 x 2)", bound_q2i, rtol=1e-5, atol=1e-6,
+                  hint=hint_q2ih + "; did you subtract log K?")
+vc.grading.record("bound on hidden float64 log-weights near -200 (10 x 37)", bound_q2ih, rtol=1e-12, atol=1e-10,
+                  hint=hint_q2ih)
+vc.grading.record("bound for log-weights near -1000, +800 and -10000 (float64)", bound_far_q2ih, rtol=1e-12,
+                  atol=1e-9, hint="subtract the maximum before exponentiating and add it back after the log")
+vc.grading.record("bound for log-weights near -1000, +800 and -10000 (float32)", bound_far32_q2ih, rtol=1e-6,
+                  atol=1e-3, hint="subtract the maximum before exponentiating and add it back after the log, in the "
+                                  "inputs' dtype")
+vc.grading.record("bound with K = 1 (10 x 1, float64)", bound_single_q2ih, rtol=1e-12, atol=1e-10,
+                  hint="with K = 1 the bound is the single log-weight itself (the ELBO estimate), shape (B,)")
+vc.grading.assert_close(bound_q2ih, reference_q2ih, rtol=1e-12, atol=1e-10,
+                        what="the bound against logsumexp(log_w) - log K (float64, 10 x 37, log-weights near -200)",
+                        hint=hint_q2ih)
 assert bool(torch.isfinite(bound_far_q2ih).all()) and bool(torch.isfinite(bound_far32_q2ih).all()), (
-    f"the bound is not finite for log-weights near -1000 or +800: got {bound_far_q2ih.tolist()}. Subtract the "
-    "maximum before exponentiating and add it back after the log")
-torch.testing.assert_close(
-    bound_far_q2ih, reference_far_q2ih, rtol=1e-12, atol=1e-9,
-    msg=lambda m: f"the bound is wrong for log-weights near -1000, +800 and -10000 (float64).\n{m}")
-torch.testing.assert_close(
-    bound_far32_q2ih, reference_far_q2ih.float(), rtol=1e-6, atol=1e-3,
-    msg=lambda m: f"the bound is wrong for log-weights near -1000, +800 and -10000 in float32.\n{m}")
-torch.testing.assert_close(
-    bound_single_q2ih, log_w_q2ih[:, 0], rtol=1e-12, atol=1e-10,
-    msg=lambda m: f"with K = 1 the bound is the single log-weight itself (the ELBO estimate).\n{m}")
+    f"the bound for log-weights near -1000, +800 and -10000: expected finite values, got {bound_far_q2ih.tolist()} "
+    f"(float64) and {bound_far32_q2ih.tolist()} (float32). Hint: subtract the maximum before exponentiating and "
+    "add it back after the log")
+vc.grading.assert_close(bound_far_q2ih, reference_far_q2ih, rtol=1e-12, atol=1e-9,
+                        what="the bound for log-weights near -1000, +800 and -10000 (float64)", hint=hint_q2ih)
+vc.grading.assert_close(bound_far32_q2ih, reference_far_q2ih.float(), rtol=1e-6, atol=1e-3,
+                        what="the bound for log-weights near -1000, +800 and -10000 (float32)",
+                        hint=hint_q2ih + ", in the inputs' dtype")
+vc.grading.assert_close(bound_single_q2ih, log_w_q2ih[:, 0], rtol=1e-12, atol=1e-10, what="the bound with K = 1",
+                        hint="with K = 1 the bound is the single log-weight itself (the ELBO estimate), shape (B,)")
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "q2-iw-toy-tests", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
@@ -422,33 +480,49 @@ z_post_q2t = x_q2t / 2 + math.sqrt(0.5) * torch.randn(3, 5, generator=gen_q2t, d
 one_q2t = torch.tensor(1.0, dtype=torch.float64)
 log_w_post_q2t = (log_normal_q2t(z_post_q2t, 0.0, one_q2t) + log_normal_q2t(x_q2t, z_post_q2t, one_q2t)
                   - log_normal_q2t(z_post_q2t, x_q2t / 2, torch.tensor(0.5, dtype=torch.float64)))
-torch.testing.assert_close(
-    importance_weighted_bound(log_w_post_q2t), log_px_q2t.expand(3), rtol=0, atol=1e-10,
-    msg=lambda m: f"with q equal to the posterior all weights equal p(x), so the bound must be log p(x) exactly.\n{m}")
+bound_post_q2t = importance_weighted_bound(log_w_post_q2t)
+vc.grading.assert_close(bound_post_q2t, log_px_q2t.expand(3), rtol=0, atol=1e-10,
+                        what="the bound with q equal to the posterior (3 examples, K = 5)",
+                        hint="with q equal to the posterior all weights equal p(x), so the bound must be log p(x) "
+                             "exactly")
 print("importance_weighted_bound on the toy model: visible tests passed")
 ### BEGIN HIDDEN TESTS
 # A poor q = N(-1, 0.5^2): L_K must rise with K (each step within 3 standard errors), stay below log p(x)
-# within 3 standard errors, and end closer to log p(x) than L_1.
+# within 3 standard errors, and end closer to log p(x) than L_1. The draws come from a seeded generator, so
+# the bounds are deterministic: they are recorded and compared with the model solution's.
 gen_q2th = torch.Generator().manual_seed(52)
 num_repeats_q2th = 4000
-means_q2th, stderrs_q2th = [], []
+means_q2th, stderrs_q2th, shapes_q2th = [], [], []
+hint_q2th = "m + log(sum_k exp(log_w - m)) - log K per row, with m = max_k log_w, over dim=-1"
+vc.grading.record("bound with q equal to the posterior (3 examples, K = 5)", bound_post_q2t, rtol=1e-10,
+                  atol=1e-10, hint="with q equal to the posterior all weights equal p(x): the bound is log p(x)")
 for k_q2th in (1, 4, 16, 64):
     z_q2th = -1.0 + 0.5 * torch.randn(num_repeats_q2th, k_q2th, generator=gen_q2th, dtype=torch.float64)
     log_w_q2th = (log_normal_q2t(z_q2th, 0.0, one_q2t) + log_normal_q2t(x_q2t, z_q2th, one_q2t)
                   - log_normal_q2t(z_q2th, -1.0, torch.tensor(0.25, dtype=torch.float64)))
     bounds_q2th = importance_weighted_bound(log_w_q2th)
-    assert tuple(bounds_q2th.shape) == (num_repeats_q2th,), f"expected shape ({num_repeats_q2th},), got {tuple(bounds_q2th.shape)}"
+    vc.grading.record(f"the first 8 of {num_repeats_q2th} bounds with K = {k_q2th} (poor q)", bounds_q2th[:8],
+                      rtol=1e-10, atol=1e-10, hint=hint_q2th)
+    shapes_q2th.append(tuple(bounds_q2th.shape))
     means_q2th.append(bounds_q2th.mean().item())
     stderrs_q2th.append(bounds_q2th.std().item() / num_repeats_q2th**0.5)
+vc.grading.record("average bound over 4000 draws for K = 1, 4, 16, 64 (poor q)", means_q2th, rtol=1e-10, atol=1e-10,
+                  hint="the average of log((1/K) sum_k w_k) rises with K towards log p(x): " + hint_q2th)
+for k_q2th, shape_q2th in zip((1, 4, 16, 64), shapes_q2th):
+    vc.grading.assert_equal(shape_q2th, (num_repeats_q2th,), what=f"the shape of the bounds of {num_repeats_q2th} "
+                            f"examples with K = {k_q2th}", hint="one value per example: reduce over dim=-1 only")
 for i_q2th in range(3):
     step_se_q2th = (stderrs_q2th[i_q2th] ** 2 + stderrs_q2th[i_q2th + 1] ** 2) ** 0.5
     assert means_q2th[i_q2th + 1] >= means_q2th[i_q2th] - 3 * step_se_q2th, (
-        f"the average bound fell as K grew: {means_q2th} for K = 1, 4, 16, 64; it should rise towards "
-        f"log p(x) = {log_px_q2t.item():.4f}")
+        f"the average bound for K = 1, 4, 16, 64: expected it to rise towards log p(x) = {log_px_q2t.item():.4f}, "
+        f"got {means_q2th}, falling as K grew. Hint: average the weights, not the log-weights, and subtract log K")
 for mean_q2th, se_q2th in zip(means_q2th, stderrs_q2th):
-    assert mean_q2th <= log_px_q2t.item() + 3 * se_q2th, f"the bound exceeds log p(x) = {log_px_q2t.item():.4f}: {means_q2th}"
+    assert mean_q2th <= log_px_q2t.item() + 3 * se_q2th, (
+        f"the average bound for K = 1, 4, 16, 64: expected at most log p(x) = {log_px_q2t.item():.4f} (within 3 "
+        f"standard errors), got {means_q2th}. Hint: the bound is below log p(x); did you subtract log K?")
 assert abs(means_q2th[-1] - log_px_q2t.item()) < abs(means_q2th[0] - log_px_q2t.item()), (
-    f"L_64 should be closer to log p(x) than L_1, got {means_q2th}")
+    f"the average bound for K = 1, 4, 16, 64: expected L_64 closer to log p(x) = {log_px_q2t.item():.4f} than L_1, "
+    f"got {means_q2th}. Hint: the log of the mean weight tightens as K grows; the mean of the log-weights does not")
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "q2-lg-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -536,17 +610,24 @@ model_q2l = LinearGaussian(torch.tensor([[w_q2l]], dtype=torch.float64), torch.t
 x_q2l = torch.tensor([0.4, -1.0, 2.5], dtype=torch.float64)
 post_mean_q2l, post_cov_q2l = model_q2l.posterior(x_q2l[:, None])
 elbo_post_q2l = linear_gaussian_elbo(x_q2l, w_q2l, b_q2l, s_q2l, post_mean_q2l[:, 0], post_cov_q2l[0, 0].expand(3))
-assert isinstance(elbo_post_q2l, torch.Tensor), f"expected a torch.Tensor, got {type(elbo_post_q2l).__name__}"
-assert tuple(elbo_post_q2l.shape) == (3,), f"expected one ELBO per example, shape (3,), got {tuple(elbo_post_q2l.shape)}"
-assert elbo_post_q2l.dtype == torch.float64, f"float64 in should give float64 out, got {elbo_post_q2l.dtype}"
-torch.testing.assert_close(
-    elbo_post_q2l, model_q2l.log_marginal(x_q2l[:, None]), rtol=0, atol=1e-10,
-    msg=lambda m: ("with q equal to the exact posterior p(z|x), KL(q || p(z|x)) = 0 and the ELBO must equal "
-                   f"log p(x). Check E_q[(x - w z - b)^2] = (x - w m - b)^2 + w^2 v and the KL.\n{m}"))
+vc.grading.assert_equal(type(elbo_post_q2l).__name__, "Tensor", what="the type of the result of linear_gaussian_elbo",
+                        hint="compute the ELBO with torch operations and return the tensor")
+vc.grading.assert_equal(tuple(elbo_post_q2l.shape), (3,), what="the shape of the ELBO of 3 examples",
+                        hint="one ELBO per example: combine x, q_mean and q_var elementwise, do not sum or average")
+vc.grading.assert_equal(str(elbo_post_q2l.dtype), "torch.float64", what="the dtype of the ELBO for float64 inputs",
+                        hint="float64 in should give float64 out: do not convert with .float() or torch.tensor(...)")
+hint_q2l = ("E_q[log p(x|z)] = -0.5 log(2 pi s^2) - ((x - w m - b)^2 + w^2 v) / (2 s^2), and "
+            "KL(N(m, v) || N(0, 1)) = 0.5 (v + m^2 - 1 - log v)")
+vc.grading.assert_close(elbo_post_q2l, model_q2l.log_marginal(x_q2l[:, None]), rtol=0, atol=1e-10,
+                        what="the ELBO with q the exact posterior p(z|x), against log p(x)",
+                        hint="with q equal to p(z|x), KL(q || p(z|x)) = 0 and the ELBO must equal log p(x). Check "
+                             "E_q[(x - w z - b)^2] = (x - w m - b)^2 + w^2 v and the KL")
 print("linear_gaussian_elbo: visible tests passed")
 ### BEGIN HIDDEN TESTS
 from unittest import mock
 
+vc.grading.record("ELBO with q the exact posterior (w = 1.2, b = -0.3, s = 0.7)", elbo_post_q2l, rtol=1e-10,
+                  atol=1e-10, hint="with q equal to p(z|x) the ELBO equals log p(x): " + hint_q2l)
 gen_q2lh = torch.Generator().manual_seed(71)
 for w_q2lh, b_q2lh, s_q2lh in ((1.5, 0.5, 0.8), (-0.7, -2.0, 0.3), (3.0, 1.0, 2.5)):
     model_q2lh = LinearGaussian(torch.tensor([[w_q2lh]], dtype=torch.float64), torch.tensor([b_q2lh], dtype=torch.float64), s_q2lh)
@@ -555,20 +636,27 @@ for w_q2lh, b_q2lh, s_q2lh in ((1.5, 0.5, 0.8), (-0.7, -2.0, 0.3), (3.0, 1.0, 2.
     q_var_q2lh = torch.exp(1.5 * torch.randn(200, generator=gen_q2lh, dtype=torch.float64))
     log_px_q2lh = model_q2lh.log_marginal(x_q2lh[:, None])
     kl_post_q2lh = model_q2lh.kl_to_posterior(x_q2lh[:, None], q_mean_q2lh[:, None], q_var_q2lh[:, None, None])
-    no_reference_q2lh = AssertionError("linear_gaussian_elbo called the model's own ELBO; write the closed form yourself")
+    no_reference_q2lh = AssertionError(
+        "linear_gaussian_elbo called the model's own ELBO, expected log-likelihood or KL: expected your closed "
+        "form, got a library call. Hint: write E_q[log p(x|z)] - KL(q || N(0, 1)) yourself")
     with mock.patch.object(LinearGaussian, "elbo", side_effect=no_reference_q2lh), \
             mock.patch.object(LinearGaussian, "expected_log_likelihood", side_effect=no_reference_q2lh), \
             mock.patch.object(LinearGaussian, "kl_to_prior", side_effect=no_reference_q2lh), \
             mock.patch("torch.distributions.kl_divergence", side_effect=no_reference_q2lh):
         elbo_q2lh = linear_gaussian_elbo(x_q2lh, w_q2lh, b_q2lh, s_q2lh, q_mean_q2lh, q_var_q2lh)
-    assert tuple(elbo_q2lh.shape) == (200,), f"expected shape (200,), got {tuple(elbo_q2lh.shape)}"
+    vc.grading.record(f"ELBO of 200 random q for w = {w_q2lh}, b = {b_q2lh}, s = {s_q2lh}", elbo_q2lh, rtol=1e-10,
+                      atol=1e-10, hint=hint_q2l + "; s^2 (not s) is the noise variance and q_var a variance")
+    vc.grading.assert_equal(tuple(elbo_q2lh.shape), (200,), what="the shape of the ELBO of 200 examples",
+                            hint="one ELBO per example: combine x, q_mean and q_var elementwise")
     assert bool((elbo_q2lh <= log_px_q2lh + 1e-10).all()), (
-        f"the ELBO exceeds log p(x) for w={w_q2lh}, b={b_q2lh}, s={s_q2lh}: it is a lower bound, check the signs")
-    torch.testing.assert_close(
+        f"the ELBO for w={w_q2lh}, b={b_q2lh}, s={s_q2lh}: expected at most log p(x) (it is a lower bound), got "
+        f"{int((elbo_q2lh > log_px_q2lh + 1e-10).sum())} of 200 values above it. Hint: check the signs")
+    vc.grading.assert_close(
         elbo_q2lh, log_px_q2lh - kl_post_q2lh, rtol=0, atol=1e-10,
-        msg=lambda m: (f"log p(x) - KL(q || p(z|x)) != your ELBO for w={w_q2lh}, b={b_q2lh}, s={s_q2lh} (200 random "
-                       "q, float64). Did you include the w^2 v term of E_q[(x - w z - b)^2], use s^2 (not s) as the "
-                       f"noise variance, and q_var as a variance (not a standard deviation)?\n{m}"))
+        what=f"your ELBO against log p(x) - KL(q || p(z|x)) for w={w_q2lh}, b={b_q2lh}, s={s_q2lh} (200 random q, "
+             "float64)",
+        hint="did you include the w^2 v term of E_q[(x - w z - b)^2], use s^2 (not s) as the noise variance, and "
+             "q_var as a variance (not a standard deviation)?")
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "q2-qa-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
