@@ -19,12 +19,17 @@ builds and autogrades that copy once for all tests.
 from __future__ import annotations
 
 import copy
+import csv
 import difflib
+import html
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,15 +43,20 @@ ASSIGNMENTS = ["q0_warmup", "q1_autoencoders", "q2_likelihood", "q3_priors", "q4
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
-STUDENT_SOLVED = "student_a"  # the release with the solution cells pasted in
-STUDENT_UNTOUCHED = "student_b"  # the release as handed out
-NBGRADER_TIMEOUT_S = 300  # per nbgrader command; one notebook runs in well under a minute
+INSTRUCTORS_GUIDE = REPO / "INSTRUCTORS.md"
+STUDENT_SOLVED = "model_answers"  # the release with the solution cells pasted in
+STUDENT_UNTOUCHED = "untouched"  # the release as handed out
+STUDENT_PARTIAL = "first_task_only"  # the answer cells before the first test cell solved, the rest as released
+NBGRADER_TIMEOUT_S = 600  # per nbgrader command: the hostile batch runs about 20 notebooks in one
+HOSTILE_AID = "q0_warmup"  # the assignment that gets the full battery of broken and hostile submissions
+# The simulated class's per-cell limit (q0's cells take about a second); instructors keep the
+# 120 s of nbgrader_config.py, which this command-line option overrides for one command only.
+SIMULATED_CELL_TIMEOUT_S = 15
 
 # What nbgrader's validate prints (nbgrader 0.9.x, nbgrader/validator.py). Its exit status is 0
 # whether the tests pass or fail, so the tests read these lines instead.
 VALIDATE_PASSED = "Success! Your notebook passes all the tests."
 VALIDATE_INVERT_PASSED = "Success! The notebook does not pass any tests."
-
 
 def _nbgrader_env(config_dir: Path) -> dict[str, str]:
     env = dict(os.environ)
@@ -63,9 +73,18 @@ def _nbgrader_env(config_dir: Path) -> dict[str, str]:
     return env
 
 
-def run_nbgrader(course_dir: Path, *args: str) -> subprocess.CompletedProcess:
-    """Run ``python -m nbgrader *args`` in ``course_dir``; fail with nbgrader's output on error."""
+#: Every nbgrader command the tests ran, as its argument list (the instructors' guide may show only these).
+COMMANDS_RUN: list[list[str]] = []
+
+
+def run_nbgrader(course_dir: Path, *args: str, may_reject: bool = False) -> subprocess.CompletedProcess:
+    """Run ``python -m nbgrader *args`` in ``course_dir``; fail with nbgrader's output on error.
+
+    ``may_reject``: nbgrader exits with 1 when it could not process some submission (it logs which
+    and goes on with the others); the hostile batch expects that, and checks the log instead.
+    """
     cmd = [sys.executable, "-m", "nbgrader", *args]
+    COMMANDS_RUN.append(list(args))
     try:
         proc = subprocess.run(cmd, cwd=course_dir, env=_nbgrader_env(course_dir / ".jupyter_config"),
                               capture_output=True, text=True, timeout=NBGRADER_TIMEOUT_S)
@@ -73,7 +92,8 @@ def run_nbgrader(course_dir: Path, *args: str) -> subprocess.CompletedProcess:
         pytest.fail(f"`nbgrader {' '.join(args)}` ran longer than {NBGRADER_TIMEOUT_S} s\n"
                     f"--- stdout ---\n{err.stdout}\n--- stderr ---\n{err.stderr}")
     # nbgrader logs a broken nbgrader_config.py and carries on with its defaults; never accept that.
-    if proc.returncode != 0 or "Exception while loading config file" in proc.stderr:
+    failed = proc.returncode not in ((0, 1) if may_reject else (0,))
+    if failed or "Exception while loading config file" in proc.stderr:
         pytest.fail(f"`nbgrader {' '.join(args)}` failed in {course_dir} (exit status {proc.returncode})\n"
                     f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}")
     return proc
@@ -112,6 +132,149 @@ def paste_solutions(release: nbformat.NotebookNode, source: nbformat.NotebookNod
     return solved
 
 
+def paste_first_task(release: nbformat.NotebookNode, source: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The release with only the answer cells above the first test cell solved (a partly correct student)."""
+    solved = paste_solutions(release, source)
+    partial = copy.deepcopy(release)
+    first_test = next(i for i, c in enumerate(release.cells) if _is_test_cell(c))
+    for i in range(first_test):
+        partial.cells[i] = copy.deepcopy(solved.cells[i])
+    return partial
+
+
+def _is_test_cell(cell) -> bool:
+    meta = cell.metadata.get("nbgrader", {})
+    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+# ------------------------------------------------------------------ the hostile battery (on q0)
+
+# Wrong answers that run: the variance instead of the standard deviation, and a KL without its "- 1".
+WRONG_REPARAM = """def reparameterize(mu, logvar, eps):
+    return mu + torch.exp(logvar) * eps
+"""
+WRONG_KL = """def gaussian_kl(mu, logvar):
+    return 0.5 * (torch.exp(logvar) + mu**2 - logvar).sum(dim=-1)
+"""
+# Replace every check helper the test cells could call, so that their own assertions all pass.
+PATCH_EVERY_CHECK = """import numpy
+import vaecourse as vc
+
+def _always_pass(*args, **kwargs):
+    return None
+
+torch.testing.assert_close = _always_pass
+numpy.testing.assert_allclose = _always_pass
+vc.grading.assert_close = vc.grading.assert_equal = _always_pass
+for _name in ("check_close", "check_true", "check_shape", "check_within_mc_error"):
+    setattr(vc.checks, _name, _always_pass)
+torch.allclose = lambda *args, **kwargs: False  # for the bare `assert not torch.allclose(...)`
+"""
+DROP_RECORDS = "vc.grading.record = _always_pass\n"
+FORGE_RECORDS = """_real_record = vc.grading.record
+vc.grading.record = lambda check, value, **kwargs: _real_record(check, torch.zeros(3), **kwargs)
+"""
+SWALLOW_ERRORS = """def _swallow(shell, etype, evalue, tb, tb_offset=None):
+    return None
+
+get_ipython().set_custom_exc((BaseException,), _swallow)
+"""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One submission of the hostile battery and what grading it must give (INSTRUCTORS.md's table)."""
+
+    does: str
+    outcome: str  # "graded", "graded, flagged", "rejected" or "missing"
+    points: float  # autograded points it earns (rejected and missing: 0 in the exported grades)
+    evidence: str  # text in its autograded notebook (graded) or in the autograde log (rejected, missing)
+
+
+HOSTILE_CASES = {
+    "model_answers": Case("the model solution", "graded", 6, "[recorded for grading:"),
+    "untouched": Case("the release as handed out", "graded", 0, "TestNotPassed"),
+    "first_task_only": Case("task 1 solved, task 2 left as released", "graded", 3, "NotImplementedError"),
+    "wrong_answers": Case("wrong answers that run (variance for std, KL without -1)", "graded", 0, "Hint:"),
+    "infinite_loop": Case("`while True: pass` in the task-2 answer cell", "graded", 3, "CellTimeoutError"),
+    "exception_at_top": Case("`raise RuntimeError` at the top of the task-1 answer cell", "graded", 3,
+                             "RuntimeError"),
+    "syntax_error": Case("a syntax error in the task-2 answer cell", "graded", 3, "SyntaxError"),
+    "sys_exit": Case("`sys.exit()` in the task-2 answer cell", "graded", 3, "SystemExit"),
+    "killed_kernel": Case("the kernel kills itself (SIGKILL) in the task-2 answer cell", "graded, flagged", 3,
+                          "KernelDied"),
+    "huge_output": Case("model answers that print 5 million characters", "graded", 6, "output cut"),
+    "edited_tests": Case("wrong answers, every test cell replaced by a print", "graded", 0, "Hint:"),
+    "deleted_tests": Case("wrong answers, every test cell deleted", "graded", 0, "Hint:"),
+    "patched_checks": Case("wrong answers, every check helper replaced by a no-op (torch.testing, numpy.testing, "
+                           "vc.checks, vc.grading.assert_*, torch.allclose)", "graded, flagged", 0,
+                           "GradingCheckFailed"),
+    "patched_recorder": Case("as patched_checks, and the grading recorder replaced by a no-op", "graded, flagged", 0,
+                             "got nothing (no record was made)"),
+    "forged_records": Case("as patched_checks, and the recorder records made-up values", "graded, flagged", 0,
+                           "GradingCheckFailed"),
+    "swallowed_errors": Case("wrong answers, errors swallowed with `get_ipython().set_custom_exc`",
+                             "graded, flagged", 0, "Hint:"),
+    "not_json": Case("a file that is not valid JSON", "rejected", 0, "JSON"),
+    "tampered_metadata": Case("model answers, a test cell's nbgrader metadata set to `grade: false`", "rejected", 0,
+                              "q0-kl-tests"),
+    "missing_notebook": Case("an empty submission folder", "missing", 0, "No notebooks were matched"),
+}
+
+
+def hostile_submissions(release: nbformat.NotebookNode, source: nbformat.NotebookNode) -> dict[str, object]:
+    """student id -> notebook (or raw text, or None for an empty folder) for every HOSTILE_CASES entry."""
+    solved = paste_solutions(release, source)
+
+    def edit(base, **answers_by_id):
+        notebook = copy.deepcopy(base)
+        for cell in notebook.cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if grade_id in answers_by_id:
+                cell.source = answers_by_id[grade_id](cell.source)
+        return notebook
+
+    def prepend(code):
+        return lambda source_text: code + "\n" + source_text
+
+    wrong = edit(solved, **{"q0-reparam-impl": lambda _: WRONG_REPARAM, "q0-kl-impl": lambda _: WRONG_KL})
+    tests_edited = copy.deepcopy(wrong)
+    for cell in tests_edited.cells:
+        if _is_test_cell(cell):
+            cell.source = 'print("all tests passed")'
+    tests_deleted = copy.deepcopy(wrong)
+    tests_deleted.cells = [cell for cell in tests_deleted.cells if not _is_test_cell(cell)]
+    metadata_tampered = copy.deepcopy(solved)
+    for cell in metadata_tampered.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "q0-kl-tests":
+            cell.metadata.nbgrader["grade"] = False
+            cell.source = "pass"
+    submissions = {
+        "model_answers": solved,
+        "untouched": release,
+        "first_task_only": paste_first_task(release, source),
+        "wrong_answers": wrong,
+        "infinite_loop": edit(solved, **{"q0-kl-impl": prepend("while True:\n    pass\n")}),
+        "exception_at_top": edit(solved, **{"q0-reparam-impl": prepend('raise RuntimeError("not finished")\n')}),
+        "syntax_error": edit(solved, **{"q0-kl-impl": lambda _: "def gaussian_kl(mu, logvar)\n    return mu\n"}),
+        "sys_exit": edit(solved, **{"q0-kl-impl": prepend("import sys\nsys.exit()\n")}),
+        "killed_kernel": edit(solved, **{"q0-kl-impl": prepend(
+            "import os\nimport signal\nos.kill(os.getpid(), signal.SIGKILL)\n")}),
+        "huge_output": edit(solved, **{"q0-reparam-impl": prepend('print("x" * 5_000_000)\n')}),
+        "edited_tests": tests_edited,
+        "deleted_tests": tests_deleted,
+        "patched_checks": edit(wrong, **{"q0-reparam-impl": prepend(PATCH_EVERY_CHECK)}),
+        "patched_recorder": edit(wrong, **{"q0-reparam-impl": prepend(PATCH_EVERY_CHECK + DROP_RECORDS)}),
+        "forged_records": edit(wrong, **{"q0-reparam-impl": prepend(PATCH_EVERY_CHECK + FORGE_RECORDS)}),
+        "swallowed_errors": edit(wrong, **{"q0-reparam-impl": prepend(SWALLOW_ERRORS)}),
+        "not_json": '{"cells": [',
+        "tampered_metadata": metadata_tampered,
+        "missing_notebook": None,
+    }
+    assert set(submissions) == set(HOSTILE_CASES)
+    return submissions
+
+
 @dataclass
 class CellScore:
     cell_type: str
@@ -124,49 +287,104 @@ class CellScore:
 class Course:
     root: Path
     generated: dict[str, Path]  # aid -> freshly generated release folder
-    scores: dict[tuple[str, str], dict[str, CellScore]]  # (aid, student) -> grade_id -> score
-    autograde_log: str
+    students: dict[str, list[str]]  # aid -> every student with a submission folder
+    scores: dict[tuple[str, str], dict[str, CellScore]]  # (aid, student) -> grade_id -> score ({} if never graded)
+    comments: dict[tuple[str, str], dict[str, str]]  # (aid, student) -> answer grade_id -> autograder comment
+    logs: dict[str, str]  # aid -> the autograde command's output
+    seconds: dict[str, float]  # aid -> wall time of its autograde command
+    exported: list[dict[str, str]]  # rows of `nbgrader export`
+    regrade: dict[str, dict]  # the one-student regrade: scores before and after, and its log
+
+    @property
+    def autograde_log(self) -> str:
+        return "\n".join(self.logs.values())
 
 
-def _read_scores(db_path: Path, aid: str, student: str) -> dict[str, CellScore]:
-    from nbgrader.api import Gradebook
+def _read_scores(db_path: Path, aid: str, student: str) -> tuple[dict[str, CellScore], dict[str, str]]:
+    from nbgrader.api import Gradebook, MissingEntry
 
-    scores = {}
+    scores, comments = {}, {}
     with Gradebook(f"sqlite:///{db_path}") as gradebook:
-        notebook = gradebook.find_submission_notebook(aid, aid, student)
+        try:
+            notebook = gradebook.find_submission_notebook(aid, aid, student)
+        except MissingEntry:
+            return {}, {}
         for grade in notebook.grades:
             scores[grade.name] = CellScore(grade.cell_type, grade.auto_score, grade.max_score,
                                            grade.needs_manual_grade)
-    return scores
+        for comment in notebook.comments:
+            if comment.auto_comment:
+                comments[comment.name] = comment.auto_comment
+    return scores, comments
+
+
+def _write_submission(root: Path, student: str, aid: str, notebook) -> None:
+    folder = root / "submitted" / student / aid
+    folder.mkdir(parents=True)
+    if isinstance(notebook, str):
+        (folder / f"{aid}.ipynb").write_text(notebook, encoding="utf-8")
+    elif notebook is not None:
+        nbformat.write(notebook, folder / f"{aid}.ipynb")
 
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory) -> Course:
-    """A temporary course: generate every release, submit two students, autograde them once."""
+    """A temporary course with a simulated class, autograded once for all tests.
+
+    Every assignment gets three students: the model answers, the release untouched, and the first
+    task only. HOSTILE_AID also gets the battery of HOSTILE_CASES, under a short per-cell timeout.
+    The roster is imported first, so the exported grades must list every student.
+    """
     root = tmp_path_factory.mktemp("course")
     shutil.copy2(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
     (root / ".jupyter_config").mkdir()
+    students: dict[str, list[str]] = {}
     for aid in ASSIGNMENTS:
         shutil.copytree(REPO / "solutions" / aid, root / "solutions" / aid)
         # generate with the database on: autograde needs the assignment and its cells in it
         run_nbgrader(root, "generate_assignment", aid, "--force")
         release_nb = nbformat.read(root / "exercises" / aid / f"{aid}.ipynb", as_version=4)
         source_nb = nbformat.read(REPO / "solutions" / aid / f"{aid}.ipynb", as_version=4)
-        submissions = {STUDENT_SOLVED: paste_solutions(release_nb, source_nb), STUDENT_UNTOUCHED: release_nb}
+        if aid == HOSTILE_AID:
+            submissions = hostile_submissions(release_nb, source_nb)
+        else:
+            submissions = {STUDENT_SOLVED: paste_solutions(release_nb, source_nb), STUDENT_UNTOUCHED: release_nb,
+                           STUDENT_PARTIAL: paste_first_task(release_nb, source_nb)}
         for student, notebook in submissions.items():
-            folder = root / "submitted" / student / aid
-            folder.mkdir(parents=True)
-            nbformat.write(notebook, folder / f"{aid}.ipynb")
-    # Both students' notebooks run one after the other in this one command.
-    logs = [_output(run_nbgrader(root, "autograde", aid, "--create", "--force")) for aid in ASSIGNMENTS]
+            _write_submission(root, student, aid, notebook)
+        students[aid] = sorted(submissions)
+
+    roster = root / "students.csv"
+    everyone = sorted({student for names in students.values() for student in names})
+    roster.write_text("id,first_name,last_name,email\n" + "".join(f"{s},,,\n" for s in everyone), encoding="utf-8")
+    run_nbgrader(root, "db", "student", "import", str(roster))
+
+    logs, seconds = {}, {}
+    for aid in ASSIGNMENTS:
+        extra = [f"--Execute.timeout={SIMULATED_CELL_TIMEOUT_S}"] if aid == HOSTILE_AID else []
+        started = time.perf_counter()
+        proc = run_nbgrader(root, "autograde", aid, "--create", "--force", *extra, may_reject=aid == HOSTILE_AID)
+        seconds[aid] = time.perf_counter() - started
+        logs[aid] = _output(proc)
 
     db_path = root / "gradebook.db"
     with pytest.MonkeyPatch.context() as mp:  # the gradebook runs `alembic` from PATH (see above)
         mp.setenv("PATH", os.pathsep.join([str(VENV_BIN), os.environ.get("PATH", "")]))
-        scores = {(aid, student): _read_scores(db_path, aid, student)
-                  for aid in ASSIGNMENTS for student in (STUDENT_SOLVED, STUDENT_UNTOUCHED)}
-    return Course(root=root, generated={aid: root / "exercises" / aid for aid in ASSIGNMENTS},
-                  scores=scores, autograde_log="\n".join(logs))
+        read = {(aid, student): _read_scores(db_path, aid, student) for aid in ASSIGNMENTS for student in students[aid]}
+        run_nbgrader(root, "export", "--to", str(root / "grades.csv"))
+        run_nbgrader(root, "generate_feedback", HOSTILE_AID)
+        # Regrade one student: the partly correct student hands in the full solution.
+        before = {s: _read_scores(db_path, HOSTILE_AID, s)[0] for s in students[HOSTILE_AID]}
+        fixed = root / "submitted" / STUDENT_PARTIAL / HOSTILE_AID / f"{HOSTILE_AID}.ipynb"
+        shutil.copy2(root / "submitted" / STUDENT_SOLVED / HOSTILE_AID / f"{HOSTILE_AID}.ipynb", fixed)
+        regrade_proc = run_nbgrader(root, "autograde", HOSTILE_AID, "--student", STUDENT_PARTIAL, "--force")
+        after = {s: _read_scores(db_path, HOSTILE_AID, s)[0] for s in students[HOSTILE_AID]}
+    with open(root / "grades.csv", newline="", encoding="utf-8") as handle:
+        exported = list(csv.DictReader(handle))
+    return Course(root=root, generated={aid: root / "exercises" / aid for aid in ASSIGNMENTS}, students=students,
+                  scores={key: value[0] for key, value in read.items()},
+                  comments={key: value[1] for key, value in read.items()}, logs=logs, seconds=seconds,
+                  exported=exported, regrade={"before": before, "after": after, "log": _output(regrade_proc)})
 
 
 def _autograded_errors(course: Course, aid: str, student: str) -> str:
@@ -304,3 +522,228 @@ def test_untouched_release_earns_no_points(course: Course, aid: str) -> None:
     # nbgrader scores an unchanged written-answer cell 0 by itself (its checksum still matches)
     unanswered = {gid: s for gid, s in scores.items() if expected[gid][0] == "markdown"}
     assert all(s.auto_score == 0 and not s.needs_manual_grade for s in unanswered.values()), unanswered
+
+
+@pytest.mark.parametrize("aid", ASSIGNMENTS)
+def test_every_test_cell_records_a_number(aid: str) -> None:
+    """Each test cell of the stored solution publishes at least one numeric grading record.
+
+    The grade of a test cell rests on its records (vaecourse/autograde.py); a cell without one, or with
+    only flags and strings that a replaced recorder could guess, would trust the student's kernel.
+    """
+    from vaecourse.grading import records_of
+
+    def has_number(value) -> bool:
+        if isinstance(value, dict) and "data" in value:
+            return True
+        if isinstance(value, (list, tuple)):
+            return any(has_number(v) for v in value)
+        if isinstance(value, dict):
+            return any(has_number(v) for v in value.values())
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+    solution = nbformat.read(REPO / "solutions" / aid / f"{aid}.ipynb", as_version=4)
+    for cell in solution.cells:
+        if _is_test_cell(cell):
+            records = records_of(cell)
+            grade_id = cell.metadata.nbgrader["grade_id"]
+            assert records, f"{grade_id} records nothing for the grader (is the solution stored executed?)"
+            assert any(has_number(r["value"]) for r in records), f"{grade_id} records no number: {records}"
+            names = [r["check"] for r in records]
+            assert len(names) == len(set(names)), f"{grade_id} records a name twice: {names}"
+            assert all(r["hint"] for r in records), f"{grade_id}: every record needs a hint for the feedback"
+
+
+@pytest.mark.parametrize("aid", [aid for aid in ASSIGNMENTS if aid != HOSTILE_AID])
+def test_partly_correct_student_earns_the_first_task_only(course: Course, aid: str) -> None:
+    """Solving the answer cells above the first test cell earns exactly the tests up to the next answer cell."""
+    release = nbformat.read(course.generated[aid] / f"{aid}.ipynb", as_version=4)
+    first_task_tests, later_tests = set(), set()
+    for cell in release.cells:
+        if _is_test_cell(cell):
+            (later_tests if _after_second_answer(release, cell) else first_task_tests).add(cell.metadata.nbgrader["grade_id"])
+    scores = course.scores[(aid, STUDENT_PARTIAL)]
+    expected = {gid: (scores[gid].max_score if gid in first_task_tests else 0.0) for gid in first_task_tests | later_tests}
+    got = {gid: scores[gid].auto_score for gid in expected}
+    assert first_task_tests and later_tests, (first_task_tests, later_tests)
+    assert got == expected, f"{aid}: partly correct student scored {got}, expected {expected}:\n" + \
+        _autograded_errors(course, aid, STUDENT_PARTIAL)
+
+
+def _after_second_answer(release: nbformat.NotebookNode, test_cell) -> bool:
+    """Whether an answer code cell that was not solved (one below the first test cell) precedes ``test_cell``."""
+    first_test = next(i for i, c in enumerate(release.cells) if _is_test_cell(c))
+    for cell in release.cells[first_test:]:
+        if cell is test_cell:
+            return False
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("solution"):
+            return True
+    raise AssertionError("test cell not in the release")
+
+
+# ------------------------------------------------------------------ the simulated class (q0)
+
+
+def _autograded_text(course: Course, student: str) -> str | None:
+    path = course.root / "autograded" / student / HOSTILE_AID / f"{HOSTILE_AID}.ipynb"
+    return path.read_text(encoding="utf-8") if path.exists() else None
+
+
+@pytest.mark.parametrize("student", list(HOSTILE_CASES))
+def test_hostile_case_ends_as_the_guide_says(course: Course, student: str) -> None:
+    """Each broken or hostile submission is graded, flagged, rejected or missing, with the points of HOSTILE_CASES."""
+    case = HOSTILE_CASES[student]
+    scores = course.scores[(HOSTILE_AID, student)]
+    notebook_text = _autograded_text(course, student)
+    log = course.logs[HOSTILE_AID]
+    exported = [row for row in course.exported if row["assignment"] == HOSTILE_AID and row["student_id"] == student]
+    assert len(exported) == 1, f"{student} appears {len(exported)} times in the exported grades"
+    if case.outcome.startswith("graded"):
+        assert notebook_text is not None, f"{student} was not graded:\n{log[-5000:]}"
+        code = {gid: s for gid, s in scores.items() if s.cell_type == "code"}
+        earned = sum(s.auto_score or 0 for s in code.values())
+        assert earned == case.points, (f"{student}: {earned} autograded points, the guide says {case.points}\n"
+                                       + _autograded_errors(course, HOSTILE_AID, student))
+        assert case.evidence in notebook_text, f"{student}: '{case.evidence}' not in its autograded notebook"
+        flagged = any(s.needs_manual_grade for s in code.values())
+        assert flagged == ("flagged" in case.outcome), (
+            f"{student}: flagged={flagged}, comments {course.comments[(HOSTILE_AID, student)]}")
+        if flagged:
+            assert any("Flagged for review" in c for c in course.comments[(HOSTILE_AID, student)].values())
+        assert len(notebook_text) < 1_000_000, f"{student}: autograded notebook of {len(notebook_text):,} characters"
+    else:
+        assert notebook_text is None, f"{student} should not have been graded"
+        assert not any(s.auto_score for s in scores.values())
+        assert case.evidence in log and f"'{student}'" in log or f"/{student}/" in log, (
+            f"the autograde log does not say why {student} was {case.outcome}:\n{log[-5000:]}")
+        if case.outcome == "rejected":
+            assert f"There was an error processing assignment '{HOSTILE_AID}' for student '{student}'" in log
+    assert float(exported[0]["score"]) == case.points, f"{student}: exported {exported[0]}"
+
+
+def test_exported_grades_hold_every_student(course: Course) -> None:
+    """`nbgrader export` lists every student of the roster for every assignment, exactly once."""
+    everyone = {student for names in course.students.values() for student in names}
+    for aid in ASSIGNMENTS:
+        listed = [row["student_id"] for row in course.exported if row["assignment"] == aid]
+        assert sorted(listed) == sorted(everyone), f"{aid}: exported {sorted(listed)}"
+
+
+def test_regrading_one_student_changes_no_other_grade(course: Course) -> None:
+    """`nbgrader autograde <aid> --student <id> --force` regrades that student only."""
+    before, after = course.regrade["before"], course.regrade["after"]
+    for student in course.students[HOSTILE_AID]:
+        if student != STUDENT_PARTIAL:
+            assert after[student] == before[student], f"regrading {STUDENT_PARTIAL} changed {student}'s grades"
+    earned = sum(s.auto_score or 0 for s in after[STUDENT_PARTIAL].values() if s.cell_type == "code")
+    assert earned == HOSTILE_CASES[STUDENT_SOLVED].points, course.regrade["log"][-3000:]
+
+
+def _failed_test_cells(path: Path) -> dict[str, str]:
+    """grade_id -> the text of every error output, for each test cell with an error."""
+    notebook = nbformat.read(path, as_version=4)
+    failed = {}
+    for cell in notebook.cells:
+        if _is_test_cell(cell):
+            errors = [f"{o.ename}: {o.evalue}" for o in cell.get("outputs", []) if o.output_type == "error"]
+            if errors:
+                failed[cell.metadata.nbgrader["grade_id"]] = "\n".join(errors)
+    return failed
+
+
+@pytest.mark.parametrize("aid", ASSIGNMENTS)
+def test_failed_tests_say_what_was_expected_what_came_and_a_hint(course: Course, aid: str) -> None:
+    """Every failing test cell of every graded submission carries an "expected ..., got .... Hint: ..." message."""
+    checked = 0
+    for student in course.students[aid]:
+        path = course.root / "autograded" / student / aid / f"{aid}.ipynb"
+        if not path.exists():
+            continue
+        for grade_id, text in _failed_test_cells(path).items():
+            checked += 1
+            missing = [word for word in ("expected", "got", "Hint:") if word not in text]
+            assert not missing, f"{aid}/{student}/{grade_id}: the failure does not say {missing}:\n{text[:2000]}"
+    assert checked, f"no failing test cell in {aid}'s simulated class"
+
+
+def test_generated_feedback_teaches(course: Course) -> None:
+    """The HTML feedback of a wrong submission shows what was expected, what came and a hint."""
+    feedback = course.root / "feedback"
+    for student in ("wrong_answers", "patched_checks", STUDENT_UNTOUCHED):
+        page = feedback / student / HOSTILE_AID / f"{HOSTILE_AID}.html"
+        assert page.exists(), f"no feedback for {student}: {sorted(p.name for p in feedback.glob('*'))}"
+        text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text(encoding="utf-8")))
+        for word in ("expected", "got", "Hint:"):
+            assert word in text, f"{student}'s feedback does not say '{word}'"
+    patched = (feedback / "patched_checks" / HOSTILE_AID / f"{HOSTILE_AID}.html").read_text(encoding="utf-8")
+    assert "GradingCheckFailed" in patched and "Flagged for review" in patched
+    for student, case in HOSTILE_CASES.items():
+        if not case.outcome.startswith("graded"):
+            assert not (feedback / student).exists(), f"feedback generated for {student}, which was never graded"
+
+
+def test_simulation_figures(course: Course, capsys) -> None:
+    """Print the figures INSTRUCTORS.md quotes: submissions graded and seconds per submission."""
+    notebooks = {aid: sum(1 for s in course.students[aid]
+                          if (course.root / "autograded" / s / aid / f"{aid}.ipynb").exists()) for aid in ASSIGNMENTS}
+    with capsys.disabled():
+        for aid in ASSIGNMENTS:
+            print(f"\n[simulated class] {aid}: {len(course.students[aid])} submissions, {notebooks[aid]} graded, "
+                  f"{course.seconds[aid]:.1f} s, {course.seconds[aid] / len(course.students[aid]):.1f} s per submission")
+        total = sum(len(v) for v in course.students.values())
+        print(f"[simulated class] in all: {total} submissions, {sum(course.seconds.values()):.0f} s of autograding")
+    assert sum(notebooks.values()) > 0
+
+
+# ------------------------------------------------------------------ the instructors' guide
+
+
+def _guide_commands() -> list[list[str]]:
+    text = INSTRUCTORS_GUIDE.read_text(encoding="utf-8")
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+        for line in block.splitlines():
+            line = line.split("  #", 1)[0].strip()
+            if line.startswith("uv run nbgrader "):
+                commands.append(shlex.split(line)[3:])
+    return commands
+
+
+VALUE_OPTIONS = {"--student", "--to", "--assignment", "--notebook"}  # options whose value is the next word
+
+
+def _shape(args: list[str]) -> tuple[tuple[str, ...], frozenset[str]]:
+    """An nbgrader command line without its values: subcommand words ("*" for paths and ids), option names."""
+    words, options, skip = [], set(), False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg.startswith("--"):
+            options.add(arg.split("=", 1)[0])
+            skip = arg in VALUE_OPTIONS
+        elif arg in ASSIGNMENTS or any(ch in arg for ch in "/.<"):
+            words.append("*")
+        else:
+            words.append(arg)
+    return tuple(words), frozenset(options)
+
+
+def test_guide_shows_only_commands_the_tests_run(course: Course) -> None:
+    """Every `uv run nbgrader ...` line of INSTRUCTORS.md has the subcommand and options of a command run here."""
+    commands = _guide_commands()
+    assert len(commands) >= 8, f"INSTRUCTORS.md shows only {len(commands)} nbgrader commands"
+    ran = {_shape(args) for args in COMMANDS_RUN}
+    untested = [" ".join(args) for args in commands if _shape(args) not in ran]
+    assert not untested, f"INSTRUCTORS.md shows nbgrader commands no test runs: {untested}\nran: {sorted(ran)}"
+
+
+def test_guide_table_matches_the_battery() -> None:
+    """The hostile-case table of INSTRUCTORS.md lists exactly HOSTILE_CASES, with the same outcome and points."""
+    rows = {}
+    for line in INSTRUCTORS_GUIDE.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0].startswith("`") and cells[0].strip("`") in HOSTILE_CASES:
+            rows[cells[0].strip("`")] = (cells[2], cells[3])
+    expected = {student: (case.outcome, f"{case.points:g} / 6") for student, case in HOSTILE_CASES.items()}
+    assert rows == expected, f"INSTRUCTORS.md's table {rows} != the tests' {expected}"

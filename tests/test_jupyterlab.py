@@ -119,3 +119,16 @@ def test_no_news_or_update_checks():
     assert lab_config["news_url"] is None
     assert lab_config["check_for_updates_class"] == "jupyterlab.NeverCheckForUpdate"
     assert lab_config["default_url"] == "/lab/tree/README.md"
+
+
+def test_formgrader_is_served(lab_server):
+    """INSTRUCTORS.md sends instructors to Nbgrader > Formgrader in this JupyterLab for manual grading."""
+    base, token = lab_server
+    with urllib.request.urlopen(f"{base}/formgrader/manage_assignments?token={token}", timeout=60) as response:
+        page = response.read().decode(errors="replace")
+    assert response.status == 200
+    assert "Manual Grading" in page, page[:2000]
+    # JupyterLab lists the prebuilt extensions it loads in the page config of /lab
+    with urllib.request.urlopen(f"{base}/lab?token={token}", timeout=10) as response:
+        lab_page = response.read().decode(errors="replace")
+    assert '"@jupyter/nbgrader"' in lab_page, "nbgrader's JupyterLab extension (the Nbgrader menu) is not loaded"

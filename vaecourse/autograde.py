@@ -136,8 +136,10 @@ class VerifyRecords(NbGraderPreprocessor):
                                 _flag(resources, grade_id, reason)
 
     def _verify(self, cell: NotebookNode, expected: list[dict], resources: dict) -> None:
-        if any(out.output_type == "error" for out in cell.outputs):
-            return  # its own assertions failed: 0 points already, with their message
+        errors = [out for out in cell.outputs if out.output_type == "error"]
+        if errors:  # 0 points already; make sure the student learns what was expected
+            self._explain_failure(cell, errors[0], expected)
+            return
         got: dict[str, list[dict]] = {}
         for rec in records_of(cell):
             got.setdefault(rec["check"], []).append(rec)
@@ -146,8 +148,9 @@ class VerifyRecords(NbGraderPreprocessor):
             name, hint = want["check"], want.get("hint", "")
             came = got.get(name, [])
             if len(came) != 1:
-                what = "nothing was recorded" if not came else f"it was recorded {len(came)} times"
-                problems.append(f"{name}: expected {summarize(want['value'])}, but {what}")
+                what = "nothing (no record was made)" if not came else f"{len(came)} records of it"
+                problems.append(f"{name}: expected {summarize(want['value'])}, got {what}. "
+                                f"Hint: {hint or 'compare with the task text above'}")
                 continue
             reason = compare(want["value"], came[0]["value"], want.get("rtol", 0.0), want.get("atol", 0.0))
             if reason:
@@ -164,6 +167,26 @@ class VerifyRecords(NbGraderPreprocessor):
                 + "\n- ".join(problems)))
             for problem in problems:
                 _flag(resources, _grade_id(cell), f"out-of-kernel check failed: {problem}")
+
+    @staticmethod
+    def _explain_failure(cell: NotebookNode, error: NotebookNode, expected: list[dict]) -> None:
+        """Add what the test expected and a hint when the error itself does not say so.
+
+        The tests' own assertions already read "expected ..., got .... Hint: ..."; an error raised
+        before them (a stub's NotImplementedError, a NameError, a timeout, a dead kernel) does not.
+        """
+        text = f"{error.get('ename', '')}: {error.get('evalue', '')}"
+        if all(word in text for word in ("expected", "got", "Hint:")):
+            return
+        shown = expected[:3]
+        wanted = "; ".join(f"{rec['check']} = {summarize(rec['value'])}" for rec in shown)
+        more = f" (and {len(expected) - len(shown)} more)" if len(expected) > len(shown) else ""
+        hints = " ".join(dict.fromkeys(rec["hint"] for rec in expected if rec.get("hint"))) or (
+            "read the task above and run the visible tests before submitting")
+        cell.outputs.append(_error(
+            "TestNotPassed",
+            f"this test stopped before it could check your answer. It expected {wanted}{more}; "
+            f"it got {text.strip()[:300]} instead. Hint: {hints}"))
 
 
 class LimitOutputSize(NbGraderPreprocessor):

@@ -14,14 +14,17 @@ the usual candidates, all as plain functions of a code matrix ``(N, D)``:
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from sklearn.mixture import GaussianMixture
 
 from vaecourse.config import seeded
 from vaecourse.data import as_image_batch
 from vaecourse.train import eval_mode
+
+if TYPE_CHECKING:  # scikit-learn takes seconds to import; only the fitting functions need it
+    from sklearn.mixture import GaussianMixture
 
 
 @torch.no_grad()
@@ -90,6 +93,8 @@ def fit_gaussian(codes) -> GaussianMixture:
 def fit_mixture(codes, *, num_components: int = 10, seed: int = 0) -> GaussianMixture:
     """A full-covariance Gaussian mixture fitted to the codes by EM (scikit-learn)."""
     codes = _check_codes(codes).double().numpy()
+    from sklearn.mixture import GaussianMixture
+
     return GaussianMixture(n_components=num_components, covariance_type="full", random_state=seed,
                            reg_covar=1e-5).fit(codes)
 
