@@ -88,7 +88,8 @@ def store(paths: list[Path]) -> None:
         result = execute(path, store=True)
         if (path.parent / "jupytext.toml").exists():
             subprocess.run([sys.executable, "-m", "jupytext", "--sync", "--quiet", str(path)], check=True)
-        print(f"{path.relative_to(ROOT)}: executed and stored in {result['seconds']:.1f} s, "
+        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        print(f"{shown}: executed and stored in {result['seconds']:.1f} s, "
               f"peak {result['peak_mib']:.0f} MiB")
 
 

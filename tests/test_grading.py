@@ -73,7 +73,7 @@ def _nbgrader_env(config_dir: Path) -> dict[str, str]:
     return env
 
 
-#: Every nbgrader command the tests ran, as its argument list (the instructors' guide may show only these).
+#: Every command the tests ran, as the words after `uv run` (the instructors' guide may show only these).
 COMMANDS_RUN: list[list[str]] = []
 
 
@@ -84,7 +84,7 @@ def run_nbgrader(course_dir: Path, *args: str, may_reject: bool = False) -> subp
     and goes on with the others); the hostile batch expects that, and checks the log instead.
     """
     cmd = [sys.executable, "-m", "nbgrader", *args]
-    COMMANDS_RUN.append(list(args))
+    COMMANDS_RUN.append(["nbgrader", *args])
     try:
         proc = subprocess.run(cmd, cwd=course_dir, env=_nbgrader_env(course_dir / ".jupyter_config"),
                               capture_output=True, text=True, timeout=NBGRADER_TIMEOUT_S)
@@ -96,6 +96,20 @@ def run_nbgrader(course_dir: Path, *args: str, may_reject: bool = False) -> subp
     if failed or "Exception while loading config file" in proc.stderr:
         pytest.fail(f"`nbgrader {' '.join(args)}` failed in {course_dir} (exit status {proc.returncode})\n"
                     f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}")
+    return proc
+
+
+def run_tool(course_dir: Path, *words: str) -> subprocess.CompletedProcess:
+    """Run ``uv run <words>`` (jupytext, the store script) with this environment's Python, in ``course_dir``."""
+    COMMANDS_RUN.append(list(words))
+    if words[0] == "python":  # a script of the repository, e.g. benchmarks/run_notebooks.py
+        cmd = [sys.executable, str(REPO / words[1]), *words[2:]]
+    else:
+        cmd = [sys.executable, "-m", *words]
+    proc = subprocess.run(cmd, cwd=course_dir, env=_nbgrader_env(course_dir / ".jupyter_config"),
+                          capture_output=True, text=True, timeout=NBGRADER_TIMEOUT_S)
+    if proc.returncode != 0:
+        pytest.fail(f"`uv run {' '.join(words)}` failed in {course_dir}\n{_output(proc)}")
     return proc
 
 
@@ -293,6 +307,7 @@ class Course:
     logs: dict[str, str]  # aid -> the autograde command's output
     seconds: dict[str, float]  # aid -> wall time of its autograde command
     exported: list[dict[str, str]]  # rows of `nbgrader export`
+    validated: dict  # aid -> `nbgrader validate` of the solution; (aid, "--invert") -> of the committed release
     regrade: dict[str, dict]  # the one-student regrade: scores before and after, and its log
 
     @property
@@ -339,10 +354,20 @@ def course(tmp_path_factory) -> Course:
     shutil.copy2(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
     (root / ".jupyter_config").mkdir()
     students: dict[str, list[str]] = {}
+    (root / "solutions").mkdir()
+    shutil.copy2(REPO / "solutions" / "jupytext.toml", root / "solutions" / "jupytext.toml")  # the pairing
+    validated = {}
     for aid in ASSIGNMENTS:
         shutil.copytree(REPO / "solutions" / aid, root / "solutions" / aid)
+        if aid == HOSTILE_AID:  # the guide's edit-and-release steps, on the copy: sync the pair, store it
+            run_tool(root, "jupytext", "--sync", f"solutions/{aid}/{aid}.py")
+            run_tool(root, "python", "benchmarks/run_notebooks.py", "store", f"solutions/{aid}/{aid}.ipynb")
+        validated[aid] = run_nbgrader(root, "validate", f"solutions/{aid}/{aid}.ipynb")
         # generate with the database on: autograde needs the assignment and its cells in it
         run_nbgrader(root, "generate_assignment", aid, "--force")
+        committed_release = root / "committed_release" / aid
+        shutil.copytree(REPO / "exercises" / aid, committed_release)
+        validated[(aid, "--invert")] = run_nbgrader(root, "validate", "--invert", str(committed_release / f"{aid}.ipynb"))
         release_nb = nbformat.read(root / "exercises" / aid / f"{aid}.ipynb", as_version=4)
         source_nb = nbformat.read(REPO / "solutions" / aid / f"{aid}.ipynb", as_version=4)
         if aid == HOSTILE_AID:
@@ -384,7 +409,7 @@ def course(tmp_path_factory) -> Course:
     return Course(root=root, generated={aid: root / "exercises" / aid for aid in ASSIGNMENTS}, students=students,
                   scores={key: value[0] for key, value in read.items()},
                   comments={key: value[1] for key, value in read.items()}, logs=logs, seconds=seconds,
-                  exported=exported, regrade={"before": before, "after": after, "log": _output(regrade_proc)})
+                  exported=exported, validated=validated, regrade={"before": before, "after": after, "log": _output(regrade_proc)})
 
 
 def _autograded_errors(course: Course, aid: str, student: str) -> str:
@@ -468,7 +493,7 @@ def test_release_hides_solutions_and_hidden_tests(aid: str) -> None:
 @pytest.mark.parametrize("aid", ASSIGNMENTS)
 def test_solution_passes_validate(course: Course, aid: str) -> None:
     """`nbgrader validate` runs the solution in a fresh kernel and every test cell passes."""
-    proc = run_nbgrader(course.root, "validate", f"solutions/{aid}/{aid}.ipynb")
+    proc = course.validated[aid]
     passed = VALIDATE_PASSED in proc.stdout and "VALIDATION FAILED" not in proc.stdout
     assert passed, f"`nbgrader validate` does not pass on solutions/{aid}/{aid}.ipynb\n{_output(proc)}"
 
@@ -476,13 +501,28 @@ def test_solution_passes_validate(course: Course, aid: str) -> None:
 @pytest.mark.parametrize("aid", ASSIGNMENTS)
 def test_release_fails_every_test_under_validate_invert(course: Course, aid: str) -> None:
     """`nbgrader validate --invert` on the committed release: no test cell passes on the stubs."""
-    release = course.root / "committed_release" / aid
-    shutil.copytree(REPO / "exercises" / aid, release)
-    proc = run_nbgrader(course.root, "validate", "--invert", str(release / f"{aid}.ipynb"))
+    proc = course.validated[(aid, "--invert")]
     # "NOTEBOOK PASSED ON n CELL(S)!" lists the tests that pass without any answer written; a test
     # cell that can pass on the stubs gives points for nothing.
     held = VALIDATE_INVERT_PASSED in proc.stdout and "PASSED ON" not in proc.stdout
     assert held, f"test cells of exercises/{aid}/{aid}.ipynb pass without an answer\n{_output(proc)}"
+
+
+def test_stored_records_reproduce(course: Course) -> None:
+    """Storing the solution again (the guide's edit step) gives the committed records, within their tolerances."""
+    from vaecourse.grading import compare, records_of
+
+    def records(path: Path) -> dict[tuple[str, str], dict]:
+        notebook = nbformat.read(path, as_version=4)
+        return {(cell.metadata.nbgrader["grade_id"], rec["check"]): rec
+                for cell in notebook.cells if _is_test_cell(cell) for rec in records_of(cell)}
+
+    committed = records(REPO / "solutions" / HOSTILE_AID / f"{HOSTILE_AID}.ipynb")
+    fresh = records(course.root / "solutions" / HOSTILE_AID / f"{HOSTILE_AID}.ipynb")
+    assert committed.keys() == fresh.keys()
+    for key, rec in committed.items():
+        reason = compare(rec["value"], fresh[key]["value"], rec["rtol"], rec["atol"])
+        assert reason is None, f"{key}: the stored record does not reproduce: {reason}"
 
 
 # ---------------------------------------------------------------------------------- autograde
@@ -506,6 +546,8 @@ def test_solution_earns_all_autograded_points(course: Course, aid: str) -> None:
         if cell_type == "markdown":  # written answers: nbgrader leaves these to a human
             assert scores[gid].auto_score is None and scores[gid].needs_manual_grade, (
                 f"{gid} is a written answer and should wait for manual grading, got {scores[gid]}")
+    flagged = [gid for gid, s in scores.items() if expected[gid][0] == "code" and s.needs_manual_grade]
+    assert not flagged, f"the model answers were flagged for review: {course.comments[(aid, STUDENT_SOLVED)]}"
     total = sum(s.auto_score for gid, s in scores.items() if expected[gid][0] == "code")
     assert total == sum(points for cell_type, points in expected.values() if cell_type == "code")
 
@@ -700,14 +742,20 @@ def test_simulation_figures(course: Course, capsys) -> None:
 
 
 def _guide_commands() -> list[list[str]]:
+    """The words after `uv run` of every command line in INSTRUCTORS.md's bash blocks."""
     text = INSTRUCTORS_GUIDE.read_text(encoding="utf-8")
     commands = []
     for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
         for line in block.splitlines():
             line = line.split("  #", 1)[0].strip()
-            if line.startswith("uv run nbgrader "):
-                commands.append(shlex.split(line)[3:])
+            if line:
+                assert line.startswith("uv run "), f"INSTRUCTORS.md: not a `uv run` command: {line}"
+                commands.append(shlex.split(line)[2:])
     return commands
+
+
+# Commands of the guide that another test file runs (the words after `uv run`, and where).
+RUN_ELSEWHERE = {("jupyter", "lab"): "tests/test_jupyterlab.py"}
 
 
 VALUE_OPTIONS = {"--student", "--to", "--assignment", "--notebook"}  # options whose value is the next word
@@ -730,12 +778,18 @@ def _shape(args: list[str]) -> tuple[tuple[str, ...], frozenset[str]]:
 
 
 def test_guide_shows_only_commands_the_tests_run(course: Course) -> None:
-    """Every `uv run nbgrader ...` line of INSTRUCTORS.md has the subcommand and options of a command run here."""
+    """Every command line of INSTRUCTORS.md has the words and options of a command these tests run."""
     commands = _guide_commands()
-    assert len(commands) >= 8, f"INSTRUCTORS.md shows only {len(commands)} nbgrader commands"
+    assert sum(args[0] == "nbgrader" for args in commands) >= 8, "INSTRUCTORS.md shows few nbgrader commands"
     ran = {_shape(args) for args in COMMANDS_RUN}
-    untested = [" ".join(args) for args in commands if _shape(args) not in ran]
-    assert not untested, f"INSTRUCTORS.md shows nbgrader commands no test runs: {untested}\nran: {sorted(ran)}"
+    untested = []
+    for args in commands:
+        elsewhere = RUN_ELSEWHERE.get(tuple(args))
+        if elsewhere:
+            assert "jupyterlab" in (REPO / elsewhere).read_text(encoding="utf-8"), elsewhere
+        elif _shape(args) not in ran:
+            untested.append(" ".join(args))
+    assert not untested, f"INSTRUCTORS.md shows commands no test runs: {untested}\nran: {sorted(ran)}"
 
 
 def test_guide_table_matches_the_battery() -> None:
