@@ -121,9 +121,10 @@ codes_q1o = torch.tensor([[0.0], [1.0], [2.0], [3.0], [5.0]])
 points_q1o = torch.tensor([[0.5], [2.5], [4.0], [6.1], [7.0]])
 occ_q1o = box_occupancy(codes_q1o, points_q1o)
 assert isinstance(occ_q1o, float), (
-    f"box_occupancy should return a Python float, got {type(occ_q1o).__name__}: end with .item()")
+    f"the type of box_occupancy's result: expected a Python float, got {type(occ_q1o).__name__}. "
+    "Hint: end with .item()")
 assert abs(occ_q1o - 0.6) < 1e-9, (
-    f"1-D case: expected 3 of 5 points near data (0.6), got {occ_q1o}. The spacing is 1, the median (not "
+    f"1-D case: expected 3 of 5 points near data (0.6), got {occ_q1o}. Hint: the spacing is 1, the median (not "
     "the mean, 1.2) of the nearest-neighbour distances 1, 1, 1, 1, 2; the point at 4.0 is exactly 1 from a "
     "code and counts ('at most'); the points at 6.1 and 7.0 are too far.")
 # 2-D: a 3 x 3 grid with spacing 1; (0.5, 0.5) and (1, 1) are near, (3, 0) is exactly 1 away, (5, 5) is far.
@@ -131,27 +132,20 @@ grid_q1o = torch.cartesian_prod(torch.arange(3.0), torch.arange(3.0))
 points_grid_q1o = torch.tensor([[0.5, 0.5], [1.0, 1.0], [3.0, 0.0], [5.0, 5.0]])
 occ_grid_q1o = box_occupancy(grid_q1o, points_grid_q1o)
 assert abs(occ_grid_q1o - 0.75) < 1e-9, (
-    f"3 x 3 grid with spacing 1: expected 3 of 4 points near data (0.75), got {occ_grid_q1o}. If you got 0, "
-    "did you leave each code's zero distance to itself in the spacing?")
+    f"3 x 3 grid with spacing 1: expected 3 of 4 points near data (0.75), got {occ_grid_q1o}. Hint: if you got "
+    "0.25 or 0, did you leave each code's zero distance to itself in the spacing?")
 gen_q1o = torch.Generator().manual_seed(31)
 codes_rand_q1o = torch.randn(9, 2, generator=gen_q1o)
 points_rand_q1o = 3 * torch.rand(60, 2, generator=gen_q1o) - 1.5
 occ_rand_q1o = box_occupancy(codes_rand_q1o, points_rand_q1o)
 occ_scaled_q1o = box_occupancy(7 * codes_rand_q1o + 4, 7 * points_rand_q1o + 4)
 assert abs(occ_scaled_q1o - occ_rand_q1o) <= 1 / 60 + 1e-9, (
-    f"scaling and shifting codes and points together changed the occupancy from {occ_rand_q1o} to "
-    f"{occ_scaled_q1o}: compare each point's distance with the spacing of the codes, not with a fixed number")
+    f"scaling and shifting codes and points together (7 x + 4): expected the occupancy to stay at {occ_rand_q1o} "
+    f"(within 1 / 60), got {occ_scaled_q1o}. Hint: compare each point's distance with the spacing of the codes, "
+    "not with a fixed number")
 print("box_occupancy: visible tests passed")
 ### BEGIN HIDDEN TESTS
 from unittest import mock
-
-def reference_occupancy_q1oh(codes, points):
-    """A float64 reference written out with broadcasting: (occupancy, spacings, nearest distances)."""
-    between = ((codes[:, None, :] - codes[None, :, :]) ** 2).sum(-1).sqrt()
-    between += torch.diag(torch.full((len(codes),), float("inf"), dtype=torch.float64))
-    spacings = between.min(dim=1).values
-    nearest = ((points[:, None, :] - codes[None, :, :]) ** 2).sum(-1).sqrt().min(dim=1).values
-    return (nearest <= spacings.median()).double().mean().item(), spacings, nearest
 
 gen_q1oh = torch.Generator().manual_seed(4242)
 # (1) 2-D: a dense cloud on a sparse background, where mean and median spacing differ a lot;
@@ -162,18 +156,58 @@ centres_q1oh = 6 * torch.randn(3, 6, generator=gen_q1oh, dtype=torch.float64)
 flat_q1oh = (centres_q1oh[torch.arange(301) % 3]
              + torch.randn(301, 6, generator=gen_q1oh, dtype=torch.float64) * torch.tensor([1.0, 1, 1, 0.3, 0.3, 0.1]))
 num_points_q1oh = 1500
-no_reference_q1oh = AssertionError("box_occupancy called vaecourse.latent.box_occupancy; compute it yourself")
-for case_q1oh, codes_q1oh in (("2-D dense cloud on a sparse background", dense_q1oh), ("6-D flat clusters", flat_q1oh)):
-    codes_before_q1oh = codes_q1oh.clone()
+cases_q1oh = {"2-D dense cloud on a sparse background": dense_q1oh, "6-D flat clusters": flat_q1oh}
+points_q1oh = {case: vc.latent.sample_box(*vc.latent.bounding_box(codes), num_points_q1oh,
+                                          generator=torch.Generator().manual_seed(9)).double()
+               for case, codes in cases_q1oh.items()}
+codes_before_q1oh = {case: codes.clone() for case, codes in cases_q1oh.items()}
+no_reference_q1oh = AssertionError(
+    "box_occupancy called vaecourse.latent.box_occupancy: expected your own computation, got a call to the "
+    "package's reference. Hint: compute the codes' spacing and the points' nearest distances with torch.cdist")
+occ_q1oh = {}
+with mock.patch("vaecourse.latent.box_occupancy", side_effect=no_reference_q1oh):
+    for case_q1oh, codes_q1oh in cases_q1oh.items():
+        occ_q1oh[case_q1oh] = box_occupancy(codes_q1oh, points_q1oh[case_q1oh])
+hint_q1oh = ("the fraction of points whose nearest code is at most the spacing, the median over the codes of each "
+             "code's distance to its nearest other code (not the mean, not including the zero distance to itself)")
+vc.grading.record("occupancy of the 1-D example", occ_q1o, atol=1e-9, hint=hint_q1oh)
+vc.grading.record("occupancy of the 3 x 3 grid", occ_grid_q1o, atol=1e-9, hint=hint_q1oh)
+# Counts must agree exactly (atol half a point): no point of these cases lies within 0.5 % of the spacing,
+# so rounding (float32, torch.cdist's matrix-product path) cannot flip one.
+vc.grading.record("occupancy of 60 points around 9 random codes", occ_rand_q1o, atol=0.5 / 60, hint=hint_q1oh)
+vc.grading.record("occupancy of the same, codes and points scaled and shifted (7 x + 4)", occ_scaled_q1o,
+                  atol=0.5 / 60, hint="distances and spacing scale together, so the occupancy must not change")
+for case_q1oh, codes_q1oh in cases_q1oh.items():
+    # as in the assertion below: at most 2 of the 1500 points may differ
+    vc.grading.record(f"occupancy, {case_q1oh} ({num_points_q1oh} box points)", occ_q1oh[case_q1oh],
+                      atol=2.5 / num_points_q1oh, hint=hint_q1oh)
+    # a fingerprint of the codes, not all of them, to keep the stored notebook small
+    vc.grading.record(f"codes after the call, {case_q1oh}: every 10th code and sums over all",
+                      {"every 10th code": codes_q1oh[::10], "sum": codes_q1oh.sum(0),
+                       "sum of squares": (codes_q1oh ** 2).sum(0),
+                       "index-weighted sum": (torch.arange(len(codes_q1oh))[:, None] * codes_q1oh).sum(0)},
+                      rtol=1e-12, atol=1e-9, hint="box_occupancy must not change the codes in place; work on a copy")
+
+def reference_occupancy_q1oh(codes, points):
+    """A float64 reference written out with broadcasting: (occupancy, spacings, nearest distances)."""
+    between = ((codes[:, None, :] - codes[None, :, :]) ** 2).sum(-1).sqrt()
+    between += torch.diag(torch.full((len(codes),), float("inf"), dtype=torch.float64))
+    spacings = between.min(dim=1).values
+    nearest = ((points[:, None, :] - codes[None, :, :]) ** 2).sum(-1).sqrt().min(dim=1).values
+    return (nearest <= spacings.median()).double().mean().item(), spacings, nearest
+
+for case_q1oh, codes_q1oh in cases_q1oh.items():
+    vc.grading.assert_close(codes_q1oh, codes_before_q1oh[case_q1oh], rtol=0, atol=0,
+                            what=f"the codes after the call ({case_q1oh})",
+                            hint="box_occupancy changed the codes in place; work on a copy")
+    occ_case_q1oh = occ_q1oh[case_q1oh]
     expected_pkg_q1oh = vc.latent.box_occupancy(codes_q1oh, num_samples=num_points_q1oh,
                                                 generator=torch.Generator().manual_seed(9))
-    points_q1oh = vc.latent.sample_box(*vc.latent.bounding_box(codes_q1oh), num_points_q1oh,
-                                       generator=torch.Generator().manual_seed(9)).double()
-    expected_q1oh, spacings_q1oh, nearest_q1oh = reference_occupancy_q1oh(codes_q1oh, points_q1oh)
-    assert abs(expected_q1oh - expected_pkg_q1oh) <= 2 / num_points_q1oh  # the test's two references agree
-    with mock.patch("vaecourse.latent.box_occupancy", side_effect=no_reference_q1oh):
-        occ_q1oh = box_occupancy(codes_q1oh, points_q1oh)
-    assert torch.equal(codes_q1oh, codes_before_q1oh), "box_occupancy changed the codes in place; work on a copy"
+    expected_q1oh, spacings_q1oh, nearest_q1oh = reference_occupancy_q1oh(codes_q1oh, points_q1oh[case_q1oh])
+    assert abs(expected_q1oh - expected_pkg_q1oh) <= 2 / num_points_q1oh, (  # the test's two references agree
+        f"the test's two references for {case_q1oh}: expected them to agree within 2 / {num_points_q1oh}, got "
+        f"{expected_q1oh:.4f} (broadcasting) and {expected_pkg_q1oh:.4f} (vaecourse.latent.box_occupancy). "
+        "Hint: your answer cells must not change torch or vaecourse.latent")
     variants_q1oh = {
         "the mean instead of the median of the nearest-neighbour distances":
             (nearest_q1oh <= spacings_q1oh.mean()).double().mean().item(),
@@ -181,14 +215,14 @@ for case_q1oh, codes_q1oh in (("2-D dense cloud on a sparse background", dense_q
             (nearest_q1oh <= nearest_q1oh.median()).double().mean().item(),
         "a zero spacing (each code's distance to itself left in)": (nearest_q1oh <= 0).double().mean().item(),
     }
-    hint_q1oh = "; ".join(f"{name} would give {value:.4f}" for name, value in variants_q1oh.items()
-                          if abs(value - occ_q1oh) <= 2 / num_points_q1oh)
-    assert abs(occ_q1oh - expected_q1oh) <= 2 / num_points_q1oh, (
+    mistakes_q1oh = "; ".join(f"{name} would give {value:.4f}" for name, value in variants_q1oh.items()
+                              if abs(value - occ_case_q1oh) <= 2 / num_points_q1oh)
+    assert abs(occ_case_q1oh - expected_q1oh) <= 2 / num_points_q1oh, (
         f"{case_q1oh} ({len(codes_q1oh)} codes, {num_points_q1oh} box points): expected occupancy "
         f"{expected_q1oh:.4f} (vaecourse.latent.box_occupancy on the same points: {expected_pkg_q1oh:.4f}), "
-        f"got {occ_q1oh:.4f}. "
-        + (f"Your value matches a common mistake: {hint_q1oh}." if hint_q1oh else
-           "Check the spacing: the median over the codes of each code's distance to its nearest other code."))
+        f"got {occ_case_q1oh:.4f}. Hint: "
+        + (f"your value matches a common mistake: {mistakes_q1oh}." if mistakes_q1oh else
+           "check the spacing: the median over the codes of each code's distance to its nearest other code."))
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "q1-prior-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -250,21 +284,29 @@ with torch.random.fork_rng():
     torch.manual_seed(12)
     vae_q1p = vc.models.VAE(latent_dim=3, hidden=(16,))
 images_q1p = sample_prior_images(vae_q1p, 5, torch.Generator().manual_seed(3))
-assert isinstance(images_q1p, torch.Tensor), f"expected a torch.Tensor, got {type(images_q1p).__name__}"
-assert tuple(images_q1p.shape) == (5, 1, 28, 28), (
-    f"expected 5 images of shape (1, 28, 28), i.e. (5, 1, 28, 28), got {tuple(images_q1p.shape)}")
-assert images_q1p.dtype == torch.float32, f"expected float32 images, got {images_q1p.dtype}"
-assert not images_q1p.requires_grad, "the images carry an autograd graph: decode under torch.no_grad()"
+assert isinstance(images_q1p, torch.Tensor), (
+    f"the type of the result: expected a torch.Tensor, got {type(images_q1p).__name__}. "
+    "Hint: return the decoder's .mean, a tensor")
+vc.grading.assert_equal(tuple(images_q1p.shape), (5, 1, 28, 28), what="the shape of 5 images of shape (1, 28, 28)",
+                        hint="return vae.decode(z).mean as it comes, (num_samples, 1, 28, 28): no flattening")
+vc.grading.assert_equal(str(images_q1p.dtype), "torch.float32", what="the dtype of the images",
+                        hint="return the decoder mean in the model's dtype, float32")
+vc.grading.assert_equal(images_q1p.requires_grad, False, what="images.requires_grad",
+                        hint="the images carry an autograd graph: decode under torch.no_grad()")
 assert images_q1p.min() >= 0 and images_q1p.max() <= 1, (
-    f"decoder means are pixel probabilities in [0, 1], got values in [{images_q1p.min().item():.3f}, "
-    f"{images_q1p.max().item():.3f}]: return vae.decode(z).mean, not the logits")
+    f"the pixel values: expected decoder means, pixel probabilities in [0, 1], got values in "
+    f"[{images_q1p.min().item():.3f}, {images_q1p.max().item():.3f}]. Hint: return vae.decode(z).mean, not the logits")
 assert not bool(((images_q1p == 0) | (images_q1p == 1)).all()), (
-    "the images are all 0s and 1s: those are Bernoulli pixel samples. Return the decoder's .mean")
-torch.testing.assert_close(
-    sample_prior_images(vae_q1p, 5, torch.Generator().manual_seed(3)), images_q1p, rtol=0, atol=0,
-    msg=lambda m: f"the same generator seed must give the same images: draw z with generator=generator.\n{m}")
-assert not torch.equal(sample_prior_images(vae_q1p, 5, torch.Generator().manual_seed(4)), images_q1p), (
-    "a different generator seed gave the same images: are the codes drawn at random?")
+    "the pixel values: expected probabilities between 0 and 1, got only 0s and 1s. Hint: those are Bernoulli "
+    "pixel samples; return the decoder's .mean")
+images_same_seed_q1p = sample_prior_images(vae_q1p, 5, torch.Generator().manual_seed(3))
+vc.grading.assert_close(images_same_seed_q1p, images_q1p, rtol=0, atol=0,
+                        what="the images of a second call with the same generator seed",
+                        hint="the same generator seed must give the same images: draw z with generator=generator")
+images_other_seed_q1p = sample_prior_images(vae_q1p, 5, torch.Generator().manual_seed(4))
+assert not torch.equal(images_other_seed_q1p, images_q1p), (
+    "the images for generator seeds 3 and 4: expected different images, got the same. "
+    "Hint: are the codes drawn at random, with the generator passed in?")
 print("sample_prior_images: visible tests passed")
 ### BEGIN HIDDEN TESTS
 from unittest import mock
@@ -272,23 +314,45 @@ from unittest import mock
 with torch.random.fork_rng():
     torch.manual_seed(77)
     vae_q1ph = vc.models.VAE(latent_dim=7, hidden=(24,))
-z_q1ph = torch.randn(64, 7, generator=torch.Generator().manual_seed(21))
-with torch.no_grad():
-    p_x_q1ph = vae_q1ph.decode(z_q1ph)
-    expected_q1ph = p_x_q1ph.mean
-no_reference_q1ph = AssertionError("sample_prior_images called vae.sample; draw z and decode it yourself")
+no_reference_q1ph = AssertionError(
+    "sample_prior_images called vae.sample: expected your own draw and decode, got a call to vae.sample. "
+    "Hint: draw z = torch.randn(num_samples, vae.latent_dim, generator=generator) and return vae.decode(z).mean")
 with mock.patch.object(vc.models.VAE, "sample", side_effect=no_reference_q1ph):
     torch.manual_seed(0)
     images_q1ph = sample_prior_images(vae_q1ph, 64, torch.Generator().manual_seed(21))
     torch.manual_seed(1)  # the global stream must not matter
     images_again_q1ph = sample_prior_images(vae_q1ph, 64, torch.Generator().manual_seed(21))
-assert tuple(images_q1ph.shape) == (64, 1, 28, 28), f"expected (64, 1, 28, 28), got {tuple(images_q1ph.shape)}"
-assert torch.equal(images_q1ph, images_again_q1ph), (
-    "the images depend on torch's global random stream: draw z with torch.randn(..., generator=generator)")
-torch.testing.assert_close(
-    images_q1ph, expected_q1ph, rtol=1e-6, atol=1e-6,
-    msg=lambda m: ("expected vae.decode(z).mean with z = torch.randn(64, 7, generator=generator) (the standard "
-                   f"normal prior, not torch.rand's uniform draws, and drawn before anything else).\n{m}"))
+hint_q1ph = ("vae.decode(z).mean with z = torch.randn(num_samples, vae.latent_dim, generator=generator): the standard "
+             "normal prior (not torch.rand's uniform draws), drawn with the generator passed in before anything else")
+# Whole images would make records of 50,000 numbers: record every 4th pixel of a few images, all pixel sums.
+# float32 decoder, possibly another machine's matrix products: rtol 1e-5, atol 1e-5.
+vc.grading.record("the 5 visible images (seed 3), every 4th pixel", images_q1p[:, :, ::4, ::4], rtol=1e-5, atol=1e-5,
+                  hint=hint_q1ph)
+vc.grading.record("pixel sums of the 5 visible images (seed 3)", images_q1p.sum(dim=(1, 2, 3)), rtol=1e-5, atol=1e-5,
+                  hint=hint_q1ph)
+vc.grading.record("pixel sums of the 5 visible images (seed 4)", images_other_seed_q1p.sum(dim=(1, 2, 3)),
+                  rtol=1e-5, atol=1e-5, hint=hint_q1ph)
+vc.grading.record("requires_grad of the visible images", images_q1p.requires_grad,
+                  hint="decode under torch.no_grad()")
+vc.grading.record("the first 8 of 64 hidden images (latent_dim 7), every 4th pixel", images_q1ph[:8, :, ::4, ::4],
+                  rtol=1e-5, atol=1e-5, hint=hint_q1ph)
+vc.grading.record("pixel sums of the 64 hidden images", images_q1ph.sum(dim=(1, 2, 3)), rtol=1e-5, atol=1e-5,
+                  hint=hint_q1ph)
+vc.grading.record("pixel sums of the 64 hidden images, drawn again after another global seed",
+                  images_again_q1ph.sum(dim=(1, 2, 3)), rtol=1e-5, atol=1e-5,
+                  hint="draw z with torch.randn(..., generator=generator), never from torch's global random stream")
+z_q1ph = torch.randn(64, 7, generator=torch.Generator().manual_seed(21))
+with torch.no_grad():
+    p_x_q1ph = vae_q1ph.decode(z_q1ph)
+    expected_q1ph = p_x_q1ph.mean
+vc.grading.assert_equal(tuple(images_q1ph.shape), (64, 1, 28, 28), what="the shape of 64 hidden images",
+                        hint="return vae.decode(z).mean as it comes, (num_samples, 1, 28, 28)")
+vc.grading.assert_close(images_again_q1ph, images_q1ph, rtol=0, atol=0,
+                        what="the images drawn again with the same generator seed after another global seed",
+                        hint="the images depend on torch's global random stream: draw z with "
+                             "torch.randn(..., generator=generator)")
+vc.grading.assert_close(images_q1ph, expected_q1ph, rtol=1e-6, atol=1e-6,
+                        what="64 images from a hidden VAE (latent_dim 7)", hint=hint_q1ph)
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "q1-mixture-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -354,20 +418,28 @@ gen_q1m = torch.Generator().manual_seed(5)
 codes_q1m = torch.cat([torch.randn(150, 2, generator=gen_q1m) + torch.tensor([8.0, 0.0]),
                        torch.randn(150, 2, generator=gen_q1m) - torch.tensor([8.0, 0.0])])
 draws_q1m = sample_mixture_codes(codes_q1m, 2, 400, seed=0)
-assert isinstance(draws_q1m, torch.Tensor), f"expected a torch.Tensor, got {type(draws_q1m).__name__}"
-assert tuple(draws_q1m.shape) == (400, 2), f"expected (num_samples, D) = (400, 2), got {tuple(draws_q1m.shape)}"
-assert draws_q1m.dtype == torch.float32, f"expected float32 codes, got {draws_q1m.dtype}: end with .float()"
-torch.testing.assert_close(
-    sample_mixture_codes(codes_q1m, 2, 400, seed=0), draws_q1m, rtol=0, atol=0,
-    msg=lambda m: f"the same seed must give the same draws: pass random_state=seed and shuffle with that seed.\n{m}")
-assert not torch.equal(sample_mixture_codes(codes_q1m, 2, 400, seed=1), draws_q1m), (
-    "a different seed gave the same draws: use the seed for the fit and the shuffle")
+assert isinstance(draws_q1m, torch.Tensor), (
+    f"the type of the result: expected a torch.Tensor, got {type(draws_q1m).__name__}. "
+    "Hint: convert the NumPy draws with torch.from_numpy(...)")
+vc.grading.assert_equal(tuple(draws_q1m.shape), (400, 2), what="the shape of 400 draws of 2-D codes",
+                        hint="return (num_samples, D): the draws of .sample(num_samples), not the (draws, components) "
+                             "pair")
+vc.grading.assert_equal(str(draws_q1m.dtype), "torch.float32", what="the dtype of the draws", hint="end with .float()")
+draws_same_seed_q1m = sample_mixture_codes(codes_q1m, 2, 400, seed=0)
+vc.grading.assert_close(draws_same_seed_q1m, draws_q1m, rtol=0, atol=0,
+                        what="the draws of a second call with the same seed",
+                        hint="the same seed must give the same draws: pass random_state=seed, shuffle with that seed")
+draws_other_seed_q1m = sample_mixture_codes(codes_q1m, 2, 400, seed=1)
+assert not torch.equal(draws_other_seed_q1m, draws_q1m), (
+    "the draws for seeds 0 and 1: expected different draws, got the same. "
+    "Hint: use the seed for the fit and the shuffle")
 print("sample_mixture_codes: visible tests passed")
 ### BEGIN HIDDEN TESTS
 from unittest import mock
 
 no_reference_q1mh = AssertionError(
-    "sample_mixture_codes called a vaecourse.latent helper; fit sklearn's GaussianMixture yourself")
+    "sample_mixture_codes called a vaecourse.latent helper: expected your own fit, got a call to "
+    "fit_mixture, fit_gaussian or sample_fitted. Hint: fit sklearn's GaussianMixture yourself")
 patches_q1mh = [mock.patch(f"vaecourse.latent.{name}", side_effect=no_reference_q1mh)
                 for name in ("fit_mixture", "fit_gaussian", "sample_fitted")]
 patches_q1mh += [mock.patch(f"__main__.{name}", side_effect=no_reference_q1mh, create=True)
@@ -386,25 +458,51 @@ try:
 finally:
     for patch_q1mh in patches_q1mh:
         patch_q1mh.stop()
-assert tuple(draws_q1mh.shape) == (4000, 3), f"expected (4000, 3), got {tuple(draws_q1mh.shape)}"
-exact_copies_q1mh = (torch.cdist(draws_q1mh.double(), codes_q1mh.double()).min(dim=1).values < 1e-9).float().mean().item()
+hint_q1mh = ("GaussianMixture(n_components=num_components, covariance_type='full', random_state=seed) fitted to "
+             "codes.double().numpy(), .sample(num_samples), the draws shuffled with "
+             "np.random.default_rng(seed).permutation(num_samples), returned as float32")
+# The draws are deterministic given the seed. A float32 fit moves them by < 1e-5; a wrong covariance type,
+# component count, seed or shuffle changes them completely. Records of the first rows and of moments keep the
+# stored notebook small.
+vc.grading.record("the first 100 of 400 draws from the visible two clusters (seed 0)", draws_q1m[:100],
+                  rtol=1e-5, atol=1e-4, hint=hint_q1mh)
+vc.grading.record("mean and standard deviation per coordinate of the 400 draws (seed 0)",
+                  torch.stack([draws_q1m.double().mean(0), draws_q1m.double().std(0)]), rtol=1e-5, atol=1e-4,
+                  hint=hint_q1mh)
+vc.grading.record("the first 50 draws from the visible two clusters (seed 1)", draws_other_seed_q1m[:50],
+                  rtol=1e-5, atol=1e-4, hint=hint_q1mh)
+vc.grading.record("the first 100 of 4000 draws from three clusters (seed 3)", draws_q1mh[:100], rtol=1e-5, atol=1e-4,
+                  hint=hint_q1mh)
+vc.grading.record("mean and standard deviation per coordinate of the 4000 draws",
+                  torch.stack([draws_q1mh.double().mean(0), draws_q1mh.double().std(0)]), rtol=1e-5, atol=1e-4,
+                  hint=hint_q1mh)
+vc.grading.record("the first 100 of 20000 draws from one correlated Gaussian (seed 0)", draws_corr_q1mh[:100],
+                  rtol=1e-5, atol=1e-4, hint=hint_q1mh)
+vc.grading.record("the correlation of the 20000 draws", torch.corrcoef(draws_corr_q1mh.T.double())[0, 1].item(),
+                  atol=1e-4, hint="use covariance_type='full': a diagonal covariance gives uncorrelated draws")
+vc.grading.assert_equal(tuple(draws_q1mh.shape), (4000, 3), what="the shape of 4000 draws of 3-D codes",
+                        hint="return (num_samples, D)")
+nearest_input_q1mh = torch.cdist(draws_q1mh.double(), codes_q1mh.double()).min(dim=1).values
+exact_copies_q1mh = (nearest_input_q1mh < 1e-9).float().mean().item()
 assert exact_copies_q1mh < 0.01, (
-    f"{exact_copies_q1mh:.0%} of the draws are copies of the input codes: draw new codes from the fitted mixture")
+    f"the fraction of draws that copy an input code: expected below 1 %, got {exact_copies_q1mh:.0%}. "
+    "Hint: draw new codes from the fitted mixture, do not resample the input codes")
 nearest_centre_q1mh = torch.cdist(draws_q1mh, centres_q1mh).argmin(dim=1)
 for k_q1mh, weight_q1mh in enumerate((0.5, 0.3, 0.2)):
     fraction_q1mh = (nearest_centre_q1mh == k_q1mh).float().mean().item()
     stderr_q1mh = (weight_q1mh * (1 - weight_q1mh) / 4000) ** 0.5
     assert abs(fraction_q1mh - weight_q1mh) < 5 * stderr_q1mh, (
-        f"three clusters holding 50 %, 30 % and 20 % of the codes: {fraction_q1mh:.3f} of the draws fell in "
-        f"cluster {k_q1mh}, expected {weight_q1mh} (within 5 standard errors). Fit n_components=num_components.")
+        f"three clusters holding 50 %, 30 % and 20 % of the codes: expected {weight_q1mh} of the draws in cluster "
+        f"{k_q1mh} (within 5 standard errors), got {fraction_q1mh:.3f}. Hint: fit n_components=num_components.")
 first_q1mh = nearest_centre_q1mh[:200].bincount(minlength=3)
 assert int((first_q1mh > 0).sum()) == 3, (
-    f"the first 200 draws come from clusters {first_q1mh.tolist()} (counts): scikit-learn groups the draws "
-    "by component; shuffle them with np.random.default_rng(seed).permutation(num_samples)")
+    f"the clusters of the first 200 draws: expected all three, got the counts {first_q1mh.tolist()}. Hint: "
+    "scikit-learn groups the draws by component; shuffle them with "
+    "np.random.default_rng(seed).permutation(num_samples)")
 corr_q1mh = torch.corrcoef(draws_corr_q1mh.T.double())[0, 1].item()
 assert abs(corr_q1mh - 0.8) < 0.05, (
-    f"one full-covariance Gaussian fitted to codes with correlation 0.8 should give draws with correlation "
-    f"near 0.8, got {corr_q1mh:.3f}: use covariance_type='full'")
+    f"one full-covariance Gaussian fitted to codes with correlation 0.8: expected draws with correlation near 0.8, "
+    f"got {corr_q1mh:.3f}. Hint: use covariance_type='full'")
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "q1-noise-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -472,17 +570,20 @@ for scale_try in (0.1, 100.0):
 z_q1n = torch.tensor([[8.0, 5.0], [2.0, 5.0], [5.0, 8.0], [5.0, 2.0]])
 eps_q1n = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 2.0], [0.5, -0.5]])
 noisy_q1n = add_code_noise(z_q1n, 0.25, eps_q1n)
-assert isinstance(noisy_q1n, torch.Tensor), f"expected a torch.Tensor, got {type(noisy_q1n).__name__}"
-assert tuple(noisy_q1n.shape) == (4, 2), f"expected the shape of z, (4, 2), got {tuple(noisy_q1n.shape)}"
-assert noisy_q1n.dtype == torch.float32, f"float32 in should give float32 out, got {noisy_q1n.dtype}"
-torch.testing.assert_close(
-    add_code_noise(z_q1n, 0.0, eps_q1n), z_q1n,
-    msg=lambda m: f"with noise_factor = 0 the codes must come back unchanged.\n{m}")
-torch.testing.assert_close(
-    noisy_q1n, z_q1n + 1.5 * eps_q1n,
-    msg=lambda m: ("codes at distance 3 from their centre (5, 5) have R = 3; with noise_factor = 0.25 the noise "
-                   "is sqrt(0.25) * 3 * eps = 1.5 * eps. Did you subtract the mean code before measuring "
-                   f"distances, and take the square root of noise_factor?\n{m}"))
+assert isinstance(noisy_q1n, torch.Tensor), (
+    f"the type of the result: expected a torch.Tensor, got {type(noisy_q1n).__name__}. "
+    "Hint: build the noisy codes with torch operations")
+vc.grading.assert_equal(tuple(noisy_q1n.shape), (4, 2), what="the shape of the noisy codes for z of shape (4, 2)",
+                        hint="the result has the shape of z: add the noise elementwise")
+vc.grading.assert_equal(str(noisy_q1n.dtype), "torch.float32", what="the dtype of the noisy codes for float32 inputs",
+                        hint="float32 in should give float32 out: stay in the dtype of z")
+unchanged_q1n = add_code_noise(z_q1n, 0.0, eps_q1n)
+vc.grading.assert_close(unchanged_q1n, z_q1n, rtol=1.3e-6, atol=1e-5, what="the codes with noise_factor = 0",
+                        hint="with noise_factor = 0 the codes must come back unchanged")
+vc.grading.assert_close(noisy_q1n, z_q1n + 1.5 * eps_q1n, rtol=1.3e-6, atol=1e-5,
+                        what="four codes at distance 3 from their centre (5, 5), noise_factor 0.25",
+                        hint="R = 3, so the noise is sqrt(0.25) * 3 * eps = 1.5 * eps. Did you subtract the mean code "
+                             "before measuring distances, and take the square root of noise_factor?")
 print("add_code_noise: visible tests passed")
 ### BEGIN HIDDEN TESTS
 from unittest import mock
@@ -491,13 +592,27 @@ gen_q1nh = torch.Generator().manual_seed(808)
 z_q1nh = 4 * torch.randn(16, 5, generator=gen_q1nh, dtype=torch.float64) + 10
 eps_q1nh = torch.randn(16, 5, generator=gen_q1nh, dtype=torch.float64)
 inputs_before_q1nh = (z_q1nh.clone(), eps_q1nh.clone())
-no_reference_q1nh = AssertionError("add_code_noise called vaecourse.models.code_rms_radius; compute R yourself")
+no_reference_q1nh = AssertionError(
+    "add_code_noise called vaecourse.models.code_rms_radius: expected your own R, got a call to the package's. "
+    "Hint: R = sqrt(mean over codes of the squared distance to the mean code)")
 with mock.patch("vaecourse.models.code_rms_radius", side_effect=no_reference_q1nh), \
         mock.patch("__main__.code_rms_radius", side_effect=no_reference_q1nh, create=True):
     noisy_q1nh = add_code_noise(z_q1nh, 0.05, eps_q1nh)
-assert torch.equal(z_q1nh, inputs_before_q1nh[0]) and torch.equal(eps_q1nh, inputs_before_q1nh[1]), (
-    "add_code_noise changed z or eps in place; build a new tensor instead")
-assert noisy_q1nh.dtype == torch.float64, f"float64 in should give float64 out, got {noisy_q1nh.dtype}"
+hint_q1nh = ("z + sqrt(noise_factor) * R * eps with one R per batch, R = sqrt(mean over the codes of the squared "
+             "distance (summed over the coordinates) to the mean code)")
+vc.grading.record("noisy codes of the visible batch (noise_factor 0.25)", noisy_q1n, rtol=1e-6, atol=1e-6,
+                  hint=hint_q1nh)
+vc.grading.record("codes of the visible batch with noise_factor 0", unchanged_q1n, rtol=1e-6, atol=1e-6,
+                  hint="with noise_factor = 0 the codes must come back unchanged")
+vc.grading.record("noisy codes of a hidden float64 batch (16 x 5, noise_factor 0.05)", noisy_q1nh, rtol=1e-12,
+                  atol=1e-12, hint=hint_q1nh)
+vc.grading.record("z and eps after the call", [z_q1nh, eps_q1nh], rtol=1e-12,
+                  hint="add_code_noise must not change z or eps in place; build a new tensor")
+for name_q1nh, before_q1nh, after_q1nh in zip(("z", "eps"), inputs_before_q1nh, (z_q1nh, eps_q1nh)):
+    vc.grading.assert_close(after_q1nh, before_q1nh, rtol=0, atol=0, what=f"{name_q1nh} after the call",
+                            hint="add_code_noise changed its input in place; build a new tensor instead")
+vc.grading.assert_equal(str(noisy_q1nh.dtype), "torch.float64", what="the dtype of the noisy codes for float64 inputs",
+                        hint="float64 in should give float64 out: stay in the dtype of z")
 squared_q1nh = sum(float(((z_q1nh[i] - z_q1nh.mean(0)) ** 2).sum()) for i in range(16)) / 16
 expected_q1nh = z_q1nh + 0.05 ** 0.5 * squared_q1nh ** 0.5 * eps_q1nh
 variants_q1nh = {
@@ -510,11 +625,11 @@ names_q1nh = [name for name, radius in variants_q1nh.items()
               if torch.allclose(noisy_q1nh, z_q1nh + 0.05 ** 0.5 * radius * eps_q1nh)]
 if torch.allclose(noisy_q1nh, z_q1nh + 0.05 * squared_q1nh ** 0.5 * eps_q1nh):
     names_q1nh.append("noise_factor instead of sqrt(noise_factor)")
-torch.testing.assert_close(
+vc.grading.assert_close(
     noisy_q1nh, expected_q1nh, rtol=1e-12, atol=1e-12,
-    msg=lambda m: ("16 codes in 5-D (float64), noise_factor 0.05: expected z + sqrt(0.05) * R * eps with "
-                   "R = sqrt(mean over codes of the squared distance to the mean code). "
-                   + (f"Your result matches: {', '.join(names_q1nh)}." if names_q1nh else "") + f"\n{m}"))
+    what="16 codes in 5-D (float64), noise_factor 0.05",
+    hint="z + sqrt(0.05) * R * eps with R = sqrt(mean over codes of the squared distance to the mean code)."
+         + (f" Your result matches: {', '.join(names_q1nh)}." if names_q1nh else ""))
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "q1-noise-grad-tests", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
@@ -524,18 +639,19 @@ z_q1g = torch.randn(6, 3, generator=gen_q1g, dtype=torch.float64).requires_grad_
 eps_q1g = torch.randn(6, 3, generator=gen_q1g, dtype=torch.float64)
 weights_q1g = torch.randn(6, 3, generator=gen_q1g, dtype=torch.float64)
 noisy_q1g = add_code_noise(z_q1g, 0.5, eps_q1g)
-assert noisy_q1g.requires_grad, (
-    "the noisy codes are cut off from z in the autograd graph: detach R only, never z itself "
-    "(avoid z.detach(), .item() on z, numpy and torch.no_grad())")
+vc.grading.assert_equal(noisy_q1g.requires_grad, True, what="noisy.requires_grad",
+                        hint="the noisy codes are cut off from z in the autograd graph: detach R only, never z itself "
+                             "(avoid z.detach(), .item() on z, numpy and torch.no_grad())")
 (weights_q1g * noisy_q1g).sum().backward()
-assert z_q1g.grad is not None, "no gradient reached z"
+vc.grading.assert_equal(z_q1g.grad is not None, True, what="a gradient reached z",
+                        hint="compute the noisy codes from z with torch operations")
 print("add_code_noise gradients: visible tests passed")
 ### BEGIN HIDDEN TESTS
-torch.testing.assert_close(
-    z_q1g.grad, weights_q1g, rtol=1e-12, atol=1e-12,
-    msg=lambda m: ("d sum(w * noisy) / dz should be exactly w: the noise term is a constant for autograd "
-                   "because R is detached. An extra term means a gradient flows through R: compute R "
-                   f"from the codes, then call .detach() on it.\n{m}"))
+hint_q1gh = ("the noise term is a constant for autograd because R is detached, so the gradient is exactly w. "
+             "An extra term means a gradient flows through R: compute R from the codes, then call .detach() on it")
+vc.grading.record("d sum(w * noisy) / dz (6 x 3, noise_factor 0.5)", z_q1g.grad, rtol=1e-12, atol=1e-12,
+                  hint=hint_q1gh)
+vc.grading.assert_close(z_q1g.grad, weights_q1g, rtol=1e-12, atol=1e-12, what="d sum(w * noisy) / dz", hint=hint_q1gh)
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "q1-demo-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
