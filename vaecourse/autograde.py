@@ -42,6 +42,7 @@ TAMPER_PATTERNS = [
     (r"__code__|__globals__|__builtins__", "rewrites function internals"),
     (r"\bsys\s*\.\s*(_getframe|modules|settrace|setprofile)\b|\binspect\s*\.", "inspects or rewires the interpreter"),
     (r"\bgc\s*\.\s*get_(objects|referrers)\b", "walks the garbage collector"),
+    (r"\bprofiler\b", "touches the profiler (q5's memory test measures with it)"),
     (r"\bsetattr\s*\(|\bmock\b|monkeypatch", "patches attributes at run time"),
     (r"vnd\.vaecourse|publish_display_data", "writes raw display outputs"),
     (r"\bget_ipython\s*\(|\bshowtraceback\b|set_custom_exc", "reconfigures the kernel"),

@@ -119,6 +119,9 @@ def summarize(value: Any, limit: int = 6) -> str:
         flat = array.ravel()
         shown = ", ".join(f"{x:.6g}" for x in flat[:limit]) + (", ..." if flat.size > limit else "")
         return f"{value['dtype']} tensor of shape {tuple(value['shape'])} [{shown}]"
+    if isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
+        shown = [summarize(v, limit=3) for v in value[:4]]
+        return "[" + "; ".join(shown) + ("; ..." if len(value) > 4 else "") + "]"
     text = repr(value)
     return text if len(text) <= 200 else text[:197] + "..."
 
