@@ -144,19 +144,23 @@ x_q4l = torch.bernoulli(torch.full((3, 1, 2, 2), 0.5), generator=gen_q4l)
 q_z_q4l = Independent(Normal(torch.zeros(3, 5), torch.ones(3, 5)), 1)
 p_x_q4l = Independent(Bernoulli(logits=torch.zeros(3, 1, 2, 2)), 3)
 terms_q4l = beta_vae_loss(x_q4l, q_z_q4l, p_x_q4l, 4.0)
-assert isinstance(terms_q4l, dict), f"beta_vae_loss should return a dict, got {type(terms_q4l).__name__}"
+assert isinstance(terms_q4l, dict), (
+    f"the result of beta_vae_loss: expected a dict, got {type(terms_q4l).__name__}. "
+    "Hint: return {'nll': ..., 'kl': ..., 'neg_elbo': ..., 'beta_loss': ...}")
 assert set(terms_q4l) >= {"nll", "kl", "neg_elbo", "beta_loss"}, (
-    f"the dict needs the keys 'nll', 'kl', 'neg_elbo' and 'beta_loss', got {sorted(terms_q4l)}")
+    f"the keys of the dict: expected 'nll', 'kl', 'neg_elbo' and 'beta_loss', got {sorted(terms_q4l)}. "
+    "Hint: spell the keys exactly as in the docstring")
 for key_q4l in ("nll", "kl", "neg_elbo", "beta_loss"):
     assert isinstance(terms_q4l[key_q4l], torch.Tensor) and tuple(terms_q4l[key_q4l].shape) == (3,), (
-        f"terms['{key_q4l}'] should be a tensor of shape (3,), one value per example; got "
-        f"{getattr(terms_q4l[key_q4l], 'shape', type(terms_q4l[key_q4l]).__name__)}. Do not average over the batch")
-torch.testing.assert_close(
-    terms_q4l["kl"], torch.zeros(3),
-    msg=lambda m: f"q(z|x) = N(0, I) is the prior itself, so the KL must be 0.\n{m}")
-torch.testing.assert_close(
-    terms_q4l["nll"], torch.full((3,), 4 * math.log(2.0)),
-    msg=lambda m: f"logits of 0 give each of the 4 pixels probability 1/2: the NLL is 4 log 2 nats.\n{m}")
+        f"terms['{key_q4l}'] for a batch of 3: expected a tensor of shape (3,), one value per example, got "
+        f"{getattr(terms_q4l[key_q4l], 'shape', type(terms_q4l[key_q4l]).__name__)}. "
+        "Hint: do not average over the batch; sum over the latent dimensions and the pixels only")
+vc.grading.assert_close(terms_q4l["kl"], torch.zeros(3), rtol=1.3e-6, atol=1e-5,
+                        what="terms['kl'] for q(z|x) = N(0, I)",
+                        hint="q(z|x) = N(0, I) is the prior itself, so the KL must be 0")
+vc.grading.assert_close(terms_q4l["nll"], torch.full((3,), 4 * math.log(2.0)), rtol=1.3e-6, atol=1e-5,
+                        what="terms['nll'] for logits of 0 on 4 pixels",
+                        hint="logits of 0 give each of the 4 pixels probability 1/2: the NLL is 4 log 2 nats")
 print("beta_vae_loss: visible tests passed")
 ### BEGIN HIDDEN TESTS
 from unittest import mock
@@ -170,35 +174,54 @@ x_q4lh = torch.bernoulli(torch.full((10, 1, 3, 4), 0.4, dtype=torch.float64), ge
 logits_q4lh = 3 * torch.randn(10, 1, 3, 4, generator=gen_q4lh, dtype=torch.float64)
 q_z_q4lh = Independent(Normal(mu_q4lh, torch.exp(0.5 * logvar_q4lh)), 1)
 p_x_q4lh = Independent(Bernoulli(logits=logits_q4lh), 3)
-nll_ref_q4lh = F_q4lh.binary_cross_entropy_with_logits(logits_q4lh, x_q4lh, reduction="none").sum(dim=(1, 2, 3))
-kl_ref_q4lh = 0.5 * (torch.exp(logvar_q4lh) + mu_q4lh**2 - 1 - logvar_q4lh).sum(-1)
-no_reference_q4lh = AssertionError("beta_vae_loss called torch.distributions.kl_divergence; write the closed-form KL")
-for beta_q4lh in (0.0, 0.25, 1.0, 4.0, 16.0):
+betas_q4lh = (0.0, 0.25, 1.0, 4.0, 16.0)
+keys_q4lh = ("nll", "kl", "neg_elbo", "beta_loss")
+no_reference_q4lh = AssertionError(
+    "beta_vae_loss called torch.distributions.kl_divergence: expected the closed-form KL, got a library call. "
+    "Hint: write 0.5 * sum_j (sigma_j^2 + mu_j^2 - 1 - log sigma_j^2) from q_z.mean and q_z.variance")
+all_terms_q4lh = []
+for beta_q4lh in betas_q4lh:
     with mock.patch("torch.distributions.kl_divergence", side_effect=no_reference_q4lh), \
             mock.patch("torch.distributions.kl.kl_divergence", side_effect=no_reference_q4lh):
-        terms_q4lh = beta_vae_loss(x_q4lh, q_z_q4lh, p_x_q4lh, beta_q4lh)
-    torch.testing.assert_close(
-        terms_q4lh["nll"], nll_ref_q4lh, rtol=1e-10, atol=1e-10,
-        msg=lambda m: f"the NLL is -p_x.log_prob(x): one value per example, summed over all pixels.\n{m}")
-    kl_mean_q4lh = 0.5 * (torch.exp(logvar_q4lh) + mu_q4lh**2 - 1 - logvar_q4lh).mean(-1)
+        all_terms_q4lh.append(beta_vae_loss(x_q4lh, q_z_q4lh, p_x_q4lh, beta_q4lh))
+hint_q4lh = ("nll = -p_x.log_prob(x); kl = 0.5 * sum_j (sigma_j^2 + mu_j^2 - 1 - log sigma_j^2) with sigma^2 = "
+             "q_z.variance; neg_elbo = nll + kl; beta_loss = nll + beta * kl; one value per example")
+vc.grading.record("nll, kl, neg_elbo, beta_loss on the visible batch (float32, beta = 4)",
+                  {key: terms_q4l[key] for key in keys_q4lh}, rtol=1e-5, atol=1e-5, hint=hint_q4lh)
+for beta_q4lh, terms_q4lh in zip(betas_q4lh, all_terms_q4lh):
+    vc.grading.record(f"nll, kl, neg_elbo, beta_loss on a hidden float64 batch (10 x 6), beta = {beta_q4lh:g}",
+                      {key: terms_q4lh[key] for key in keys_q4lh}, rtol=1e-10, atol=1e-10, hint=hint_q4lh)
+nll_ref_q4lh = F_q4lh.binary_cross_entropy_with_logits(logits_q4lh, x_q4lh, reduction="none").sum(dim=(1, 2, 3))
+kl_ref_q4lh = 0.5 * (torch.exp(logvar_q4lh) + mu_q4lh**2 - 1 - logvar_q4lh).sum(-1)
+kl_mean_q4lh = 0.5 * (torch.exp(logvar_q4lh) + mu_q4lh**2 - 1 - logvar_q4lh).mean(-1)
+for beta_q4lh, terms_q4lh in zip(betas_q4lh, all_terms_q4lh):
+    vc.grading.assert_close(terms_q4lh["nll"], nll_ref_q4lh, rtol=1e-10, atol=1e-10,
+                            what=f"terms['nll'] on a hidden float64 batch (beta = {beta_q4lh:g})",
+                            hint="the NLL is -p_x.log_prob(x): one value per example, summed over all pixels")
     assert not torch.allclose(terms_q4lh["kl"], kl_mean_q4lh), (
-        "your KL is averaged over the latent dimensions; the KL of a diagonal Gaussian is their sum")
-    torch.testing.assert_close(
+        "terms['kl'] on a hidden batch: expected the sum over the latent dimensions, got their mean. "
+        "Hint: the KL of a diagonal Gaussian is the sum of the per-dimension KLs (.sum(dim=-1))")
+    vc.grading.assert_close(
         terms_q4lh["kl"], kl_ref_q4lh, rtol=1e-10, atol=1e-10,
-        msg=lambda m: ("the KL disagrees with 0.5 * sum_j (sigma_j^2 + mu_j^2 - 1 - log sigma_j^2) (float64, 10 "
-                       "examples, d = 6). q_z.mean is mu and q_z.variance is sigma^2 (not sigma).\n" + m))
-    torch.testing.assert_close(
-        terms_q4lh["neg_elbo"], nll_ref_q4lh + kl_ref_q4lh, rtol=1e-10, atol=1e-10,
-        msg=lambda m: f"neg_elbo is nll + kl, whatever beta is (the beta = 1 objective).\n{m}")
-    torch.testing.assert_close(
-        terms_q4lh["beta_loss"], nll_ref_q4lh + beta_q4lh * kl_ref_q4lh, rtol=1e-10, atol=1e-10,
-        msg=lambda m: f"beta_loss must be nll + beta * kl, here with beta = {beta_q4lh}.\n{m}")
+        what=f"terms['kl'] on a hidden float64 batch (10 examples, d = 6, beta = {beta_q4lh:g})",
+        hint="0.5 * sum_j (sigma_j^2 + mu_j^2 - 1 - log sigma_j^2); q_z.mean is mu and q_z.variance is sigma^2 "
+             "(not sigma)")
+    vc.grading.assert_close(terms_q4lh["neg_elbo"], nll_ref_q4lh + kl_ref_q4lh, rtol=1e-10, atol=1e-10,
+                            what=f"terms['neg_elbo'] on a hidden float64 batch (beta = {beta_q4lh:g})",
+                            hint="neg_elbo is nll + kl, whatever beta is (the beta = 1 objective)")
+    vc.grading.assert_close(terms_q4lh["beta_loss"], nll_ref_q4lh + beta_q4lh * kl_ref_q4lh, rtol=1e-10, atol=1e-10,
+                            what=f"terms['beta_loss'] on a hidden float64 batch (beta = {beta_q4lh:g})",
+                            hint=f"beta_loss must be nll + beta * kl, here with beta = {beta_q4lh:g}")
     if beta_q4lh >= 1:
         assert bool((terms_q4lh["beta_loss"] >= terms_q4lh["neg_elbo"] - 1e-12).all()), (
-            f"with beta = {beta_q4lh} >= 1 the beta-VAE loss bounds -ELBO from above (KL >= 0)")
+            f"beta_loss against neg_elbo with beta = {beta_q4lh:g}: expected beta_loss >= neg_elbo for every "
+            f"example, got {terms_q4lh['beta_loss'].tolist()} and {terms_q4lh['neg_elbo'].tolist()}. "
+            "Hint: with beta >= 1 the beta-VAE loss bounds -ELBO from above (KL >= 0)")
     else:
         assert bool((terms_q4lh["beta_loss"] <= terms_q4lh["neg_elbo"] + 1e-12).all()), (
-            f"with beta = {beta_q4lh} < 1 the beta-VAE loss lies below -ELBO: it is no longer a bound")
+            f"beta_loss against neg_elbo with beta = {beta_q4lh:g}: expected beta_loss <= neg_elbo for every "
+            f"example, got {terms_q4lh['beta_loss'].tolist()} and {terms_q4lh['neg_elbo'].tolist()}. "
+            "Hint: with beta < 1 the beta-VAE loss lies below -ELBO: it is no longer a bound")
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "q4-loss-grad-tests", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
@@ -212,10 +235,13 @@ logvar_q4g = torch.randn(4, 3, generator=gen_q4g).requires_grad_()
 z_q4g = mu_q4g + torch.exp(0.5 * logvar_q4g) * eps_q4g
 terms_q4g = beta_vae_loss(x_q4g, Independent(Normal(mu_q4g, torch.exp(0.5 * logvar_q4g)), 1),
                           Independent(Bernoulli(logits=(z_q4g @ weight_q4g).view(4, 1, 2, 3)), 3), 2.0)
-assert terms_q4g["beta_loss"].requires_grad, (
-    "the loss is cut off from mu and logvar: avoid .detach(), .item(), numpy and torch.no_grad()")
+vc.grading.assert_equal(terms_q4g["beta_loss"].requires_grad, True, what="terms['beta_loss'].requires_grad",
+                        hint="the loss is cut off from mu and logvar: avoid .detach(), .item(), numpy and "
+                             "torch.no_grad()")
 terms_q4g["beta_loss"].sum().backward()
-assert mu_q4g.grad is not None and logvar_q4g.grad is not None, "no gradient reached mu or logvar"
+vc.grading.assert_equal([mu_q4g.grad is not None, logvar_q4g.grad is not None], [True, True],
+                        what="[a gradient reached mu, a gradient reached logvar]",
+                        hint="compute the KL from q_z.mean and q_z.variance with torch operations")
 print("beta_vae_loss gradients: visible tests passed")
 ### BEGIN HIDDEN TESTS
 import torch.nn.functional as F_q4gh
@@ -243,14 +269,21 @@ def grads_q4gh(beta, use_student):
     return mu_grad, logvar_grad
 
 
-for beta_q4gh in (0.0, 1.0, 3.0):
-    for student_grad_q4gh, reference_grad_q4gh, name_q4gh in zip(grads_q4gh(beta_q4gh, True), grads_q4gh(beta_q4gh, False),
+betas_q4gh = (0.0, 1.0, 3.0)
+student_grads_q4gh = [grads_q4gh(beta_q4gh, True) for beta_q4gh in betas_q4gh]
+hint_q4gh = ("the NLL must reach mu and logvar through z, and beta must multiply the KL only: "
+             "d beta_loss = d nll + beta * d kl")
+vc.grading.record("d sum(beta_loss) / d mu and d logvar on the visible batch (float32, beta = 2)",
+                  [mu_q4g.grad, logvar_q4g.grad], rtol=1e-5, atol=1e-5, hint=hint_q4gh)
+for beta_q4gh, student_q4gh in zip(betas_q4gh, student_grads_q4gh):
+    vc.grading.record(f"d sum(beta_loss) / d mu and d logvar on a hidden float64 batch, beta = {beta_q4gh:g}",
+                      list(student_q4gh), rtol=1e-9, atol=1e-10, hint=hint_q4gh)
+for beta_q4gh, student_q4gh in zip(betas_q4gh, student_grads_q4gh):
+    for student_grad_q4gh, reference_grad_q4gh, name_q4gh in zip(student_q4gh, grads_q4gh(beta_q4gh, False),
                                                                   ("mu", "logvar")):
-        torch.testing.assert_close(
-            student_grad_q4gh, reference_grad_q4gh, rtol=1e-9, atol=1e-10,
-            msg=lambda m: (f"the gradient of sum(beta_loss) with respect to {name_q4gh} is wrong for beta = "
-                           f"{beta_q4gh}: the NLL must reach mu and logvar through z, and beta must multiply the "
-                           f"KL only.\n{m}"))
+        vc.grading.assert_close(
+            student_grad_q4gh, reference_grad_q4gh, rtol=1e-9, atol=1e-10, hint=hint_q4gh,
+            what=f"the gradient of sum(beta_loss) with respect to {name_q4gh}, beta = {beta_q4gh:g}")
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "q4-discretize-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -311,38 +344,59 @@ print("your counts per bin (column 1):", np.bincount(binned_try[:, 1], minlength
 """discretize gives each column np.histogram's equal-width bins, numbered 0 .. num_bins - 1."""
 codes_q4d = np.arange(11.0)[:, None]
 binned_q4d = np.asarray(discretize(codes_q4d, num_bins=5))
-assert binned_q4d.shape == (11, 1), f"expected shape (11, 1), one bin index per value, got {binned_q4d.shape}"
-assert np.issubdtype(binned_q4d.dtype, np.integer), f"bin indices should be integers, got dtype {binned_q4d.dtype}"
+vc.grading.assert_equal(binned_q4d.shape, (11, 1), what="the shape of discretize(codes of shape (11, 1))",
+                        hint="one bin index per value: the result has the shape of codes")
+assert np.issubdtype(binned_q4d.dtype, np.integer), (
+    f"the dtype of the bin indices: expected an integer dtype, got {binned_q4d.dtype}. "
+    "Hint: np.digitize returns integers; convert a float formula with .astype(np.int64)")
 expected_q4d = [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 4]
-assert binned_q4d[:, 0].tolist() == expected_q4d, (
-    f"0, 1, ..., 10 in 5 bins of width 2 should give {expected_q4d}, got {binned_q4d[:, 0].tolist()}. Bins are "
-    "closed on the left, the maximum goes into the last bin, and numbering starts at 0")
+vc.grading.assert_equal(binned_q4d[:, 0].tolist(), expected_q4d, what="0, 1, ..., 10 in 5 bins of width 2",
+                        hint="bins are closed on the left, the maximum goes into the last bin, and numbering "
+                             "starts at 0")
 print("discretize: visible tests passed")
 ### BEGIN HIDDEN TESTS
 gen_q4dh = np.random.default_rng(421)
 codes_q4dh = np.concatenate([gen_q4dh.normal(size=(500, 1)), 100 * gen_q4dh.exponential(size=(500, 1)) - 7,
                              1e-3 * gen_q4dh.uniform(size=(500, 1)), np.full((500, 1), 2.5),
                              gen_q4dh.integers(0, 7, size=(500, 1)).astype(float)], axis=1)
-for num_bins_q4dh in (20, 3, 50):
-    binned_q4dh = np.asarray(discretize(codes_q4dh.copy(), num_bins=num_bins_q4dh))
-    assert binned_q4dh.shape == codes_q4dh.shape, f"expected shape {codes_q4dh.shape}, got {binned_q4dh.shape}"
+bins_q4dh = (20, 3, 50)
+binned_all_q4dh = [np.asarray(discretize(codes_q4dh.copy(), num_bins=n)) for n in bins_q4dh]
+hint_q4dh = ("each column uses its own range (min to max), bins [e_b, e_b+1) numbered from 0, the maximum in "
+             "the last bin; a value exactly on an edge belongs to the bin on its right (use "
+             "np.histogram_bin_edges and np.digitize)")
+vc.grading.record("bins of 0, 1, ..., 10 in 5 bins", binned_q4d.astype(np.int64), hint=hint_q4dh)
+for num_bins_q4dh, binned_q4dh in zip(bins_q4dh, binned_all_q4dh):
+    # a constant column (index 3) may land in any one bin: recorded are the other columns and the number of
+    # distinct bins of the constant one (1)
+    vc.grading.record(f"bins of the 4 non-constant hidden columns (500 values), num_bins = {num_bins_q4dh}",
+                      binned_q4dh[:, [0, 1, 2, 4]].astype(np.int64), hint=hint_q4dh)
+    vc.grading.record(f"number of distinct bins of a constant column, num_bins = {num_bins_q4dh}",
+                      len(np.unique(binned_q4dh[:, 3])),
+                      hint="np.histogram_bin_edges widens a zero range to [c - 0.5, c + 0.5]: one bin")
+for num_bins_q4dh, binned_q4dh in zip(bins_q4dh, binned_all_q4dh):
+    vc.grading.assert_equal(binned_q4dh.shape, codes_q4dh.shape,
+                            what=f"the shape of discretize(codes of shape (500, 5), num_bins={num_bins_q4dh})",
+                            hint="one bin index per value: the result has the shape of codes")
     for j_q4dh in range(codes_q4dh.shape[1]):
         column_q4dh = codes_q4dh[:, j_q4dh]
         if j_q4dh == 3:  # constant column: one bin, any index, nothing broken
             values_q4dh = np.unique(binned_q4dh[:, j_q4dh])
             assert len(values_q4dh) == 1 and 0 <= values_q4dh[0] < num_bins_q4dh, (
-                f"a constant column should land in one valid bin, got the bin indices {values_q4dh.tolist()}: "
-                "np.histogram_bin_edges widens a zero range to [c - 0.5, c + 0.5]")
+                f"a constant column with num_bins = {num_bins_q4dh}: expected one valid bin index, got the bin "
+                f"indices {values_q4dh.tolist()}. Hint: np.histogram_bin_edges widens a zero range to "
+                "[c - 0.5, c + 0.5]")
             continue
         edges_q4dh = np.histogram_bin_edges(column_q4dh, bins=num_bins_q4dh)
         reference_q4dh = np.digitize(column_q4dh, edges_q4dh[:-1]) - 1
-        assert np.array_equal(binned_q4dh[:, j_q4dh], reference_q4dh), (
-            f"column {j_q4dh} with num_bins = {num_bins_q4dh}: {int((binned_q4dh[:, j_q4dh] != reference_q4dh).sum())} "
-            "values are in the wrong bin. Each column uses its own range (min to max), bins [e_b, e_b+1) "
-            "numbered from 0, the maximum in the last bin; a value exactly on an edge belongs to the bin on its "
-            "right (a floor formula can round it the other way: use np.histogram_bin_edges and np.digitize)")
-        assert np.array_equal(np.bincount(binned_q4dh[:, j_q4dh], minlength=num_bins_q4dh),
-                              np.histogram(column_q4dh, bins=num_bins_q4dh)[0])
+        wrong_q4dh = int((binned_q4dh[:, j_q4dh] != reference_q4dh).sum())
+        assert wrong_q4dh == 0, (
+            f"column {j_q4dh} with num_bins = {num_bins_q4dh}: expected every value in np.histogram's bin, got "
+            f"{wrong_q4dh} values in the wrong bin. Hint: {hint_q4dh} (a floor formula can round an edge value "
+            "the other way)")
+        counts_q4dh = np.bincount(binned_q4dh[:, j_q4dh], minlength=num_bins_q4dh).tolist()
+        vc.grading.assert_equal(counts_q4dh, np.histogram(column_q4dh, bins=num_bins_q4dh)[0].tolist(),
+                                what=f"the counts per bin of column {j_q4dh} with num_bins = {num_bins_q4dh}",
+                                hint=hint_q4dh)
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "q4-mi-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -404,13 +458,16 @@ print(f"I(a; independent) = {mutual_information(a_try_mi, np.array([0, 1, 0, 1, 
 """mutual_information is the empirical I(a; b) in nats for arbitrary integer labels, without scikit-learn."""
 labels_q4m = np.array([0, 0, 1, 1, 2, 2])
 info_q4m = mutual_information(labels_q4m, labels_q4m)
-assert isinstance(info_q4m, float), f"return a Python float (use float(...)), got {type(info_q4m).__name__}"
-assert abs(info_q4m - math.log(3)) < 1e-12, (
-    f"I(a; a) is the entropy H(a); three equally frequent labels give log 3 = {math.log(3):.6f} nats, got {info_q4m}. "
-    "Use the natural log")
+assert isinstance(info_q4m, float), (
+    f"the result of mutual_information: expected a Python float, got {type(info_q4m).__name__}. "
+    "Hint: return float(...)")
+vc.grading.assert_close(info_q4m, math.log(3), rtol=0, atol=1e-12,
+                        what="I(a; a) for three equally frequent labels (the entropy log 3)",
+                        hint="I(a; a) is the entropy H(a); use the natural log")
 independent_q4m = mutual_information(np.array([0, 0, 1, 1]), np.array([5, 7, 5, 7]))
-assert abs(independent_q4m) < 1e-12, (
-    f"a and b are independent here (every pair occurs once), so I(a; b) = 0, got {independent_q4m}")
+vc.grading.assert_close(independent_q4m, 0.0, rtol=0, atol=1e-12,
+                        what="I(a; b) of independent labels (every pair occurs once)",
+                        hint="when the joint frequencies are the product of the marginals, every log term is 0")
 print("mutual_information: visible tests passed")
 ### BEGIN HIDDEN TESTS
 from unittest import mock
@@ -427,7 +484,9 @@ labels_q4mh = gen_q4mh.integers(0, 5, 400)
 cases_q4mh.append((np.array([-3, 10, 7])[gen_q4mh.integers(0, 3, 400)], labels_q4mh * 100 - 250))  # odd labels
 cases_q4mh.append((labels_q4mh, 2 * labels_q4mh + 1))  # a function of a: I = H(a)
 references_q4mh = [reference_mi_q4mh(a, b) for a, b in cases_q4mh]
-no_reference_q4mh = AssertionError("mutual_information called a library's mutual information; count the pairs yourself")
+no_reference_q4mh = AssertionError(
+    "mutual_information called a library's mutual information: expected your own count of the pairs, got a "
+    "library call. Hint: count the joint frequencies with np.unique(..., return_inverse=True) and np.add.at")
 patches_q4mh = [mock.patch(target, side_effect=no_reference_q4mh) for target in (
     "sklearn.metrics.mutual_info_score", "sklearn.metrics.cluster.mutual_info_score",
     "sklearn.metrics.cluster._supervised.mutual_info_score", "vaecourse.metrics.discrete_mutual_info",
@@ -445,20 +504,32 @@ try:
             if isinstance(error_q4mh, AssertionError):
                 raise
             raise AssertionError(
-                f"mutual_information raised {type(error_q4mh).__name__}: {error_q4mh}. Labels can be any integers, "
-                f"e.g. {sorted(set(a_case_q4mh.tolist()))[:5]} and {sorted(set(b_case_q4mh.tolist()))[:5]}: map them to "
-                "0, 1, ... with np.unique(labels, return_inverse=True) before counting") from error_q4mh
+                f"mutual_information of labels such as {sorted(set(a_case_q4mh.tolist()))[:5]} and "
+                f"{sorted(set(b_case_q4mh.tolist()))[:5]}: expected a float, got {type(error_q4mh).__name__}: "
+                f"{error_q4mh}. Hint: labels can be any integers; map them to 0, 1, ... with "
+                "np.unique(labels, return_inverse=True) before counting") from error_q4mh
 finally:
     for patch_q4mh in patches_q4mh:
         patch_q4mh.stop()
+hint_q4mh = ("use the empirical joint frequencies (counts / N), skip empty cells, natural log; labels may be "
+             "negative or have gaps")
+vc.grading.record("I(a; a) of three equally frequent labels and I(a; b) of independent labels",
+                  [info_q4m, independent_q4m], rtol=0, atol=1e-12, hint=hint_q4mh)
+vc.grading.record("I(a; b) on 6 hidden label pairs (nats)", results_q4mh, rtol=0, atol=1e-9, hint=hint_q4mh)
+vc.grading.record("I(b; a) on the same 6 pairs, arguments swapped", swapped_q4mh, rtol=0, atol=1e-9,
+                  hint="the mutual information is symmetric: I(b; a) = I(a; b)")
 for index_q4mh, (result_q4mh, swapped_result_q4mh, reference_q4mh) in enumerate(
         zip(results_q4mh, swapped_q4mh, references_q4mh)):
-    assert isinstance(result_q4mh, float), f"return a Python float, got {type(result_q4mh).__name__}"
-    assert abs(result_q4mh - reference_q4mh) < 1e-9, (
-        f"case {index_q4mh}: I(a; b) = {reference_q4mh:.10f} nats expected, got {result_q4mh}. Use the empirical "
-        "joint frequencies (counts / N), skip empty cells, natural log; labels may be negative or have gaps")
-    assert abs(swapped_result_q4mh - reference_q4mh) < 1e-9, f"case {index_q4mh}: I(b; a) should equal I(a; b)"
-    assert result_q4mh >= -1e-12, f"case {index_q4mh}: a mutual information cannot be negative, got {result_q4mh}"
+    assert isinstance(result_q4mh, float), (
+        f"case {index_q4mh}: expected a Python float, got {type(result_q4mh).__name__}. Hint: return float(...)")
+    vc.grading.assert_close(result_q4mh, reference_q4mh, rtol=0, atol=1e-9,
+                            what=f"case {index_q4mh}: I(a; b) in nats", hint=hint_q4mh)
+    vc.grading.assert_close(swapped_result_q4mh, reference_q4mh, rtol=0, atol=1e-9,
+                            what=f"case {index_q4mh}: I(b; a), the arguments swapped",
+                            hint="the mutual information is symmetric: I(b; a) should equal I(a; b)")
+    assert result_q4mh >= -1e-12, (
+        f"case {index_q4mh}: expected a mutual information >= 0, got {result_q4mh}. "
+        "Hint: a mutual information cannot be negative; check the ratio p(a, b) / (p(a) p(b)) inside the log")
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "q4-mig-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -537,10 +608,12 @@ grid_q4g = np.stack(np.meshgrid(np.arange(3), np.arange(4), indexing="ij"), axis
 factors_q4g = np.repeat(grid_q4g, 5, axis=0)  # every combination 5 times: the two factors are independent
 codes_q4g = factors_q4g.astype(float)[:, ::-1].copy()  # code 0 copies factor 1, code 1 copies factor 0
 score_q4g = mig(codes_q4g, factors_q4g)
-assert isinstance(score_q4g, float), f"mig should return a Python float, got {type(score_q4g).__name__}"
-assert abs(score_q4g - 1.0) < 1e-9, (
-    f"each factor is copied exactly into one code and the factors are independent, so each gap is H(v_k) / H(v_k) "
-    f"= 1 and MIG = 1; got {score_q4g}. Did you divide each gap by the factor's entropy and average over factors?")
+assert isinstance(score_q4g, float), (
+    f"the result of mig: expected a Python float, got {type(score_q4g).__name__}. Hint: return float(...)")
+vc.grading.assert_close(score_q4g, 1.0, rtol=0, atol=1e-9,
+                        what="MIG of two independent factors, each copied exactly into one code",
+                        hint="each gap is H(v_k) / H(v_k) = 1; did you divide each gap by the factor's entropy "
+                             "and average over factors?")
 print("mig: visible tests passed")
 ### BEGIN HIDDEN TESTS
 from unittest import mock
@@ -554,7 +627,8 @@ def reference_mig_q4gh(codes, factors, num_bins=20):
         binned[:, j] = np.digitize(codes[:, j], np.histogram_bin_edges(codes[:, j], bins=num_bins)[:-1])
     gaps = []
     for k in range(factors.shape[1]):
-        information = sorted((reference_mi_q4gh(binned[:, j], factors[:, k]) for j in range(codes.shape[1])), reverse=True)
+        information = sorted((reference_mi_q4gh(binned[:, j], factors[:, k]) for j in range(codes.shape[1])),
+                             reverse=True)
         gaps.append((information[0] - information[1]) / reference_mi_q4gh(factors[:, k], factors[:, k]))
     return float(np.mean(gaps))
 
@@ -570,7 +644,9 @@ for num_q4gh, sizes_q4gh, num_codes_q4gh in ((2000, (3, 6, 10), 5), (800, (2, 5)
     cases_q4gh.append((codes_case_q4gh, factors_case_q4gh, 20))
 cases_q4gh.append((cases_q4gh[0][0], cases_q4gh[0][1], 7))
 references_q4gh = [reference_mig_q4gh(c, f, n) for c, f, n in cases_q4gh]
-no_reference_q4gh = AssertionError("mig called a library's MIG or mutual information; use your own functions")
+no_reference_q4gh = AssertionError(
+    "mig called a library's MIG or mutual information: expected your own discretize and mutual_information, got "
+    "a library call. Hint: use the functions you wrote in Tasks 2 and 3")
 patches_q4gh = [mock.patch(target, side_effect=no_reference_q4gh) for target in (
     "sklearn.metrics.mutual_info_score", "sklearn.metrics.cluster.mutual_info_score",
     "sklearn.metrics.cluster._supervised.mutual_info_score", "vaecourse.metrics.discrete_mutual_info",
@@ -584,12 +660,16 @@ try:
 finally:
     for patch_q4gh in patches_q4gh:
         patch_q4gh.stop()
+hint_q4gh = ("for each factor: the mutual information of every discretised code with it, the largest minus the "
+             "second largest, divided by the factor's entropy; then the mean over factors. Use num_bins as given")
+vc.grading.record("MIG of the visible copied code", score_q4g, rtol=0, atol=1e-9, hint=hint_q4gh)
+vc.grading.record("MIG on 4 hidden mixed codes (num_bins 20, 20, 20, 7)", results_q4gh, rtol=0, atol=1e-9,
+                  hint=hint_q4gh)
 for index_q4gh, (result_q4gh, reference_q4gh) in enumerate(zip(results_q4gh, references_q4gh)):
-    assert isinstance(result_q4gh, float), f"mig should return a Python float, got {type(result_q4gh).__name__}"
-    assert abs(result_q4gh - reference_q4gh) < 1e-9, (
-        f"case {index_q4gh}: MIG = {reference_q4gh:.10f} expected, got {result_q4gh}. For each factor: the mutual "
-        "information of every discretised code with it, the largest minus the second largest, divided by the "
-        "factor's entropy; then the mean over factors. Use num_bins as given")
+    assert isinstance(result_q4gh, float), (
+        f"case {index_q4gh}: expected a Python float, got {type(result_q4gh).__name__}. Hint: return float(...)")
+    vc.grading.assert_close(result_q4gh, reference_q4gh, rtol=0, atol=1e-9,
+                            what=f"case {index_q4gh}: MIG of a mixed code", hint=hint_q4gh)
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "q4-mig-sanity-tests", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
@@ -602,8 +682,16 @@ perfect_q4s = np.concatenate([factors_q4s + 0.05 * gen_q4s.normal(size=factors_q
 noise_q4s = gen_q4s.normal(size=(len(factors_q4s), 5))
 perfect_score_q4s, noise_score_q4s = mig(perfect_q4s, factors_q4s), mig(noise_q4s, factors_q4s)
 print(f"perfect code: MIG = {perfect_score_q4s:.3f}; noise code: MIG = {noise_score_q4s:.3f}")
-assert perfect_score_q4s > 0.9, f"a code that copies each factor into its own dimension should score near 1, got {perfect_score_q4s}"
-assert noise_score_q4s < 0.05, f"a code independent of the factors should score near 0, got {noise_score_q4s}"
+for name_q4s, score_q4s in (("perfect", perfect_score_q4s), ("noise", noise_score_q4s)):
+    assert -1e-9 <= score_q4s <= 1 + 1e-9, (
+        f"MIG of the {name_q4s} code: expected a value in [0, 1], got {score_q4s}. Hint: divide each factor's gap "
+        "by its entropy H(v_k) = I(v_k; v_k), then average over the factors")
+assert perfect_score_q4s > 0.9, (
+    f"MIG of a code that copies each factor into its own dimension: expected near 1 (> 0.9), got "
+    f"{perfect_score_q4s}. Hint: each factor's top code carries nearly all of H(v_k) and the second almost none")
+assert noise_score_q4s < 0.05, (
+    f"MIG of a code independent of the factors: expected near 0 (< 0.05), got {noise_score_q4s}. "
+    "Hint: with no information about the factors, every gap is small")
 print("mig sanity checks: visible tests passed")
 ### BEGIN HIDDEN TESTS
 standard_q4sh = (factors_q4s - factors_q4s.mean(0)) / factors_q4s.std(0)
@@ -612,21 +700,32 @@ rotated_q4sh[:, 0] = (standard_q4sh[:, 0] - standard_q4sh[:, 1]) / 2**0.5  # fac
 rotated_q4sh[:, 1] = (standard_q4sh[:, 0] + standard_q4sh[:, 1]) / 2**0.5
 rotated_q4sh = rotated_q4sh + 0.05 * gen_q4s.normal(size=rotated_q4sh.shape)
 rotated_score_q4sh = mig(rotated_q4sh, factors_q4s)
-assert rotated_score_q4sh < perfect_score_q4s - 0.4, (
-    f"mixing factors 0 and 1 by a 45-degree rotation spreads each over two codes, so their gaps should nearly "
-    f"vanish: expected MIG well below the perfect code's {perfect_score_q4s:.3f}, got {rotated_score_q4sh:.3f}")
 permutation_q4sh = gen_q4s.permutation(perfect_q4s.shape[1])
-scaled_q4sh = perfect_q4s[:, permutation_q4sh] * np.array([3.0, -0.01, 250.0, -1.0, 0.5]) + np.array([1.0, -5.0, 0.0, 2e3, 7.0])
-for name_q4sh, variant_q4sh in (("permuted", perfect_q4s[:, permutation_q4sh]), ("permuted and rescaled", scaled_q4sh)):
-    variant_score_q4sh = mig(variant_q4sh, factors_q4s)
-    assert abs(variant_score_q4sh - perfect_score_q4s) < 1e-9, (
-        f"MIG should not change when the code dimensions are {name_q4sh} (each dimension is binned over its own "
-        f"range): got {variant_score_q4sh} instead of {perfect_score_q4s}")
-redundant_q4sh = np.concatenate([perfect_q4s, perfect_q4s[:, [0]] + 0.01 * gen_q4s.normal(size=(len(perfect_q4s), 1))], axis=1)
+scaled_q4sh = (perfect_q4s[:, permutation_q4sh] * np.array([3.0, -0.01, 250.0, -1.0, 0.5])
+               + np.array([1.0, -5.0, 0.0, 2e3, 7.0]))
+variants_q4sh = (("permuted", perfect_q4s[:, permutation_q4sh]), ("permuted and rescaled", scaled_q4sh))
+variant_scores_q4sh = [mig(variant_q4sh, factors_q4s) for _, variant_q4sh in variants_q4sh]
+redundant_q4sh = np.concatenate([perfect_q4s, perfect_q4s[:, [0]] + 0.01 * gen_q4s.normal(size=(len(perfect_q4s), 1))],
+                                axis=1)
 redundant_score_q4sh = mig(redundant_q4sh, factors_q4s)
+hint_q4sh = ("MIG = mean over factors of (largest - second largest mutual information of a discretised code "
+             "with the factor) / H(factor), each code binned over its own range")
+vc.grading.record("MIG of the perfect, noise, rotated, permuted, permuted and rescaled, redundant codes",
+                  [perfect_score_q4s, noise_score_q4s, rotated_score_q4sh, *variant_scores_q4sh, redundant_score_q4sh],
+                  rtol=0, atol=1e-9, hint=hint_q4sh)
+assert rotated_score_q4sh < perfect_score_q4s - 0.4, (
+    f"MIG of a code with factors 0 and 1 mixed by a 45-degree rotation: expected well below the perfect code's "
+    f"{perfect_score_q4s:.3f} (by more than 0.4), got {rotated_score_q4sh:.3f}. Hint: the rotation spreads each "
+    "of the two factors over two codes, so their gaps should nearly vanish")
+for (name_q4sh, _), variant_score_q4sh in zip(variants_q4sh, variant_scores_q4sh):
+    vc.grading.assert_close(variant_score_q4sh, perfect_score_q4s, rtol=0, atol=1e-9,
+                            what=f"MIG of the perfect code with its dimensions {name_q4sh}",
+                            hint="MIG should not change: each dimension is binned over its own range, and the "
+                                 "gap does not depend on the order of the codes")
 assert redundant_score_q4sh < perfect_score_q4s - 0.25, (
-    f"a second copy of factor 0's code leaves that factor no gap, so MIG should drop by about a third: "
-    f"perfect {perfect_score_q4s:.3f}, with a duplicate {redundant_score_q4sh:.3f}")
+    f"MIG with a second copy of factor 0's code: expected about a third below the perfect code's "
+    f"{perfect_score_q4s:.3f} (by more than 0.25), got {redundant_score_q4sh:.3f}. Hint: a duplicate leaves "
+    "factor 0 no gap between its top two codes")
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "q4-traversal-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -723,30 +822,57 @@ fig = vc.plotting.strip(torch.stack(rows_try_traversal), title="aligned code (ro
 base_q4t = torch.tensor([0.5, -1.0, 2.0])
 codes_q4t = traversal_codes(base_q4t, 1, torch.tensor([-2.0, 0.0, 2.0, 4.0]))
 assert isinstance(codes_q4t, torch.Tensor) and tuple(codes_q4t.shape) == (4, 3), (
-    f"expected a tensor of shape (4, 3), one row per value, got {getattr(codes_q4t, 'shape', type(codes_q4t).__name__)}")
+    f"traversal_codes of a base of shape (3,) with 4 values: expected a tensor of shape (4, 3), one row per value, "
+    f"got {getattr(codes_q4t, 'shape', type(codes_q4t).__name__)}. Hint: repeat the base code once per value")
 expected_q4t = torch.tensor([[0.5, -2.0, 2.0], [0.5, 0.0, 2.0], [0.5, 2.0, 2.0], [0.5, 4.0, 2.0]])
-torch.testing.assert_close(codes_q4t, expected_q4t,
-                           msg=lambda m: f"only column 1 should take the values; the others keep the base code.\n{m}")
-assert torch.equal(base_q4t, torch.tensor([0.5, -1.0, 2.0])), "traversal_codes modified base_code in place: copy it first"
+vc.grading.assert_close(codes_q4t, expected_q4t, rtol=1.3e-6, atol=1e-5,
+                        what="traversal codes of [0.5, -1, 2], dimension 1, values [-2, 0, 2, 4]",
+                        hint="only column 1 should take the values; the others keep the base code")
+vc.grading.assert_equal(base_q4t.tolist(), [0.5, -1.0, 2.0], what="base_code after the call",
+                        hint="traversal_codes modified base_code in place: copy it first")
 print("traversal_codes: visible tests passed")
 ### BEGIN HIDDEN TESTS
 gen_q4th = torch.Generator().manual_seed(461)
 base_q4th = torch.randn(6, generator=gen_q4th, dtype=torch.float64)
 base_copy_q4th = base_q4th.clone()
-for dimension_q4th, values_q4th in ((0, torch.linspace(-3, 3, 5, dtype=torch.float64)), (5, [1.0, 2.0]),
-                                    (3, torch.tensor([0.25]))):
+cases_q4th = ((0, torch.linspace(-3, 3, 5, dtype=torch.float64)), (5, [1.0, 2.0]), (3, torch.tensor([0.25])))
+codes_all_q4th, written_all_q4th = [], []
+for dimension_q4th, values_q4th in cases_q4th:
     codes_q4th = traversal_codes(base_q4th, dimension_q4th, values_q4th)
-    values_tensor_q4th = torch.as_tensor(values_q4th, dtype=torch.float64)
-    assert codes_q4th.dtype == torch.float64, f"keep the dtype of base_code (float64), got {codes_q4th.dtype}"
-    assert tuple(codes_q4th.shape) == (len(values_tensor_q4th), 6), f"expected shape ({len(values_tensor_q4th)}, 6), got {tuple(codes_q4th.shape)}"
-    expected_q4th = base_q4th.repeat(len(values_tensor_q4th), 1)
-    expected_q4th[:, dimension_q4th] = values_tensor_q4th
-    torch.testing.assert_close(codes_q4th, expected_q4th, rtol=0, atol=0,
-                               msg=lambda m: f"dimension {dimension_q4th}, values {values_q4th}: wrong codes.\n{m}")
+    codes_all_q4th.append(codes_q4th.clone())
     codes_q4th[0, (dimension_q4th + 1) % 6] = 99.0  # rows must be independent copies
-    assert codes_q4th[-1, (dimension_q4th + 1) % 6] != 99.0 or len(values_tensor_q4th) == 1, (
-        "the rows share memory (expand without a copy): writing one row changed another; use repeat or clone")
-assert torch.equal(base_q4th, base_copy_q4th), "traversal_codes modified base_code (or its storage) in place"
+    written_all_q4th.append(codes_q4th)
+vc.grading.record("traversal codes of the visible base (float32)", codes_q4t, rtol=0, atol=0,
+                  hint="row i is base_code with coordinate `dimension` replaced by values[i], in base_code's dtype")
+vc.grading.record("visible base_code after the call", base_q4t, rtol=0, atol=0,
+                  hint="do not modify base_code in place: copy it first")
+for (dimension_q4th, _), codes_q4th, written_q4th in zip(cases_q4th, codes_all_q4th, written_all_q4th):
+    vc.grading.record(f"hidden float64 traversal codes, dimension {dimension_q4th}", codes_q4th, rtol=0, atol=0,
+                      hint="row i is base_code with coordinate `dimension` replaced by values[i], in base_code's "
+                           "dtype (float64 here)")
+    vc.grading.record(f"hidden traversal codes, dimension {dimension_q4th}, after writing 99 into row 0",
+                      written_q4th, rtol=0, atol=0,
+                      hint="the rows must be independent copies (repeat or clone, not expand)")
+vc.grading.record("hidden base_code after three calls and the writes", base_q4th, rtol=0, atol=0,
+                  hint="traversal_codes must not modify base_code or share its storage")
+for (dimension_q4th, values_q4th), codes_q4th, written_q4th in zip(cases_q4th, codes_all_q4th, written_all_q4th):
+    values_tensor_q4th = torch.as_tensor(values_q4th, dtype=torch.float64)
+    vc.grading.assert_equal(str(codes_q4th.dtype), "torch.float64", what="the dtype of the codes of a float64 base",
+                            hint="keep the dtype of base_code")
+    vc.grading.assert_equal(tuple(codes_q4th.shape), (len(values_tensor_q4th), 6),
+                            what=f"the shape of the codes for {len(values_tensor_q4th)} values and D = 6",
+                            hint="one row per value, one column per latent coordinate")
+    expected_q4th = base_copy_q4th.repeat(len(values_tensor_q4th), 1)
+    expected_q4th[:, dimension_q4th] = values_tensor_q4th
+    vc.grading.assert_close(codes_q4th, expected_q4th, rtol=0, atol=0,
+                            what=f"traversal codes, dimension {dimension_q4th}, values {values_q4th}",
+                            hint="row i is base_code with coordinate `dimension` replaced by values[i]")
+    column_q4th = (dimension_q4th + 1) % 6
+    assert written_q4th[-1, column_q4th] != 99.0 or len(values_tensor_q4th) == 1, (
+        f"the last row after writing 99 into row 0, column {column_q4th}: expected it unchanged, got 99. "
+        "Hint: the rows share memory (expand without a copy); use repeat or clone")
+vc.grading.assert_close(base_q4th, base_copy_q4th, rtol=0, atol=0, what="base_code after the calls",
+                        hint="traversal_codes modified base_code (or its storage) in place")
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "q4-traversal-tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
@@ -755,9 +881,13 @@ model_q4v = vc.models.BetaVAE(latent_dim=3, image_shape=(1, 6, 6), hidden=(8,), 
 x_q4v = torch.bernoulli(torch.full((1, 1, 6, 6), 0.3), generator=torch.Generator().manual_seed(471))
 images_q4v = latent_traversal(model_q4v, x_q4v, 2, torch.linspace(-2, 2, 5))
 assert isinstance(images_q4v, torch.Tensor) and tuple(images_q4v.shape) == (5, 1, 6, 6), (
-    f"expected images of shape (5, 1, 6, 6), one per value, got {getattr(images_q4v, 'shape', type(images_q4v).__name__)}")
-assert not images_q4v.requires_grad, "compute the traversal under torch.no_grad(): it is a picture, not a loss"
-assert bool(((images_q4v >= 0) & (images_q4v <= 1)).all()), "return the decoder's mean (pixel probabilities), not logits"
+    f"latent_traversal with 5 values on a (1, 1, 6, 6) image: expected images of shape (5, 1, 6, 6), one per value, "
+    f"got {getattr(images_q4v, 'shape', type(images_q4v).__name__)}. Hint: decode the (K, D) codes in one batch")
+vc.grading.assert_equal(images_q4v.requires_grad, False, what="images.requires_grad",
+                        hint="compute the traversal under torch.no_grad(): it is a picture, not a loss")
+assert bool(((images_q4v >= 0) & (images_q4v <= 1)).all()), (
+    f"the traversal images: expected pixel probabilities in [0, 1], got values from {images_q4v.min().item():.3g} "
+    f"to {images_q4v.max().item():.3g}. Hint: return the decoder's mean (decode(codes).mean), not logits")
 print("latent_traversal: visible tests passed")
 ### BEGIN HIDDEN TESTS
 gen_q4vh = torch.Generator().manual_seed(472)
@@ -789,25 +919,43 @@ torch.manual_seed(0)
 images_q4vh = latent_traversal(model_q4vh, x_q4vh, 1, values_q4vh)
 torch.manual_seed(1)
 images_again_q4vh = latent_traversal(model_q4vh, x_q4vh, 1, values_q4vh)
-assert len(model_q4vh.decoded) == 2, (
-    f"decode the K codes in one call (one batch): decode was called {len(model_q4vh.decoded)} times for 2 traversals")
+decode_calls_q4vh = len(model_q4vh.decoded)
+inactive_q4vh = latent_traversal(model_q4vh, x_q4vh, 2, values_q4vh)
+with torch.random.fork_rng(devices=[]):  # a small BetaVAE with seeded weights; the global generator is restored
+    torch.manual_seed(473)
+    model_seeded_q4vh = vc.models.BetaVAE(latent_dim=3, image_shape=(1, 6, 6), hidden=(8,), beta=4.0)
+images_seeded_q4vh = latent_traversal(model_seeded_q4vh, x_q4v, 0, torch.linspace(-2, 2, 5))
+hint_q4vh = ("take the posterior mean model.encode(x).mean as the base code (not a sample), sweep the coordinate "
+             "with traversal_codes, decode all K codes in one call and return decode(codes).mean")
+vc.grading.record("decode calls for two traversals", decode_calls_q4vh,
+                  hint="decode the K codes in one call (one batch) per traversal")
+vc.grading.record("codes passed to decode (linear model, dimension 1)", model_q4vh.decoded[0], rtol=1e-5, atol=1e-5,
+                  hint=hint_q4vh)
+vc.grading.record("traversal images (linear model, dimension 1), seeds 0 and 1", [images_q4vh, images_again_q4vh],
+                  rtol=1e-5, atol=1e-6, hint=hint_q4vh)
+vc.grading.record("traversal images of the inactive latent 2 (linear model)", inactive_q4vh, rtol=1e-5, atol=1e-6,
+                  hint=hint_q4vh)
+vc.grading.record("traversal images of a seeded BetaVAE (dimension 0, 5 values)", images_seeded_q4vh,
+                  rtol=1e-5, atol=1e-6, hint=hint_q4vh)
+vc.grading.assert_equal(decode_calls_q4vh, 2, what="the number of decode calls for 2 traversals",
+                        hint="decode the K codes in one call (one batch)")
 codes_q4vh = model_q4vh.decoded[0]
-assert tuple(codes_q4vh.shape) == (6, 4), f"decode should receive the (K, D) = (6, 4) traversal codes, got {tuple(codes_q4vh.shape)}"
+vc.grading.assert_equal(tuple(codes_q4vh.shape), (6, 4), what="the shape of the codes passed to decode",
+                        hint="decode should receive the (K, D) = (6, 4) traversal codes")
 expected_codes_q4vh = mu_q4vh.repeat(6, 1)
 expected_codes_q4vh[:, 1] = values_q4vh
-torch.testing.assert_close(
-    codes_q4vh, expected_codes_q4vh, rtol=1e-5, atol=1e-5,
-    msg=lambda m: ("the codes should be the posterior mean of x with coordinate 1 swept; did you use a sample "
-                   f"(rsample) instead of q_z.mean?\n{m}"))
-torch.testing.assert_close(images_q4vh, images_again_q4vh, rtol=0, atol=0,
-                           msg=lambda m: f"the traversal must not depend on the random seed: use the mean.\n{m}")
-torch.testing.assert_close(
-    images_q4vh, torch.sigmoid(expected_codes_q4vh @ model_q4vh.decoder_weight).view(6, 1, 4, 4), rtol=1e-5, atol=1e-5,
-    msg=lambda m: f"return decode(codes).mean, the pixel probabilities.\n{m}")
-inactive_q4vh = latent_traversal(model_q4vh, x_q4vh, 2, values_q4vh)
-torch.testing.assert_close(
-    inactive_q4vh, inactive_q4vh[:1].expand_as(inactive_q4vh), rtol=0, atol=1e-6,
-    msg=lambda m: f"the decoder ignores latent 2, so its traversal must show one image six times.\n{m}")
+vc.grading.assert_close(codes_q4vh, expected_codes_q4vh, rtol=1e-5, atol=1e-5,
+                        what="the codes passed to decode (posterior mean of x, coordinate 1 swept)",
+                        hint="did you use a sample (rsample) instead of q_z.mean?")
+vc.grading.assert_close(images_q4vh, images_again_q4vh, rtol=0, atol=0,
+                        what="the traversal with torch.manual_seed(1) against the one with torch.manual_seed(0)",
+                        hint="the traversal must not depend on the random seed: use the mean")
+vc.grading.assert_close(images_q4vh, torch.sigmoid(expected_codes_q4vh @ model_q4vh.decoder_weight).view(6, 1, 4, 4),
+                        rtol=1e-5, atol=1e-5, what="the traversal images of the linear model",
+                        hint="return decode(codes).mean, the pixel probabilities")
+vc.grading.assert_close(inactive_q4vh, inactive_q4vh[:1].expand_as(inactive_q4vh), rtol=0, atol=1e-6,
+                        what="the traversal of latent 2, which the decoder ignores",
+                        hint="the decoder ignores latent 2, so its traversal must show one image six times")
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "q4-demo-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
