@@ -163,9 +163,9 @@ class VerifyRecords(NbGraderPreprocessor):
         if problems:
             cell.outputs.append(_error(
                 "GradingCheckFailed",
-                "this test's values, checked again by the grader outside your kernel, disagree with the model "
-                "solution although the cell's own assertions passed (did a cell replace a testing function?):\n- "
-                + "\n- ".join(problems)))
+                "the values this test recorded differ from the model solution's, as checked by the grader "
+                "outside your kernel; the cell's own assertions did not catch it, so it goes to your instructor "
+                "for review (as it would if a cell replaced a testing function):\n- " + "\n- ".join(problems)))
             for problem in problems:
                 _flag(resources, _grade_id(cell), f"out-of-kernel check failed: {problem}")
 
