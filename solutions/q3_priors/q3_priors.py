@@ -146,18 +146,26 @@ p_q3k = Independent(Normal(torch.zeros(4, dtype=torch.float64), torch.ones(4, dt
 exact_q3k = 0.5 * (scale_q3k**2 + loc_q3k**2 - 1 - 2 * torch.log(scale_q3k)).sum(-1)
 torch.manual_seed(302)
 result_q3k = monte_carlo_kl(q_q3k, p_q3k, 4000)
+kind_q3k = type(result_q3k).__name__ + (f" of length {len(result_q3k)}" if isinstance(result_q3k, tuple) else "")
 assert isinstance(result_q3k, tuple) and len(result_q3k) == 2, (
-    f"monte_carlo_kl should return a pair (estimate, stderr), got {type(result_q3k).__name__}")
+    f"the result of monte_carlo_kl: expected a pair (estimate, stderr), got a {kind_q3k}. "
+    "Hint: end with return estimate, stderr")
 estimate_q3k, stderr_q3k = result_q3k
+assert isinstance(estimate_q3k, torch.Tensor) and isinstance(stderr_q3k, torch.Tensor), (
+    f"estimate and stderr: expected two torch.Tensors, got {type(estimate_q3k).__name__} and "
+    f"{type(stderr_q3k).__name__}. Hint: keep the results as tensors (no .item() or float(...))")
 assert tuple(estimate_q3k.shape) == (3,) and tuple(stderr_q3k.shape) == (3,), (
-    f"q has batch shape (3,), so expected estimate and stderr of shape (3,), got {tuple(estimate_q3k.shape)} and "
-    f"{tuple(stderr_q3k.shape)}: average over the samples (dim=0) only; log_prob already sums over the event")
-assert bool((stderr_q3k > 0).all()), f"the standard error of a Monte Carlo average is positive, got {stderr_q3k.tolist()}"
+    f"the shapes of estimate and stderr for q of batch shape (3,): expected (3,) and (3,), got "
+    f"{tuple(estimate_q3k.shape)} and {tuple(stderr_q3k.shape)}. Hint: average over the samples (dim=0) only; "
+    "log_prob already sums over the event")
+assert bool((stderr_q3k > 0).all()), (
+    f"the standard errors: expected positive values, got {stderr_q3k.tolist()}. Hint: the standard error of a Monte "
+    "Carlo average is the sample standard deviation of the r_n divided by sqrt(num_samples)")
 z_scores_q3k = ((estimate_q3k.detach() - exact_q3k) / stderr_q3k.detach()).tolist()
 assert all(abs(v) < 5 for v in z_scores_q3k), (
-    f"the estimate {estimate_q3k.tolist()} is not within 5 standard errors {stderr_q3k.tolist()} of the closed-form "
-    f"KL {exact_q3k.tolist()} (z-scores {z_scores_q3k}). Average log q(z) - log p(z) (in that order) over z drawn "
-    "from q, not from p")
+    f"the estimate against N(0, I): expected within 5 standard errors {stderr_q3k.tolist()} of the closed-form KL "
+    f"{exact_q3k.tolist()}, got {estimate_q3k.tolist()} (z-scores {z_scores_q3k}). Hint: average log q(z) - log p(z) "
+    "(in that order) over z drawn from q, not from p")
 print("monte_carlo_kl against the Gaussian closed form: visible tests passed")
 ### BEGIN HIDDEN TESTS
 import math
@@ -166,6 +174,37 @@ from unittest import mock
 import torch
 from torch.distributions import Independent, Normal
 
+import vaecourse as vc
+
+
+class PooledGaussian_q3kh(Independent):
+    """A diagonal Gaussian whose samples loc + scale * eps take eps from a fixed pool, in order.
+
+    Every answer that draws its num_samples samples through q.rsample (in one call or in several) gets the same
+    samples as the model solution, so its estimate and gradient can be recorded exactly. The pool holds
+    4 * num_samples draws, for answers that draw more than once.
+    """
+
+    def __init__(self, loc, scale, pool):
+        super().__init__(Normal(loc, scale), 1)
+        self.pool, self.used = pool, 0
+
+    def rsample(self, sample_shape=torch.Size()):
+        shape = torch.Size(sample_shape)
+        if self.used + shape.numel() > len(self.pool):
+            raise AssertionError(
+                f"the number of samples drawn from q: expected num_samples = {len(self.pool) // 4}, got "
+                f"{self.used + shape.numel()} so far. Hint: draw once, z = q.rsample((num_samples,)), and use the "
+                "same samples for the estimate and for its standard error")
+        eps = self.pool[self.used:self.used + shape.numel()].reshape(shape + self.batch_shape + self.event_shape)
+        self.used += shape.numel()
+        return self.base_dist.loc + self.base_dist.scale * eps
+
+    def sample(self, sample_shape=torch.Size()):
+        with torch.no_grad():
+            return self.rsample(sample_shape)
+
+
 # q: batch (6,), d = 5; p: a non-standard diagonal Gaussian shared by the batch. Under q, with
 # z = m1 + s1 e, r = const + c e^2 + b e per dimension, so Var(r) = sum over dims of 2 c^2 + b^2.
 gen_q3kh = torch.Generator().manual_seed(311)
@@ -173,47 +212,84 @@ loc_q_q3kh = torch.randn(6, 5, generator=gen_q3kh, dtype=torch.float64)
 scale_q_q3kh = torch.exp(0.4 * torch.randn(6, 5, generator=gen_q3kh, dtype=torch.float64))
 loc_p_q3kh = 0.5 * torch.randn(5, generator=gen_q3kh, dtype=torch.float64)
 scale_p_q3kh = torch.exp(0.3 * torch.randn(5, generator=gen_q3kh, dtype=torch.float64))
-exact_q3kh = (torch.log(scale_p_q3kh / scale_q_q3kh)
-              + (scale_q_q3kh**2 + (loc_q_q3kh - loc_p_q3kh) ** 2) / (2 * scale_p_q3kh**2) - 0.5).sum(-1)
-c_q3kh = scale_q_q3kh**2 / (2 * scale_p_q3kh**2) - 0.5
-b_q3kh = (loc_q_q3kh - loc_p_q3kh) * scale_q_q3kh / scale_p_q3kh**2
-sd_exact_q3kh = torch.sqrt((2 * c_q3kh**2 + b_q3kh**2).sum(-1))
 loc_grad_q3kh = loc_q_q3kh.clone().requires_grad_()
 q_q3kh = Independent(Normal(loc_grad_q3kh, scale_q_q3kh), 1)
 p_q3kh = Independent(Normal(loc_p_q3kh, scale_p_q3kh), 1)
-no_reference_q3kh = AssertionError(
-    "monte_carlo_kl called kl_divergence or vc.priors.monte_carlo_kl; average log q(z) - log p(z) yourself")
 num_q3kh = 5000
+# The same q, and the visible q rebuilt from its seed, with noise from fixed pools (for the records).
+gen_pool_q3kh = torch.Generator().manual_seed(313)
+loc_pooled_q3kh = loc_q_q3kh.clone().requires_grad_()
+q_pooled_q3kh = PooledGaussian_q3kh(loc_pooled_q3kh, scale_q_q3kh,
+                                    torch.randn(4 * num_q3kh, 6, 5, generator=gen_pool_q3kh, dtype=torch.float64))
+gen_visible_q3kh = torch.Generator().manual_seed(301)
+loc_visible_q3kh = torch.randn(3, 4, generator=gen_visible_q3kh, dtype=torch.float64)
+scale_visible_q3kh = torch.exp(0.5 * torch.randn(3, 4, generator=gen_visible_q3kh, dtype=torch.float64))
+q_visible_pooled_q3kh = PooledGaussian_q3kh(loc_visible_q3kh, scale_visible_q3kh,
+                                            torch.randn(4 * 4000, 3, 4, generator=gen_pool_q3kh, dtype=torch.float64))
+p_visible_q3kh = Independent(Normal(torch.zeros(4, dtype=torch.float64), torch.ones(4, dtype=torch.float64)), 1)
+no_reference_q3kh = AssertionError(
+    "monte_carlo_kl called a library KL: expected your own average, got a call of kl_divergence or "
+    "vc.priors.monte_carlo_kl. Hint: average log q(z) - log p(z) over z = q.rsample((num_samples,)) yourself")
 with mock.patch("torch.distributions.kl_divergence", side_effect=no_reference_q3kh), \
         mock.patch("torch.distributions.kl.kl_divergence", side_effect=no_reference_q3kh), \
         mock.patch("__main__.kl_divergence", side_effect=no_reference_q3kh, create=True), \
         mock.patch("vaecourse.priors.monte_carlo_kl", side_effect=no_reference_q3kh):
     torch.manual_seed(312)
     estimate_q3kh, stderr_q3kh = monte_carlo_kl(q_q3kh, p_q3kh, num_q3kh)
+    estimate_pooled_q3kh, stderr_pooled_q3kh = monte_carlo_kl(q_pooled_q3kh, p_q3kh, num_q3kh)
+    estimate_visible_q3kh, stderr_visible_q3kh = monte_carlo_kl(q_visible_pooled_q3kh, p_visible_q3kh, 4000)
+if isinstance(estimate_pooled_q3kh, torch.Tensor) and estimate_pooled_q3kh.requires_grad:
+    estimate_pooled_q3kh.sum().backward()
+grad_pooled_q3kh = loc_pooled_q3kh.grad if loc_pooled_q3kh.grad is not None else torch.zeros_like(loc_q_q3kh)
+hint_estimate_q3kh = ("the mean over the samples (dim=0) of q.log_prob(z) - p.log_prob(z), with z = "
+                      "q.rsample((num_samples,)): samples from q, log q minus log p")
+hint_stderr_q3kh = "the standard deviation of the r_n over the samples divided by sqrt(num_samples), not by num_samples"
+vc.grading.record("KL estimate on a hidden q (6 x 5) against a hidden Gaussian p, fixed noise", estimate_pooled_q3kh,
+                  rtol=1e-10, atol=1e-10, hint=hint_estimate_q3kh)
+# rtol 0.1, the band of the test below: it accepts N or N - 1 in the standard deviation, and a standard error
+# taken from a second draw of num_samples samples
+vc.grading.record("standard error on the hidden q, fixed noise", stderr_pooled_q3kh, rtol=0.1, atol=0,
+                  hint=hint_stderr_q3kh)
+vc.grading.record("gradient of the summed estimate with respect to q's mean, fixed noise", grad_pooled_q3kh,
+                  rtol=1e-10, atol=1e-10,
+                  hint="draw the samples with q.rsample (not q.sample) so that they move with q's mean")
+vc.grading.record("KL estimate on the visible q (3 x 4), fixed noise", estimate_visible_q3kh, rtol=1e-10, atol=1e-10,
+                  hint=hint_estimate_q3kh)
+vc.grading.record("standard error on the visible q, fixed noise", stderr_visible_q3kh, rtol=0.1, atol=0,
+                  hint=hint_stderr_q3kh)
+exact_q3kh = (torch.log(scale_p_q3kh / scale_q_q3kh)
+              + (scale_q_q3kh**2 + (loc_q_q3kh - loc_p_q3kh) ** 2) / (2 * scale_p_q3kh**2) - 0.5).sum(-1)
+c_q3kh = scale_q_q3kh**2 / (2 * scale_p_q3kh**2) - 0.5
+b_q3kh = (loc_q_q3kh - loc_p_q3kh) * scale_q_q3kh / scale_p_q3kh**2
+sd_exact_q3kh = torch.sqrt((2 * c_q3kh**2 + b_q3kh**2).sum(-1))
 assert tuple(estimate_q3kh.shape) == (6,) and tuple(stderr_q3kh.shape) == (6,), (
-    f"expected shapes (6,) and (6,), got {tuple(estimate_q3kh.shape)} and {tuple(stderr_q3kh.shape)}")
+    f"the shapes of estimate and stderr for q of batch shape (6,): expected (6,) and (6,), got "
+    f"{tuple(estimate_q3kh.shape)} and {tuple(stderr_q3kh.shape)}. Hint: average over the samples (dim=0) only")
 spread_ratio_q3kh = (stderr_q3kh.detach() * math.sqrt(num_q3kh) / sd_exact_q3kh).tolist()
 assert all(0.9 < v < 1.1 for v in spread_ratio_q3kh), (
-    f"stderr * sqrt(N) should be the standard deviation of log q(z) - log p(z) under q, {sd_exact_q3kh.tolist()} "
-    f"here; yours gives {(stderr_q3kh.detach() * math.sqrt(num_q3kh)).tolist()} (ratios {spread_ratio_q3kh}). "
-    "Did you divide the standard deviation by sqrt(num_samples), not by num_samples, and use num_samples samples?")
+    f"stderr * sqrt(N), the standard deviation of log q(z) - log p(z) under q: expected {sd_exact_q3kh.tolist()}, "
+    f"got {(stderr_q3kh.detach() * math.sqrt(num_q3kh)).tolist()} (ratios {spread_ratio_q3kh}). "
+    "Hint: did you divide the standard deviation by sqrt(num_samples), not by num_samples, and use num_samples samples?")
 z_scores_q3kh = ((estimate_q3kh.detach() - exact_q3kh) / stderr_q3kh.detach()).tolist()
 assert all(abs(v) < 5 for v in z_scores_q3kh), (
-    f"against a non-standard Gaussian p the estimate {estimate_q3kh.tolist()} is not within 5 standard errors of the "
-    f"closed form {exact_q3kh.tolist()} (z-scores {z_scores_q3kh})")
+    f"the estimate against a non-standard Gaussian p: expected within 5 standard errors of the closed form "
+    f"{exact_q3kh.tolist()}, got {estimate_q3kh.tolist()} (z-scores {z_scores_q3kh}). Hint: {hint_estimate_q3kh}")
 assert estimate_q3kh.requires_grad, (
-    "the estimate is cut off from q's parameters: sample with q.rsample (not q.sample) and avoid .detach()/.item()")
+    "estimate.requires_grad: expected True, got False: the estimate is cut off from q's parameters. "
+    "Hint: sample with q.rsample (not q.sample) and avoid .detach()/.item()")
 estimate_q3kh.sum().backward()
 assert loc_grad_q3kh.grad is not None and bool(torch.isfinite(loc_grad_q3kh.grad).all()), (
-    "no finite gradient reached q's mean through the estimate")
+    f"the gradient of the estimate with respect to q's mean: expected finite values, got {loc_grad_q3kh.grad}. "
+    "Hint: compute the estimate from z = q.rsample(...) with torch operations")
 # With z = m1 + s1 e the pathwise gradient of the estimate is mean_n (z_n - m2) / s2^2 = (m1 - m2) / s2^2 + s1 e_bar / s2^2,
 # e_bar ~ N(0, 1/N): within 5 of its standard deviations of the exact gradient of the KL, (m1 - m2) / s2^2.
 grad_exact_q3kh = (loc_q_q3kh - loc_p_q3kh) / scale_p_q3kh**2
 grad_sd_q3kh = scale_q_q3kh / scale_p_q3kh**2 / math.sqrt(num_q3kh)
 assert bool(((loc_grad_q3kh.grad - grad_exact_q3kh).abs() < 5 * grad_sd_q3kh).all()), (
-    f"the gradient of your estimate with respect to q's mean is {loc_grad_q3kh.grad[0].tolist()} (first example); the "
-    f"gradient of the KL is {grad_exact_q3kh[0].tolist()}. Draw the samples with q.rsample: with q.sample the samples "
-    "do not move with q's parameters and the gradient misses the pathwise term")
+    f"the gradient of the estimate with respect to q's mean (first example): expected the gradient of the KL "
+    f"{grad_exact_q3kh[0].tolist()} within 5 standard deviations, got {loc_grad_q3kh.grad[0].tolist()}. Hint: draw "
+    "the samples with q.rsample: with q.sample the samples do not move with q's parameters and the gradient misses "
+    "the pathwise term")
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "q3-mckl-mixture-tests", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
@@ -235,14 +311,19 @@ upper_q3m = (weights_q3m * kl_to_components_q3m).sum(-1)
 overlap_q3m = Independent(Normal(means_q3m, torch.sqrt(scale_q3m[:, None] ** 2 + scales_q3m**2)), 1).log_prob(loc_q3m[:, None])
 lower_q3m = (-q_q3m.entropy() - torch.logsumexp(torch.log(weights_q3m) + overlap_q3m, dim=-1)).clamp_min(0.0)
 torch.manual_seed(322)
-estimate_q3m, stderr_q3m = monte_carlo_kl(q_q3m, p_q3m, 20_000)
-estimate_q3m, stderr_q3m = estimate_q3m.detach(), stderr_q3m.detach()
+result_q3m = monte_carlo_kl(q_q3m, p_q3m, 20_000)
+assert isinstance(result_q3m, tuple) and len(result_q3m) == 2 and all(isinstance(t, torch.Tensor) for t in result_q3m), (
+    f"the result of monte_carlo_kl: expected a pair of tensors (estimate, stderr), got {type(result_q3m).__name__}. "
+    "Hint: return estimate, stderr, both tensors of the batch shape of q")
+estimate_q3m, stderr_q3m = result_q3m[0].detach(), result_q3m[1].detach()
 assert tuple(estimate_q3m.shape) == (4,), (
-    f"q has batch shape (4,) and the mixture batch shape (): expected shape (4,), got {tuple(estimate_q3m.shape)}")
+    f"the shape of the estimate for q of batch shape (4,) against a mixture of batch shape (): expected (4,), got "
+    f"{tuple(estimate_q3m.shape)}. Hint: p.log_prob(z) broadcasts to q's batch shape; average over dim=0 only")
 inside_q3m = bool(((estimate_q3m >= lower_q3m - 5 * stderr_q3m) & (estimate_q3m <= upper_q3m + 5 * stderr_q3m)).all())
 assert inside_q3m, (
-    f"the estimates {estimate_q3m.tolist()} leave the bounds [{lower_q3m.tolist()}, {upper_q3m.tolist()}] by more "
-    "than 5 standard errors. Evaluate the mixture with p.log_prob (it mixes the component densities, not their logs)")
+    f"the estimates against the mixture: expected within 5 standard errors of the bounds [{lower_q3m.tolist()}, "
+    f"{upper_q3m.tolist()}], got {estimate_q3m.tolist()}. Hint: evaluate the mixture with p.log_prob (it mixes the "
+    "component densities, not their logs)")
 print("lower bound (nats):", [round(v, 3) for v in lower_q3m.tolist()])
 print("estimate (nats):   ", [round(v, 3) for v in estimate_q3m.tolist()])
 print("upper bound (nats):", [round(v, 3) for v in upper_q3m.tolist()])
@@ -254,7 +335,37 @@ from unittest import mock
 import torch
 from torch.distributions import Categorical, Independent, MixtureSameFamily, Normal
 
-# A long-run reference with 400,000 samples drawn here, and the spread of its log-ratios.
+import vaecourse as vc
+
+
+class PooledGaussian_q3mh(Independent):
+    """A diagonal Gaussian whose samples loc + scale * eps take eps from a fixed pool, in order.
+
+    Every answer that draws its num_samples samples through q.rsample (in one call or in several) gets the same
+    samples as the model solution, so its estimate can be recorded exactly. The pool holds 4 * num_samples draws,
+    for answers that draw more than once.
+    """
+
+    def __init__(self, loc, scale, pool):
+        super().__init__(Normal(loc, scale), 1)
+        self.pool, self.used = pool, 0
+
+    def rsample(self, sample_shape=torch.Size()):
+        shape = torch.Size(sample_shape)
+        if self.used + shape.numel() > len(self.pool):
+            raise AssertionError(
+                f"the number of samples drawn from q: expected num_samples = {len(self.pool) // 4}, got "
+                f"{self.used + shape.numel()} so far. Hint: draw once, z = q.rsample((num_samples,)), and use the "
+                "same samples for the estimate and for its standard error")
+        eps = self.pool[self.used:self.used + shape.numel()].reshape(shape + self.batch_shape + self.event_shape)
+        self.used += shape.numel()
+        return self.base_dist.loc + self.base_dist.scale * eps
+
+    def sample(self, sample_shape=torch.Size()):
+        with torch.no_grad():
+            return self.rsample(sample_shape)
+
+
 gen_q3mh = torch.Generator().manual_seed(331)
 loc_q3mh = torch.randn(5, 3, generator=gen_q3mh, dtype=torch.float64)
 scale_q3mh = torch.exp(0.5 * torch.randn(5, 3, generator=gen_q3mh, dtype=torch.float64))
@@ -263,6 +374,38 @@ scales_q3mh = torch.exp(0.3 * torch.randn(4, 3, generator=gen_q3mh, dtype=torch.
 weights_q3mh = torch.softmax(torch.randn(4, generator=gen_q3mh, dtype=torch.float64), dim=0)
 q_q3mh = Independent(Normal(loc_q3mh, scale_q3mh), 1)
 p_q3mh = MixtureSameFamily(Categorical(probs=weights_q3mh), Independent(Normal(means_q3mh, scales_q3mh), 1))
+num_q3mh = 20_000
+# The same q, and the visible q and mixture rebuilt from their seed, with noise from fixed pools (for the records).
+gen_pool_q3mh = torch.Generator().manual_seed(333)
+q_pooled_q3mh = PooledGaussian_q3mh(loc_q3mh, scale_q3mh,
+                                    torch.randn(4 * num_q3mh, 5, 3, generator=gen_pool_q3mh, dtype=torch.float64))
+gen_visible_q3mh = torch.Generator().manual_seed(321)
+loc_visible_q3mh = torch.randn(4, 2, generator=gen_visible_q3mh, dtype=torch.float64)
+scale_visible_q3mh = torch.exp(0.5 * torch.randn(4, 2, generator=gen_visible_q3mh, dtype=torch.float64))
+means_visible_q3mh = 2 * torch.randn(3, 2, generator=gen_visible_q3mh, dtype=torch.float64)
+scales_visible_q3mh = torch.exp(0.3 * torch.randn(3, 2, generator=gen_visible_q3mh, dtype=torch.float64))
+q_visible_pooled_q3mh = PooledGaussian_q3mh(loc_visible_q3mh, scale_visible_q3mh,
+                                            torch.randn(4 * num_q3mh, 4, 2, generator=gen_pool_q3mh, dtype=torch.float64))
+p_visible_q3mh = MixtureSameFamily(Categorical(probs=torch.tensor([0.5, 0.3, 0.2], dtype=torch.float64)),
+                                   Independent(Normal(means_visible_q3mh, scales_visible_q3mh), 1))
+no_reference_q3mh = AssertionError(
+    "monte_carlo_kl called vc.priors.monte_carlo_kl: expected your own average, got the course's. "
+    "Hint: write the average of log q(z) - log p(z) yourself")
+with mock.patch("vaecourse.priors.monte_carlo_kl", side_effect=no_reference_q3mh):
+    torch.manual_seed(332)
+    estimate_q3mh, stderr_q3mh = monte_carlo_kl(q_q3mh, p_q3mh, num_q3mh)
+    estimate_pooled_q3mh, stderr_pooled_q3mh = monte_carlo_kl(q_pooled_q3mh, p_q3mh, num_q3mh)
+    estimate_visible_q3mh, stderr_visible_q3mh = monte_carlo_kl(q_visible_pooled_q3mh, p_visible_q3mh, num_q3mh)
+hint_estimate_q3mh = ("the mean over the samples of q.log_prob(z) - p.log_prob(z), z = q.rsample((num_samples,)); "
+                      "p.log_prob of the mixture mixes the component densities, not their logs")
+vc.grading.record("KL estimate on a hidden q (5 x 3) against a 4-component mixture, fixed noise", estimate_pooled_q3mh,
+                  rtol=1e-10, atol=1e-10, hint=hint_estimate_q3mh)
+# rtol 0.1, the band of the test below (N or N - 1 in the standard deviation, or a second draw)
+vc.grading.record("standard error against the 4-component mixture, fixed noise", stderr_pooled_q3mh, rtol=0.1,
+                  atol=0, hint="the standard deviation of the r_n over the samples divided by sqrt(num_samples)")
+vc.grading.record("KL estimate on the visible q (4 x 2) against the visible mixture, fixed noise",
+                  estimate_visible_q3mh, rtol=1e-10, atol=1e-10, hint=hint_estimate_q3mh)
+# A long-run reference with 400,000 samples drawn here, and the spread of its log-ratios.
 num_ref_q3mh = 400_000
 log_ratio_chunks_q3mh = []
 for _ in range(num_ref_q3mh // 50_000):  # in chunks, to keep the memory small
@@ -272,21 +415,20 @@ log_ratio_ref_q3mh = torch.cat(log_ratio_chunks_q3mh)
 reference_q3mh = log_ratio_ref_q3mh.mean(0)
 reference_se_q3mh = log_ratio_ref_q3mh.std(0) / math.sqrt(num_ref_q3mh)
 reference_sd_q3mh = log_ratio_ref_q3mh.std(0)
-no_reference_q3mh = AssertionError("monte_carlo_kl called vc.priors.monte_carlo_kl; write the average yourself")
-num_q3mh = 20_000
-with mock.patch("vaecourse.priors.monte_carlo_kl", side_effect=no_reference_q3mh):
-    torch.manual_seed(332)
-    estimate_q3mh, stderr_q3mh = monte_carlo_kl(q_q3mh, p_q3mh, num_q3mh)
 estimate_q3mh, stderr_q3mh = estimate_q3mh.detach(), stderr_q3mh.detach()
-assert tuple(estimate_q3mh.shape) == (5,), f"expected shape (5,), got {tuple(estimate_q3mh.shape)}"
+assert tuple(estimate_q3mh.shape) == (5,), (
+    f"the shape of the estimate for q of batch shape (5,): expected (5,), got {tuple(estimate_q3mh.shape)}. "
+    "Hint: average over the samples (dim=0) only")
 z_scores_q3mh = ((estimate_q3mh - reference_q3mh) / torch.sqrt(stderr_q3mh**2 + reference_se_q3mh**2)).tolist()
 assert all(abs(v) < 5 for v in z_scores_q3mh), (
-    f"against a 4-component mixture in 3-D your estimates {estimate_q3mh.tolist()} are more than 5 combined standard "
-    f"errors from a 400,000-sample reference {reference_q3mh.tolist()} (z-scores {z_scores_q3mh})")
+    f"the estimates against a 4-component mixture in 3-D: expected within 5 combined standard errors of a "
+    f"400,000-sample reference {reference_q3mh.tolist()}, got {estimate_q3mh.tolist()} (z-scores {z_scores_q3mh}). "
+    f"Hint: {hint_estimate_q3mh}")
 spread_ratio_q3mh = (stderr_q3mh * math.sqrt(num_q3mh) / reference_sd_q3mh).tolist()
 assert all(0.9 < v < 1.1 for v in spread_ratio_q3mh), (
-    f"stderr * sqrt(N) should match the spread of the log-ratios {reference_sd_q3mh.tolist()}; got ratios "
-    f"{spread_ratio_q3mh}")
+    f"stderr * sqrt(N) against the mixture: expected the spread of the log-ratios {reference_sd_q3mh.tolist()}, got "
+    f"{(stderr_q3mh * math.sqrt(num_q3mh)).tolist()} (ratios {spread_ratio_q3mh}). Hint: the standard deviation of "
+    "the r_n divided by sqrt(num_samples)")
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "q3-gumbel-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -355,22 +497,25 @@ for tau_try in (10.0, 1.0, 0.5, 0.1):
 logits_q3g = torch.tensor([[0.0, 0.0, 0.0], [1.0, -1.0, 0.5]], dtype=torch.float64)
 noise_q3g = torch.tensor([[0.5, 0.5, 0.5], [0.2, 0.9, 0.6]], dtype=torch.float64)
 sample_q3g = gumbel_softmax_sample(logits_q3g, 1.0, noise_q3g)
-assert isinstance(sample_q3g, torch.Tensor), f"expected a torch.Tensor, got {type(sample_q3g).__name__}"
-assert tuple(sample_q3g.shape) == (2, 3), f"expected shape (2, 3), got {tuple(sample_q3g.shape)}"
-torch.testing.assert_close(
-    sample_q3g.sum(-1), torch.ones(2, dtype=torch.float64),
-    msg=lambda m: f"each sample must sum to 1 over the last dimension (a softmax over dim=-1).\n{m}")
-torch.testing.assert_close(
-    sample_q3g[0], torch.full((3,), 1 / 3, dtype=torch.float64),
-    msg=lambda m: f"equal logits and equal noise give the uniform vector (1/3, 1/3, 1/3).\n{m}")
+vc.grading.assert_equal(type(sample_q3g).__name__, "Tensor", what="the type of the sample",
+                        hint="build the sample with torch operations and return the tensor")
+vc.grading.assert_equal(tuple(sample_q3g.shape), (2, 3), what="the shape of the sample for logits and noise (2, 3)",
+                        hint="a softmax over the last dimension keeps the shape")
+vc.grading.assert_close(sample_q3g.sum(-1), torch.ones(2, dtype=torch.float64), what="the sum of each sample",
+                        hint="each sample must sum to 1 over the last dimension (a softmax over dim=-1)")
+vc.grading.assert_close(sample_q3g[0], torch.full((3,), 1 / 3, dtype=torch.float64),
+                        what="the sample for equal logits and equal noise",
+                        hint="equal logits and equal noise give the uniform vector (1/3, 1/3, 1/3)")
 gumbel_q3g = -torch.log(-torch.log(noise_q3g[1]))  # -0.4759, 2.2504, 0.6717
-torch.testing.assert_close(
-    sample_q3g[1], torch.softmax(logits_q3g[1] + gumbel_q3g, dim=-1),
-    msg=lambda m: ("second row: expected softmax(logits + g) with g = -log(-log u). Check both minus signs and that "
-                   f"you add the noise to the logits before dividing by the temperature.\n{m}"))
+vc.grading.assert_close(sample_q3g[1], torch.softmax(logits_q3g[1] + gumbel_q3g, dim=-1),
+                        what="the second row, softmax(logits + g) with g = -log(-log u)",
+                        hint="check both minus signs and that you add the noise to the logits before dividing by "
+                             "the temperature")
 print("gumbel_softmax_sample: visible tests passed")
 ### BEGIN HIDDEN TESTS
 import torch
+
+import vaecourse as vc
 
 gen_q3gh = torch.Generator().manual_seed(341)
 logits_q3gh = 2 * torch.randn(5, 3, 7, generator=gen_q3gh, dtype=torch.float64)
@@ -378,33 +523,50 @@ noise_q3gh = torch.rand(5, 3, 7, generator=gen_q3gh, dtype=torch.float64).clamp(
 noise_many_q3gh = torch.rand(4, 5, 3, 7, generator=gen_q3gh, dtype=torch.float64).clamp(1e-12, 1 - 1e-12)
 extreme_logits_q3gh = torch.tensor([[1000.0, -1000.0, 0.0], [-1000.0, -1000.0, 1000.0]], dtype=torch.float64)
 extreme_noise_q3gh = torch.tensor([[0.3, 0.6, 0.9], [0.5, 0.5, 0.5]], dtype=torch.float64)
-expected_q3gh = {tau: torch.softmax((logits_q3gh - torch.log(-torch.log(noise_q3gh))) / tau, dim=-1)
-                 for tau in (0.05, 0.5, 1.0, 3.0)}
-expected_many_q3gh = torch.softmax((logits_q3gh - torch.log(-torch.log(noise_many_q3gh))) / 0.7, dim=-1)
-one_hot_q3gh = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], dtype=torch.float64)
+taus_q3gh = (0.05, 0.5, 1.0, 3.0)
 rng_before_q3gh = torch.get_rng_state()
-results_q3gh = {tau: gumbel_softmax_sample(logits_q3gh, tau, noise_q3gh) for tau in expected_q3gh}
+results_q3gh = {tau: gumbel_softmax_sample(logits_q3gh, tau, noise_q3gh) for tau in taus_q3gh}
 result_many_q3gh = gumbel_softmax_sample(logits_q3gh, 0.7, noise_many_q3gh)
 result_extreme_q3gh = gumbel_softmax_sample(extreme_logits_q3gh, 0.1, extreme_noise_q3gh)
 result_extreme32_q3gh = gumbel_softmax_sample(extreme_logits_q3gh.float(), 0.1, extreme_noise_q3gh.float())
-assert torch.equal(torch.get_rng_state(), rng_before_q3gh), (
-    "gumbel_softmax_sample changed torch's random state: it drew its own noise. Use uniform_noise only")
-for tau_q3gh, expected_tau_q3gh in expected_q3gh.items():
-    torch.testing.assert_close(
-        results_q3gh[tau_q3gh], expected_tau_q3gh, rtol=1e-9, atol=1e-12,
-        msg=lambda m: (f"at temperature {tau_q3gh} (5 x 3 x 7 logits, float64) the sample differs from "
-                       f"softmax((logits - log(-log u)) / tau) over the last dimension.\n{m}"))
-assert tuple(result_many_q3gh.shape) == (4, 5, 3, 7), (
-    f"logits (5, 3, 7) with noise (4, 5, 3, 7) should give 4 samples, shape (4, 5, 3, 7); got {tuple(result_many_q3gh.shape)}")
-torch.testing.assert_close(result_many_q3gh, expected_many_q3gh, rtol=1e-9, atol=1e-12,
-                           msg=lambda m: f"with noise of an extra leading sample dimension the samples are wrong.\n{m}")
+rng_after_q3gh = torch.get_rng_state()
+hint_q3gh = ("softmax((logits + g) / tau) over the last dimension with g = -log(-log u): both minus signs, the noise "
+             "added before dividing by the temperature")
+vc.grading.record("the sample on the visible logits (2 x 3), tau = 1", sample_q3g, rtol=1e-9, atol=1e-12,
+                  hint=hint_q3gh)
+vc.grading.record("samples on hidden logits (5 x 3 x 7) at tau = 0.05, 0.5, 1, 3", [results_q3gh[t] for t in taus_q3gh],
+                  rtol=1e-9, atol=1e-12, hint=hint_q3gh)
+vc.grading.record("4 samples from noise (4, 5, 3, 7) and logits (5, 3, 7), tau = 0.7", result_many_q3gh, rtol=1e-9,
+                  atol=1e-12, hint="the logits broadcast against the noise's leading sample dimension")
+vc.grading.record("logits of +-1000 at tau = 0.1, float64", result_extreme_q3gh, rtol=0, atol=1e-12,
+                  hint="the one-hot vector: use torch.softmax or subtract the maximum before exponentiating")
+vc.grading.record("logits of +-1000 at tau = 0.1, float32", result_extreme32_q3gh, rtol=0, atol=1e-6,
+                  hint="the one-hot vector in float32: use torch.softmax or subtract the maximum before exponentiating")
+expected_q3gh = {tau: torch.softmax((logits_q3gh - torch.log(-torch.log(noise_q3gh))) / tau, dim=-1)
+                 for tau in taus_q3gh}
+expected_many_q3gh = torch.softmax((logits_q3gh - torch.log(-torch.log(noise_many_q3gh))) / 0.7, dim=-1)
+one_hot_q3gh = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], dtype=torch.float64)
+assert torch.equal(rng_after_q3gh, rng_before_q3gh), (
+    "torch's random state: expected unchanged, got changed: gumbel_softmax_sample drew its own noise. "
+    "Hint: use uniform_noise only (no torch.rand, torch.nn.functional.gumbel_softmax or Gumbel().sample())")
+for tau_q3gh in taus_q3gh:
+    vc.grading.assert_close(results_q3gh[tau_q3gh], expected_q3gh[tau_q3gh], rtol=1e-9, atol=1e-12,
+                            what=f"the sample at temperature {tau_q3gh} (5 x 3 x 7 logits, float64)", hint=hint_q3gh)
+vc.grading.assert_equal(tuple(result_many_q3gh.shape), (4, 5, 3, 7),
+                        what="the shape of the samples for logits (5, 3, 7) and noise (4, 5, 3, 7)",
+                        hint="4 samples: let the logits broadcast against the noise")
+vc.grading.assert_close(result_many_q3gh, expected_many_q3gh, rtol=1e-9, atol=1e-12,
+                        what="the samples from noise with an extra leading sample dimension", hint=hint_q3gh)
 assert bool(torch.isfinite(result_extreme_q3gh).all()) and bool(torch.isfinite(result_extreme32_q3gh).all()), (
-    f"logits of +-1000 at temperature 0.1 give {result_extreme_q3gh.tolist()}: exp overflows. Use torch.softmax or "
-    "subtract the maximum before exponentiating")
-torch.testing.assert_close(result_extreme_q3gh, one_hot_q3gh, rtol=0, atol=1e-12,
-                           msg=lambda m: f"logits of +-1000 at temperature 0.1 must give the one-hot vector.\n{m}")
-torch.testing.assert_close(result_extreme32_q3gh, one_hot_q3gh.float(), rtol=0, atol=1e-6,
-                           msg=lambda m: f"in float32 too, logits of +-1000 must give the one-hot vector.\n{m}")
+    f"the sample for logits of +-1000 at temperature 0.1: expected finite values, got {result_extreme_q3gh.tolist()} "
+    f"(float64) and {result_extreme32_q3gh.tolist()} (float32): exp overflows. Hint: use torch.softmax or subtract "
+    "the maximum before exponentiating")
+vc.grading.assert_close(result_extreme_q3gh, one_hot_q3gh, rtol=0, atol=1e-12,
+                        what="the sample for logits of +-1000 at temperature 0.1 (float64)",
+                        hint="it must be the one-hot vector; use torch.softmax or subtract the maximum")
+vc.grading.assert_close(result_extreme32_q3gh, one_hot_q3gh.float(), rtol=0, atol=1e-6,
+                        what="the sample for logits of +-1000 at temperature 0.1 (float32)",
+                        hint="in float32 too it must be the one-hot vector, in the dtype of the inputs")
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "q3-gumbel-temperature-tests", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
@@ -412,16 +574,21 @@ torch.testing.assert_close(result_extreme32_q3gh, one_hot_q3gh.float(), rtol=0, 
 probs_q3t = torch.tensor([0.1, 0.2, 0.3, 0.4], dtype=torch.float64)
 noise_q3t = torch.rand(40_000, 4, generator=torch.Generator().manual_seed(351), dtype=torch.float64)
 samples_q3t = gumbel_softmax_sample(torch.log(probs_q3t), 1.0, noise_q3t)
-assert tuple(samples_q3t.shape) == (40_000, 4), f"logits (4,) and noise (40000, 4): expected shape (40000, 4), got {tuple(samples_q3t.shape)}"
+vc.grading.assert_equal(tuple(samples_q3t.shape), (40_000, 4),
+                        what="the shape of the samples for logits (4,) and noise (40000, 4)",
+                        hint="the logits broadcast against the noise: return the noise's shape")
 frequencies_q3t = torch.bincount(samples_q3t.argmax(-1), minlength=4).double() / 40_000
 z_scores_q3t = ((frequencies_q3t - probs_q3t) / torch.sqrt(probs_q3t * (1 - probs_q3t) / 40_000)).tolist()
 assert all(abs(v) < 5 for v in z_scores_q3t), (
-    f"the argmax of 40,000 samples falls in each category with frequencies {frequencies_q3t.tolist()}, expected the "
-    f"probabilities {probs_q3t.tolist()} (Gumbel-max trick). Did you use g = -log(-log u)?")
+    f"the frequencies of the argmax of 40,000 samples: expected the probabilities {probs_q3t.tolist()} within 5 "
+    f"standard errors (Gumbel-max trick), got {frequencies_q3t.tolist()} (z-scores {z_scores_q3t}). "
+    "Hint: did you use g = -log(-log u)?")
 print("argmax frequencies:", [round(v, 3) for v in frequencies_q3t.tolist()], "probabilities:", probs_q3t.tolist())
 print("gumbel_softmax_sample, argmax is a categorical draw: visible tests passed")
 ### BEGIN HIDDEN TESTS
 import torch
+
+import vaecourse as vc
 
 gen_q3th = torch.Generator().manual_seed(361)
 logits_q3th = torch.randn(200, 6, generator=gen_q3th, dtype=torch.float64)
@@ -431,32 +598,66 @@ top2_q3th = perturbed_q3th.topk(2, dim=-1).values
 clear_q3th = (top2_q3th[:, 0] - top2_q3th[:, 1]) > 0.2  # rows whose winner leads by more than 0.2
 one_hot_q3th = torch.nn.functional.one_hot(perturbed_q3th.argmax(-1), 6).double()
 weights_q3th = torch.randn(200, 6, generator=gen_q3th, dtype=torch.float64)
-# (1) the argmax is the Gumbel-max draw at every temperature
-max_entries_q3th = []
-for tau_q3th in (5.0, 1.0, 0.3, 0.1, 0.01):
-    sample_q3th = gumbel_softmax_sample(logits_q3th, tau_q3th, noise_q3th)
-    assert torch.equal(sample_q3th.argmax(-1), perturbed_q3th.argmax(-1)), (
-        f"at temperature {tau_q3th} the argmax of the sample is not the argmax of logits + Gumbel noise")
-    max_entries_q3th.append(sample_q3th.max(-1).values)
-# (2) the largest entry grows as tau falls, and is within 1e-3 of one-hot at tau = 0.01 where the winner leads by 0.2
-for warmer_q3th, colder_q3th in zip(max_entries_q3th, max_entries_q3th[1:]):
-    assert bool((colder_q3th >= warmer_q3th - 1e-12).all()), "the largest entry should grow as the temperature falls"
+taus_q3th = (5.0, 1.0, 0.3, 0.1, 0.01)
+samples_q3th = {tau: gumbel_softmax_sample(logits_q3th, tau, noise_q3th) for tau in taus_q3th}
 sample_cold_q3th = gumbel_softmax_sample(logits_q3th[clear_q3th], 0.01, noise_q3th[clear_q3th])
-torch.testing.assert_close(sample_cold_q3th, one_hot_q3th[clear_q3th], rtol=0, atol=1e-3,
-                           msg=lambda m: f"at temperature 0.01 the sample should be (almost) the one-hot Gumbel-max draw.\n{m}")
-# (3) at a huge temperature the sample is uniform
-torch.testing.assert_close(gumbel_softmax_sample(logits_q3th, 1e6, noise_q3th), torch.full((200, 6), 1 / 6, dtype=torch.float64),
-                           rtol=0, atol=1e-4, msg=lambda m: f"as tau grows the sample tends to the uniform vector 1/K.\n{m}")
-# (4) gradients reach the logits: d(sum w * y)/d logits = y * (w - sum(w * y)) / tau
+sample_hot_q3th = gumbel_softmax_sample(logits_q3th, 1e6, noise_q3th)
+samples_grad_q3th, grads_q3th = {}, {}
 for tau_q3th in (0.5, 2.0):
     logits_grad_q3th = logits_q3th.clone().requires_grad_()
-    sample_grad_q3th = gumbel_softmax_sample(logits_grad_q3th, tau_q3th, noise_q3th)
-    assert sample_grad_q3th.requires_grad, "the sample is cut off from the logits (no .detach(), argmax or no_grad)"
-    (weights_q3th * sample_grad_q3th).sum().backward()
-    y_q3th = sample_grad_q3th.detach()
+    samples_grad_q3th[tau_q3th] = gumbel_softmax_sample(logits_grad_q3th, tau_q3th, noise_q3th)
+    if samples_grad_q3th[tau_q3th].requires_grad:
+        (weights_q3th * samples_grad_q3th[tau_q3th]).sum().backward()
+    grads_q3th[tau_q3th] = logits_grad_q3th.grad if logits_grad_q3th.grad is not None else torch.zeros_like(logits_q3th)
+hint_q3th = "softmax((logits + g) / tau) over the last dimension with g = -log(-log u), in float64"
+vc.grading.record("argmax frequencies of the 40,000 visible samples", frequencies_q3t, rtol=0, atol=1e-12,
+                  hint="the argmax of the sample is the argmax of logits + g with g = -log(-log u)")
+vc.grading.record("mean of the 40,000 visible samples (tau = 1)", samples_q3t.mean(0), rtol=1e-9, atol=1e-12,
+                  hint=hint_q3th)
+vc.grading.record("argmax of 200 hidden samples at tau = 5, 1, 0.3, 0.1, 0.01",
+                  [samples_q3th[t].argmax(-1) for t in taus_q3th], hint="the argmax of logits + g, whatever tau")
+vc.grading.record("largest entry of 200 hidden samples at tau = 5, 1, 0.3, 0.1, 0.01",
+                  [samples_q3th[t].max(-1).values for t in taus_q3th], rtol=1e-9, atol=1e-12,
+                  hint="divide logits + g by the temperature inside the softmax")
+vc.grading.record("hidden samples at tau = 0.01 (rows whose winner leads by 0.2)", sample_cold_q3th, rtol=1e-9,
+                  atol=1e-12, hint="a low temperature sharpens the sample towards the one-hot Gumbel-max draw")
+vc.grading.record("hidden samples at tau = 1e6 (first 50 rows)", sample_hot_q3th[:50], rtol=1e-9, atol=1e-12,
+                  hint="a huge temperature flattens the sample towards the uniform vector 1/K")
+vc.grading.record("d sum(w * y) / d logits at tau = 0.5 and 2 (first 50 rows)",
+                  [grads_q3th[0.5][:50], grads_q3th[2.0][:50]], rtol=1e-8, atol=1e-10,
+                  hint="keep the sample differentiable: torch operations on the logits, no .detach(), argmax or no_grad")
+# (1) the argmax is the Gumbel-max draw at every temperature
+max_entries_q3th = []
+for tau_q3th in taus_q3th:
+    wrong_rows_q3th = int((samples_q3th[tau_q3th].argmax(-1) != perturbed_q3th.argmax(-1)).sum())
+    assert wrong_rows_q3th == 0, (
+        f"the argmax of the sample at temperature {tau_q3th}: expected the argmax of logits + Gumbel noise in all 200 "
+        f"rows, got a different category in {wrong_rows_q3th} rows. Hint: g = -log(-log u) is added to the logits; "
+        "the temperature divides both and does not change the argmax")
+    max_entries_q3th.append(samples_q3th[tau_q3th].max(-1).values)
+# (2) the largest entry grows as tau falls, and is within 1e-3 of one-hot at tau = 0.01 where the winner leads by 0.2
+for tau_warm_q3th, warmer_q3th, colder_q3th in zip(taus_q3th, max_entries_q3th, max_entries_q3th[1:]):
+    assert bool((colder_q3th >= warmer_q3th - 1e-12).all()), (
+        f"the largest entry of the sample below temperature {tau_warm_q3th}: expected it to grow as the temperature "
+        f"falls, got smaller values in {int((colder_q3th < warmer_q3th - 1e-12).sum())} rows. "
+        "Hint: divide (logits + g) by tau, do not multiply")
+vc.grading.assert_close(sample_cold_q3th, one_hot_q3th[clear_q3th], rtol=0, atol=1e-3,
+                        what="the sample at temperature 0.01 (rows whose winner leads by 0.2)",
+                        hint="at a low temperature the sample is (almost) the one-hot Gumbel-max draw")
+# (3) at a huge temperature the sample is uniform
+vc.grading.assert_close(sample_hot_q3th, torch.full((200, 6), 1 / 6, dtype=torch.float64), rtol=0, atol=1e-4,
+                        what="the sample at temperature 1e6",
+                        hint="as tau grows the sample tends to the uniform vector 1/K")
+# (4) gradients reach the logits: d(sum w * y)/d logits = y * (w - sum(w * y)) / tau
+for tau_q3th in (0.5, 2.0):
+    vc.grading.assert_equal(samples_grad_q3th[tau_q3th].requires_grad, True,
+                            what=f"sample.requires_grad for logits that require grad (tau = {tau_q3th})",
+                            hint="the sample is cut off from the logits: no .detach(), argmax or no_grad")
+    y_q3th = samples_grad_q3th[tau_q3th].detach()
     expected_grad_q3th = y_q3th * (weights_q3th - (weights_q3th * y_q3th).sum(-1, keepdim=True)) / tau_q3th
-    torch.testing.assert_close(logits_grad_q3th.grad, expected_grad_q3th, rtol=1e-8, atol=1e-10,
-                               msg=lambda m: f"the gradient with respect to the logits is wrong at tau = {tau_q3th}.\n{m}")
+    vc.grading.assert_close(grads_q3th[tau_q3th], expected_grad_q3th, rtol=1e-8, atol=1e-10,
+                            what=f"the gradient of sum(w * y) with respect to the logits at tau = {tau_q3th}",
+                            hint="y = softmax((logits + g) / tau): its Jacobian is (diag(y) - y y^T) / tau")
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "q3-beta-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -551,27 +752,70 @@ print("f(z) = (z - 0.3)^2: pathwise", [f"{e:.4f} ± {s:.4f}" for e, s in zip(est
 """pathwise_gradient agrees with the derivative of the exact expectation within 5 standard errors."""
 torch.manual_seed(371)
 result_q3b = pathwise_gradient(2.0, 3.0, lambda z: z, 20_000)
+kind_q3b = type(result_q3b).__name__ + (f" of length {len(result_q3b)}" if isinstance(result_q3b, tuple) else "")
 assert isinstance(result_q3b, tuple) and len(result_q3b) == 2, (
-    f"pathwise_gradient should return a pair (estimate, stderr), got {type(result_q3b).__name__}")
+    f"the result of pathwise_gradient: expected a pair (estimate, stderr), got a {kind_q3b}. "
+    "Hint: end with return estimate, stderr")
 estimate_q3b, stderr_q3b = result_q3b
+assert isinstance(estimate_q3b, torch.Tensor) and isinstance(stderr_q3b, torch.Tensor), (
+    f"estimate and stderr: expected two torch.Tensors, got {type(estimate_q3b).__name__} and "
+    f"{type(stderr_q3b).__name__}. Hint: stack the two gradients into a tensor, e.g. torch.stack([d_da, d_db])")
 assert tuple(estimate_q3b.shape) == (2,) and tuple(stderr_q3b.shape) == (2,), (
-    f"expected estimate and stderr of shape (2,) ([d/da, d/db]), got {tuple(estimate_q3b.shape)} and {tuple(stderr_q3b.shape)}")
-assert estimate_q3b.dtype == torch.float64, f"expected float64, got {estimate_q3b.dtype}"
+    f"the shapes of estimate and stderr: expected (2,) and (2,) ([d/da, d/db]), got {tuple(estimate_q3b.shape)} and "
+    f"{tuple(stderr_q3b.shape)}. Hint: average the per-sample gradients over the samples, one value for a, one for b")
+assert estimate_q3b.dtype == torch.float64, (
+    f"the dtype of the estimate: expected torch.float64, got {estimate_q3b.dtype}. Hint: build a and b as float64 "
+    "tensors before sampling")
 assert bool((stderr_q3b > 0).all()) and bool((stderr_q3b < 0.01).all()), (
-    f"the standard errors {stderr_q3b.tolist()} should be positive and small (about 2e-4 for 20,000 samples): "
-    "the standard deviation of the per-sample gradients divided by sqrt(num_samples)")
+    f"the standard errors for 20,000 samples: expected positive and small values (about 2e-4), got "
+    f"{stderr_q3b.tolist()}. Hint: the standard deviation of the per-sample gradients divided by sqrt(num_samples)")
 exact_q3b = torch.tensor([3.0 / 25.0, -2.0 / 25.0], dtype=torch.float64)  # d/da, d/db of a / (a + b) at (2, 3)
 z_scores_q3b = ((estimate_q3b.detach() - exact_q3b) / stderr_q3b.detach()).tolist()
 assert all(abs(v) < 5 for v in z_scores_q3b), (
-    f"for f(z) = z at a = 2, b = 3 the gradient of E[z] = a / (a + b) is {exact_q3b.tolist()}; your estimate "
-    f"{estimate_q3b.tolist()} is {z_scores_q3b} standard errors away. Differentiate f(rsample) with respect to a "
-    "and b, in that order")
+    f"the gradient of E[z] = a / (a + b) at a = 2, b = 3 for f(z) = z: expected {exact_q3b.tolist()} within 5 "
+    f"standard errors, got {estimate_q3b.tolist()} ({z_scores_q3b} standard errors away). Hint: differentiate "
+    "f(rsample) with respect to a and b, in that order")
 print("pathwise_gradient against the exact derivative: visible tests passed")
 ### BEGIN HIDDEN TESTS
 import math
+from unittest import mock
 
 import torch
 from scipy import integrate, special
+from torch.distributions import Beta
+
+import vaecourse as vc
+
+
+def pooled_dirichlet_q3bh(a, b, num, seed):
+    """A stand-in for torch._sample_dirichlet that hands out fixed Beta(a, b) draws (as pairs z, 1 - z), in order.
+
+    The pool holds 4 * num draws made here with torch's own sampler after torch.manual_seed(seed); gradients still
+    flow through torch's implicit reparameterisation. Every answer that draws its num samples through
+    Beta(...).rsample (in one call or in several) gets the same samples as the model solution, so its recorded
+    results do not depend on how it batches its draws. Concentrations other than (a, b) in float64 go to torch.
+    """
+    original = torch._sample_dirichlet
+    concentration = torch.tensor([a, b], dtype=torch.float64)
+    state = torch.get_rng_state()
+    torch.manual_seed(seed)
+    pool = original(concentration.expand(4 * num, 2))
+    torch.set_rng_state(state)
+    used = [0]
+
+    def sample(alpha):
+        if alpha.shape[-1:] != (2,) or alpha.dtype != torch.float64 or not bool((alpha == concentration).all()):
+            return original(alpha)
+        count = alpha.numel() // 2
+        if used[0] + count > 4 * num:
+            raise AssertionError(
+                f"the number of Beta samples drawn: expected num_samples = {num}, got {used[0] + count} so far. "
+                "Hint: draw num_samples samples once, Beta(a_n, b_n).rsample(), and use them for both results")
+        x = pool[used[0]:used[0] + count].reshape(alpha.shape).clone()
+        used[0] += count
+        return x
+
+    return sample
 
 
 def expectation_q3bh(f_scalar, a, b):
@@ -586,18 +830,45 @@ cases_q3bh = [(2.0, 3.0, lambda z: (z - 0.3) ** 2, lambda z: (z - 0.3) ** 2, "(z
               (1.5, 4.0, lambda z: torch.sin(6 * z), lambda z: math.sin(6 * z), "sin(6 z)"),
               (0.8, 2.5, lambda z: torch.exp(-3 * z), lambda z: math.exp(-3 * z), "exp(-3 z)"),
               (5.0, 1.2, lambda z: torch.log1p(z), lambda z: math.log1p(z), "log(1 + z)")]
-for index_q3bh, (a_q3bh, b_q3bh, f_q3bh, f_scalar_q3bh, name_q3bh) in enumerate(cases_q3bh):
+# Tolerances of the records: 5 standard errors of the pathwise plus 5 of the score-function estimator on the
+# fixed samples, so that any unbiased estimate from them passes, as the test below lets it (the score-function
+# estimator fails the next test cell).
+tolerances_q3bh = []
+for index_q3bh, (a_q3bh, b_q3bh, f_q3bh, _, _) in enumerate(cases_q3bh):
+    a_n_q3bh = torch.full((20_000,), a_q3bh, dtype=torch.float64, requires_grad=True)
+    b_n_q3bh = torch.full((20_000,), b_q3bh, dtype=torch.float64, requires_grad=True)
+    with mock.patch("torch._sample_dirichlet", new=pooled_dirichlet_q3bh(a_q3bh, b_q3bh, 20_000, seed=381 + index_q3bh)):
+        z_q3bh = Beta(a_n_q3bh, b_n_q3bh).rsample()
+    pathwise_q3bh = torch.stack(torch.autograd.grad(f_q3bh(z_q3bh).sum(), (a_n_q3bh, b_n_q3bh)), dim=-1)
+    z_q3bh = z_q3bh.detach()
+    digamma_q3bh = torch.special.digamma(torch.tensor([a_q3bh, b_q3bh, a_q3bh + b_q3bh], dtype=torch.float64))
+    score_q3bh = f_q3bh(z_q3bh)[:, None] * torch.stack([torch.log(z_q3bh) - digamma_q3bh[0] + digamma_q3bh[2],
+                                                         torch.log1p(-z_q3bh) - digamma_q3bh[1] + digamma_q3bh[2]], dim=-1)
+    tolerances_q3bh.append(5 * ((pathwise_q3bh.std(0) + score_q3bh.std(0)) / math.sqrt(20_000)).max().item())
+results_q3bh = []
+for index_q3bh, (a_q3bh, b_q3bh, f_q3bh, _, _) in enumerate(cases_q3bh):
+    with mock.patch("torch._sample_dirichlet", new=pooled_dirichlet_q3bh(a_q3bh, b_q3bh, 20_000, seed=381 + index_q3bh)):
+        results_q3bh.append(pathwise_gradient(a_q3bh, b_q3bh, f_q3bh, 20_000))
+for (a_q3bh, b_q3bh, _, _, name_q3bh), (estimate_q3bh, _), tolerance_q3bh in zip(cases_q3bh, results_q3bh,
+                                                                                  tolerances_q3bh):
+    vc.grading.record(f"gradient estimate [d/da, d/db] for f(z) = {name_q3bh}, a = {a_q3bh}, b = {b_q3bh}, fixed samples",
+                      estimate_q3bh, rtol=0, atol=round(tolerance_q3bh, 6),
+                      hint="the mean over samples of the autograd gradients of f(Beta(a, b).rsample()) with respect "
+                           "to a and b, in that order, in float64")
+for index_q3bh, (a_q3bh, b_q3bh, _, f_scalar_q3bh, name_q3bh) in enumerate(cases_q3bh):
     finite_difference_q3bh = torch.tensor([
         (expectation_q3bh(f_scalar_q3bh, a_q3bh + h_q3bh, b_q3bh) - expectation_q3bh(f_scalar_q3bh, a_q3bh - h_q3bh, b_q3bh)) / (2 * h_q3bh),
         (expectation_q3bh(f_scalar_q3bh, a_q3bh, b_q3bh + h_q3bh) - expectation_q3bh(f_scalar_q3bh, a_q3bh, b_q3bh - h_q3bh)) / (2 * h_q3bh)],
         dtype=torch.float64)
-    torch.manual_seed(381 + index_q3bh)
-    estimate_q3bh, stderr_q3bh = pathwise_gradient(a_q3bh, b_q3bh, f_q3bh, 20_000)
-    assert tuple(estimate_q3bh.shape) == (2,), f"expected shape (2,), got {tuple(estimate_q3bh.shape)}"
+    estimate_q3bh, stderr_q3bh = results_q3bh[index_q3bh]
+    vc.grading.assert_equal(tuple(estimate_q3bh.shape), (2,), what=f"the shape of the estimate for f(z) = {name_q3bh}",
+                            hint="[d/da, d/db]: average the per-sample gradients over the samples")
     z_scores_q3bh = ((estimate_q3bh.detach() - finite_difference_q3bh) / stderr_q3bh.detach()).tolist()
     assert all(abs(v) < 5 for v in z_scores_q3bh), (
-        f"f(z) = {name_q3bh}, a = {a_q3bh}, b = {b_q3bh}: your gradient {estimate_q3bh.tolist()} is {z_scores_q3bh} "
-        f"standard errors from the finite difference of the exact expectation {finite_difference_q3bh.tolist()}")
+        f"f(z) = {name_q3bh}, a = {a_q3bh}, b = {b_q3bh}: expected the finite difference of the exact expectation "
+        f"{finite_difference_q3bh.tolist()} within 5 standard errors, got {estimate_q3bh.tolist()} ({z_scores_q3bh} "
+        "standard errors away). Hint: differentiate f(Beta(a, b).rsample()) with autograd, with respect to a and b in "
+        "that order, and average over the samples")
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "q3-beta-stderr-tests", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
@@ -607,14 +878,49 @@ _, stderr_small_q3s = pathwise_gradient(2.0, 3.0, lambda z: (z - 0.3) ** 2, 4000
 _, stderr_large_q3s = pathwise_gradient(2.0, 3.0, lambda z: (z - 0.3) ** 2, 16_000)
 ratio_q3s = (stderr_small_q3s / stderr_large_q3s).tolist()
 assert all(1.8 < v < 2.2 for v in ratio_q3s), (
-    f"4 times more samples should halve the standard error; the ratio is {ratio_q3s}. Divide the standard "
-    "deviation by sqrt(num_samples), and draw num_samples samples")
+    f"the ratio of the standard errors for 4,000 and 16,000 samples: expected about 2 (4 times more samples halve "
+    f"the standard error), got {ratio_q3s}. Hint: divide the standard deviation by sqrt(num_samples), and draw "
+    "num_samples samples")
 print("pathwise_gradient standard error scaling: visible tests passed")
 ### BEGIN HIDDEN TESTS
 import math
+from unittest import mock
 
 import torch
 from torch.distributions import Beta
+
+import vaecourse as vc
+
+
+def pooled_dirichlet_q3sh(a, b, num, seed):
+    """A stand-in for torch._sample_dirichlet that hands out fixed Beta(a, b) draws (as pairs z, 1 - z), in order.
+
+    The pool holds 4 * num draws made here with torch's own sampler after torch.manual_seed(seed); gradients still
+    flow through torch's implicit reparameterisation. Every answer that draws its num samples through
+    Beta(...).rsample (in one call or in several) gets the same samples as the model solution, so its recorded
+    results do not depend on how it batches its draws. Concentrations other than (a, b) in float64 go to torch.
+    """
+    original = torch._sample_dirichlet
+    concentration = torch.tensor([a, b], dtype=torch.float64)
+    state = torch.get_rng_state()
+    torch.manual_seed(seed)
+    pool = original(concentration.expand(4 * num, 2))
+    torch.set_rng_state(state)
+    used = [0]
+
+    def sample(alpha):
+        if alpha.shape[-1:] != (2,) or alpha.dtype != torch.float64 or not bool((alpha == concentration).all()):
+            return original(alpha)
+        count = alpha.numel() // 2
+        if used[0] + count > 4 * num:
+            raise AssertionError(
+                f"the number of Beta samples drawn: expected num_samples = {num}, got {used[0] + count} so far. "
+                "Hint: draw num_samples samples once, Beta(a_n, b_n).rsample(), and use them for both results")
+        x = pool[used[0]:used[0] + count].reshape(alpha.shape).clone()
+        used[0] += count
+        return x
+
+    return sample
 
 
 def pathwise_spread_q3sh(a, b, f, n, seed):
@@ -629,17 +935,26 @@ def pathwise_spread_q3sh(a, b, f, n, seed):
 
 
 # In these three cases the score-function estimator's spread is 1.8 to 10 times the pathwise one.
-for index_q3sh, (a_q3sh, b_q3sh, f_q3sh, name_q3sh) in enumerate([(2.0, 3.0, lambda z: z, "z"),
-                                                                   (2.0, 3.0, lambda z: (z - 0.3) ** 2, "(z - 0.3)^2"),
-                                                                   (0.8, 2.5, lambda z: torch.exp(-3 * z), "exp(-3 z)")]):
+cases_q3sh = [(2.0, 3.0, lambda z: z, "z"), (2.0, 3.0, lambda z: (z - 0.3) ** 2, "(z - 0.3)^2"),
+              (0.8, 2.5, lambda z: torch.exp(-3 * z), "exp(-3 z)")]
+stderrs_q3sh = []
+for index_q3sh, (a_q3sh, b_q3sh, f_q3sh, _) in enumerate(cases_q3sh):
+    with mock.patch("torch._sample_dirichlet", new=pooled_dirichlet_q3sh(a_q3sh, b_q3sh, 20_000, seed=411 + index_q3sh)):
+        stderrs_q3sh.append(pathwise_gradient(a_q3sh, b_q3sh, f_q3sh, 20_000)[1])
+# rtol 0.1, the band of the test below: N or N - 1 in the standard deviation, other ways to draw Beta samples;
+# the score-function estimator's spread is 1.8 to 10 times the pathwise one
+vc.grading.record("standard errors [d/da, d/db] for z, (z - 0.3)^2, exp(-3 z), fixed samples", stderrs_q3sh,
+                  rtol=0.1, atol=0,
+                  hint="the standard deviation over samples of the per-sample pathwise gradients (rsample and "
+                       "autograd, not the score function), divided by sqrt(num_samples)")
+for index_q3sh, (a_q3sh, b_q3sh, f_q3sh, name_q3sh) in enumerate(cases_q3sh):
     spread_q3sh = pathwise_spread_q3sh(a_q3sh, b_q3sh, f_q3sh, 200_000, seed=401 + index_q3sh)
-    torch.manual_seed(411 + index_q3sh)
-    _, stderr_q3sh = pathwise_gradient(a_q3sh, b_q3sh, f_q3sh, 20_000)
-    ratio_q3sh = (stderr_q3sh.detach() * math.sqrt(20_000) / spread_q3sh).tolist()
+    ratio_q3sh = (stderrs_q3sh[index_q3sh].detach() * math.sqrt(20_000) / spread_q3sh).tolist()
     assert all(0.9 < v < 1.1 for v in ratio_q3sh), (
-        f"f(z) = {name_q3sh}, a = {a_q3sh}, b = {b_q3sh}: stderr * sqrt(N) should be the spread of the pathwise "
-        f"per-sample gradients, {spread_q3sh.tolist()}; yours is {ratio_q3sh} times that. Use rsample and autograd "
-        "(not the score function f(z) * d log p(z) / da), one gradient per sample, and the standard deviation over samples")
+        f"f(z) = {name_q3sh}, a = {a_q3sh}, b = {b_q3sh}: stderr * sqrt(N), expected the spread of the pathwise "
+        f"per-sample gradients {spread_q3sh.tolist()}, got {ratio_q3sh} times that. Hint: use rsample and autograd "
+        "(not the score function f(z) * d log p(z) / da), one gradient per sample, and the standard deviation over "
+        "samples")
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "q3-icdf-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -704,20 +1019,22 @@ print("naive map at eps = 5, 9, 20: ", (-torch.log(1 - torch.special.ndtr(eps_ta
 """normal_to_exponential is -log(Phi(-eps)) / rate: exact, increasing, finite in the tails, and exponentially distributed."""
 eps_q3i = torch.tensor([0.0, -1.0, 1.0, 2.0], dtype=torch.float64)
 x_q3i = normal_to_exponential(eps_q3i, 2.0)
-assert isinstance(x_q3i, torch.Tensor), f"expected a torch.Tensor, got {type(x_q3i).__name__}"
-assert tuple(x_q3i.shape) == (4,) and x_q3i.dtype == torch.float64, (
-    f"expected shape (4,) and float64 (the input's), got {tuple(x_q3i.shape)} and {x_q3i.dtype}")
-torch.testing.assert_close(
-    x_q3i[0], torch.tensor(math.log(2.0) / 2.0, dtype=torch.float64),
-    msg=lambda m: ("eps = 0 is the normal median, so x must be the exponential median log(2) / rate = 0.3466 for "
-                   f"rate 2.\n{m}"))
+vc.grading.assert_equal(type(x_q3i).__name__, "Tensor", what="the type of the result",
+                        hint="compute the map with torch operations and return the tensor")
+vc.grading.assert_equal([tuple(x_q3i.shape), str(x_q3i.dtype)], [(4,), "torch.float64"],
+                        what="[shape, dtype] of the map of eps of shape (4,) in float64",
+                        hint="act elementwise and stay in the input's dtype")
+vc.grading.assert_close(x_q3i[0], torch.tensor(math.log(2.0) / 2.0, dtype=torch.float64),
+                        what="the map of eps = 0 at rate 2",
+                        hint="eps = 0 is the normal median, so x must be the exponential median log(2) / rate = 0.3466")
 order_q3i = torch.argsort(eps_q3i)
 assert bool((x_q3i[order_q3i].diff() > 0).all()) and bool((x_q3i >= 0).all()), (
-    f"the map must be non-negative and increasing in eps; for eps = {eps_q3i.tolist()} you returned {x_q3i.tolist()}")
+    f"the map of eps = {eps_q3i.tolist()}: expected non-negative values increasing in eps, got {x_q3i.tolist()}. "
+    "Hint: x = -log(Phi(-eps)) / rate, with Phi the standard normal CDF")
 x_tail_q3i = normal_to_exponential(torch.tensor([10.0], dtype=torch.float64), 1.0)
 assert bool(torch.isfinite(x_tail_q3i).all()), (
-    f"at eps = 10 you returned {x_tail_q3i.tolist()}: Phi(10) rounds to 1 and log(1 - Phi(10)) = -inf. Use "
-    "1 - Phi(eps) = Phi(-eps) and torch.special.log_ndtr")
+    f"the map of eps = 10 at rate 1: expected a finite value (about 53.2), got {x_tail_q3i.tolist()}: Phi(10) rounds "
+    "to 1 and log(1 - Phi(10)) = -inf. Hint: use 1 - Phi(eps) = Phi(-eps) and torch.special.log_ndtr")
 print("normal_to_exponential: visible tests passed")
 ### BEGIN HIDDEN TESTS
 import math
@@ -725,37 +1042,60 @@ import math
 import torch
 from scipy import special, stats
 
+import vaecourse as vc
+
 eps64_q3ih = torch.linspace(-8.0, 30.0, 381, dtype=torch.float64)
 eps32_q3ih = torch.linspace(-5.0, 9.0, 141, dtype=torch.float32)
-reference64_q3ih = torch.from_numpy(-special.log_ndtr(-eps64_q3ih.numpy()) / 1.7)
-reference32_q3ih = torch.from_numpy(-special.log_ndtr(-eps32_q3ih.double().numpy()) / 0.5)
 draws_q3ih = torch.randn(200_000, generator=torch.Generator().manual_seed(421), dtype=torch.float64)
 x64_q3ih = normal_to_exponential(eps64_q3ih, 1.7)
 x32_q3ih = normal_to_exponential(eps32_q3ih, 0.5)
 x_draws_q3ih = normal_to_exponential(draws_q3ih, 3.0)
 x_grid_q3ih = normal_to_exponential(eps64_q3ih.reshape(-1, 3, 1), 1.7)
-assert x64_q3ih.dtype == torch.float64 and x32_q3ih.dtype == torch.float32, (
-    f"return the input's dtype: float64 -> {x64_q3ih.dtype}, float32 -> {x32_q3ih.dtype}")
-assert tuple(x_grid_q3ih.shape) == (127, 3, 1), f"input shape (127, 3, 1) came back as {tuple(x_grid_q3ih.shape)}"
+hint_q3ih = "x = -log(Phi(-eps)) / rate = -torch.special.log_ndtr(-eps) / rate, elementwise, in the input's dtype"
+vc.grading.record("x on the visible eps = (0, -1, 1, 2), rate 2", x_q3i, rtol=1e-9, atol=1e-12, hint=hint_q3ih)
+vc.grading.record("x at eps = 10, rate 1", x_tail_q3i, rtol=1e-9, atol=1e-12,
+                  hint="compute log(1 - Phi(eps)) as torch.special.log_ndtr(-eps): Phi(10) rounds to 1")
+vc.grading.record("x on a float64 grid, eps from -8 to 30, rate 1.7", x64_q3ih, rtol=1e-9, atol=1e-12, hint=hint_q3ih)
+vc.grading.record("x on a float32 grid, eps from -5 to 9, rate 0.5", x32_q3ih, rtol=1e-5, atol=1e-6, hint=hint_q3ih)
+vc.grading.record("x on eps of shape (127, 3, 1), rate 1.7", x_grid_q3ih, rtol=1e-9, atol=1e-12,
+                  hint="act elementwise on any shape")
+vc.grading.record("mean of 200,000 mapped normal draws, rate 3", x_draws_q3ih.mean().item(), rtol=1e-10, atol=1e-12,
+                  hint="mapped normal draws are Exponential(rate), with mean 1 / rate")
+vc.grading.record("Kolmogorov-Smirnov distance of the mapped draws to Exponential(3)",
+                  float(stats.kstest(x_draws_q3ih.numpy(), stats.expon(scale=1 / 3).cdf).statistic),
+                  rtol=1e-6, atol=1e-9, hint="mapped normal draws are Exponential(rate)")
+reference64_q3ih = torch.from_numpy(-special.log_ndtr(-eps64_q3ih.numpy()) / 1.7)
+reference32_q3ih = torch.from_numpy(-special.log_ndtr(-eps32_q3ih.double().numpy()) / 0.5)
+vc.grading.assert_equal([str(x64_q3ih.dtype), str(x32_q3ih.dtype)], ["torch.float64", "torch.float32"],
+                        what="the dtypes of the map for float64 and float32 inputs", hint="return the input's dtype")
+vc.grading.assert_equal(tuple(x_grid_q3ih.shape), (127, 3, 1), what="the shape of the map of eps of shape (127, 3, 1)",
+                        hint="act elementwise: the result has the shape of eps")
 assert bool(torch.isfinite(x64_q3ih).all()) and bool(torch.isfinite(x32_q3ih).all()), (
-    "the map is infinite somewhere in eps in [-8, 30] (float64) or [-5, 9] (float32): compute log(1 - Phi(eps)) "
-    "as torch.special.log_ndtr(-eps)")
-torch.testing.assert_close(
-    x64_q3ih, reference64_q3ih, rtol=1e-9, atol=1e-12,
-    msg=lambda m: (f"float64, eps from -8 to 30, rate 1.7: the map differs from SciPy's -log_ndtr(-eps) / rate. "
-                   f"Near eps = -8 the answer is about 1e-16 / rate: log(1 - Phi(eps)) loses it, log_ndtr(-eps) keeps it.\n{m}"))
-torch.testing.assert_close(
-    x32_q3ih, reference32_q3ih.float(), rtol=1e-5, atol=1e-6,
-    msg=lambda m: f"float32, eps from -5 to 9, rate 0.5: the map differs from SciPy's -log_ndtr(-eps) / rate.\n{m}")
-torch.testing.assert_close(x_grid_q3ih, x64_q3ih.reshape(-1, 3, 1), rtol=0, atol=0,
-                           msg=lambda m: f"the map must act elementwise on any shape.\n{m}")
-assert bool((x64_q3ih.diff() > 0).all()), "the map must be strictly increasing in eps"
+    "the map of eps in [-8, 30] (float64) and [-5, 9] (float32): expected finite values, got "
+    f"{int((~torch.isfinite(x64_q3ih)).sum())} and {int((~torch.isfinite(x32_q3ih)).sum())} non-finite ones. "
+    "Hint: compute log(1 - Phi(eps)) as torch.special.log_ndtr(-eps)")
+vc.grading.assert_close(x64_q3ih, reference64_q3ih, rtol=1e-9, atol=1e-12,
+                        what="the map in float64, eps from -8 to 30, rate 1.7, against SciPy's -log_ndtr(-eps) / rate",
+                        hint="near eps = -8 the answer is about 1e-16 / rate: log(1 - Phi(eps)) loses it, "
+                             "log_ndtr(-eps) keeps it")
+vc.grading.assert_close(x32_q3ih, reference32_q3ih.float(), rtol=1e-5, atol=1e-6,
+                        what="the map in float32, eps from -5 to 9, rate 0.5, against SciPy's -log_ndtr(-eps) / rate",
+                        hint=hint_q3ih)
+vc.grading.assert_close(x_grid_q3ih, x64_q3ih.reshape(-1, 3, 1), rtol=0, atol=0,
+                        what="the map of eps reshaped to (127, 3, 1)", hint="the map must act elementwise on any shape")
+assert bool((x64_q3ih.diff() > 0).all()), (
+    f"the map on the float64 grid: expected strictly increasing values, got {int((x64_q3ih.diff() <= 0).sum())} "
+    f"steps that do not increase. Hint: {hint_q3ih}")
 # Exponential(3) has mean 1/3 and standard deviation 1/3; the Kolmogorov-Smirnov distance of 200,000 exact
 # draws is about 0.002, and 0.01 is out of reach for a correct map.
 mean_z_q3ih = (x_draws_q3ih.mean().item() - 1 / 3) / ((1 / 3) / math.sqrt(200_000))
-assert abs(mean_z_q3ih) < 5, f"mapped normal draws should have mean 1/rate = 1/3, got {x_draws_q3ih.mean().item():.5f}"
+assert abs(mean_z_q3ih) < 5, (
+    f"the mean of 200,000 mapped normal draws: expected 1/rate = 1/3 within 5 standard errors, got "
+    f"{x_draws_q3ih.mean().item():.5f}. Hint: {hint_q3ih}")
 ks_q3ih = stats.kstest(x_draws_q3ih.numpy(), stats.expon(scale=1 / 3).cdf).statistic
-assert ks_q3ih < 0.01, f"the mapped draws are not Exponential(3): Kolmogorov-Smirnov distance {ks_q3ih:.4f}"
+assert ks_q3ih < 0.01, (
+    f"the Kolmogorov-Smirnov distance of the mapped draws to Exponential(3): expected below 0.01, got {ks_q3ih:.4f}. "
+    f"Hint: {hint_q3ih}")
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "q3-why-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
