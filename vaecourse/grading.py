@@ -145,8 +145,8 @@ def compare(expected: Any, actual: Any, rtol: float, atol: float) -> str | None:
         if not np.array_equal(nan_want, nan_got):
             return "NaN in different places"
         with np.errstate(invalid="ignore"):  # inf - inf
-            same_inf = (want == got) | nan_want
-            close = same_inf | (np.abs(got - want) <= atol + rtol * np.abs(want))
+            infinite = np.isinf(want) | np.isinf(got)  # an infinity matches only itself
+            close = np.where(infinite, want == got, np.abs(got - want) <= atol + rtol * np.abs(want)) | nan_want
         if not close.all():
             bad = int(np.argmax(~close.ravel()))
             return (f"{int((~close).sum())} of {close.size} values differ beyond rtol={rtol:g}, atol={atol:g}; "
