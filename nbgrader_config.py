@@ -49,23 +49,26 @@ c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedE
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 
-class DropJupytextMetadata(NbGraderPreprocessor):  # enabled by default, unlike nbconvert's base class
-    """Remove the notebook-level ``jupytext`` metadata from released notebooks.
+class DropLocalMetadata(NbGraderPreprocessor):  # enabled by default, unlike nbconvert's base class
+    """Remove the notebook metadata that only describes the instructor's machine from released notebooks.
 
-    The pairing itself lives in solutions/jupytext.toml, but every `jupytext --sync` that reads the
-    .py twin writes the format options of that file (``notebook_metadata_filter``, ``main_language``)
-    back into the .ipynb metadata. Students need none of it, and with a ``formats`` entry their own
-    jupytext would create .py twins inside exercises/, so the release never carries the key.
+    - ``jupytext``: the pairing itself lives in solutions/jupytext.toml, but every `jupytext --sync`
+      that reads the .py twin writes the format options of that file (``notebook_metadata_filter``,
+      ``main_language``) back into the .ipynb metadata. Students need none of it, and with a
+      ``formats`` entry their own jupytext would create .py twins inside exercises/.
+    - ``language_info.version``: the Python version of the kernel that last stored the solution
+      (3.11.7 here, 3.11.2 on a Debian CI runner), so the release would depend on who stored it.
     """
 
     def preprocess(self, nb, resources):
         nb.metadata.pop("jupytext", None)
+        nb.metadata.get("language_info", {}).pop("version", None)
         return nb, resources
 
 
 c.GenerateAssignment.preprocessors = [
     *GenerateAssignment.class_traits()["preprocessors"].default(),  # nbgrader 0.9 defaults, in order
-    DropJupytextMetadata,
+    DropLocalMetadata,
 ]
 
 

@@ -463,6 +463,7 @@ def test_release_has_no_twin_or_jupytext_metadata(aid: str) -> None:
     metadata = json.loads((release_dir / f"{aid}.ipynb").read_text(encoding="utf-8"))["metadata"]
     assert "jupytext" not in metadata, "the release carries jupytext metadata; students' jupytext would act on it"
     assert "widgets" not in metadata, "the release stores widget state"
+    assert "version" not in metadata.get("language_info", {}), "the release records the instructor's Python version"
 
 
 @pytest.mark.parametrize("aid", ASSIGNMENTS)
