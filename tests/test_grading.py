@@ -197,7 +197,7 @@ get_ipython().set_custom_exc((BaseException,), _swallow)
 
 @dataclass(frozen=True)
 class Case:
-    """One submission of the hostile battery and what grading it must give (INSTRUCTORS.md's table)."""
+    """One submission of the hostile battery and what grading it must give (the README's table)."""
 
     does: str
     outcome: str  # "graded", "graded, flagged", "rejected" or "missing"
@@ -793,12 +793,12 @@ def test_guide_shows_only_commands_the_tests_run(course: Course) -> None:
     assert not untested, f"INSTRUCTORS.md shows commands no test runs: {untested}\nran: {sorted(ran)}"
 
 
-def test_guide_table_matches_the_battery() -> None:
-    """The hostile-case table of INSTRUCTORS.md lists exactly HOSTILE_CASES, with the same outcome and points."""
+def test_readme_table_matches_the_battery() -> None:
+    """The hostile-case table of the README's instructor section lists exactly HOSTILE_CASES, outcomes and points."""
     rows = {}
-    for line in INSTRUCTORS_GUIDE.read_text(encoding="utf-8").splitlines():
+    for line in (REPO / "README.md").read_text(encoding="utf-8").splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) == 4 and cells[0].startswith("`") and cells[0].strip("`") in HOSTILE_CASES:
             rows[cells[0].strip("`")] = (cells[2], cells[3])
     expected = {student: (case.outcome, f"{case.points:g} / 6") for student, case in HOSTILE_CASES.items()}
-    assert rows == expected, f"INSTRUCTORS.md's table {rows} != the tests' {expected}"
+    assert rows == expected, f"README.md's table {rows} != the tests' {expected}"
