@@ -36,6 +36,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from vaecourse.grading import is_test_cell
+
 # ---------------------------------------------------------------------------------------------------
 # Add each new assignment here (its folder solutions/<aid>/ holds <aid>.ipynb, COURSE.md section 6).
 ASSIGNMENTS = ["q0_warmup", "q1_autoencoders", "q2_likelihood", "q3_priors", "q4_beta_vae", "q5_vq_vae"]
@@ -150,15 +152,10 @@ def paste_first_task(release: nbformat.NotebookNode, source: nbformat.NotebookNo
     """The release with only the answer cells above the first test cell solved (a partly correct student)."""
     solved = paste_solutions(release, source)
     partial = copy.deepcopy(release)
-    first_test = next(i for i, c in enumerate(release.cells) if _is_test_cell(c))
+    first_test = next(i for i, c in enumerate(release.cells) if is_test_cell(c))
     for i in range(first_test):
         partial.cells[i] = copy.deepcopy(solved.cells[i])
     return partial
-
-
-def _is_test_cell(cell) -> bool:
-    meta = cell.metadata.get("nbgrader", {})
-    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
 
 
 # ------------------------------------------------------------------ the hostile battery (on q0)
@@ -254,10 +251,10 @@ def hostile_submissions(release: nbformat.NotebookNode, source: nbformat.Noteboo
     wrong = edit(solved, **{"q0-reparam-impl": lambda _: WRONG_REPARAM, "q0-kl-impl": lambda _: WRONG_KL})
     tests_edited = copy.deepcopy(wrong)
     for cell in tests_edited.cells:
-        if _is_test_cell(cell):
+        if is_test_cell(cell):
             cell.source = 'print("all tests passed")'
     tests_deleted = copy.deepcopy(wrong)
-    tests_deleted.cells = [cell for cell in tests_deleted.cells if not _is_test_cell(cell)]
+    tests_deleted.cells = [cell for cell in tests_deleted.cells if not is_test_cell(cell)]
     metadata_tampered = copy.deepcopy(solved)
     for cell in metadata_tampered.cells:
         if cell.metadata.get("nbgrader", {}).get("grade_id") == "q0-kl-tests":
@@ -516,7 +513,7 @@ def test_stored_records_reproduce(course: Course) -> None:
     def records(path: Path) -> dict[tuple[str, str], dict]:
         notebook = nbformat.read(path, as_version=4)
         return {(cell.metadata.nbgrader["grade_id"], rec["check"]): rec
-                for cell in notebook.cells if _is_test_cell(cell) for rec in records_of(cell)}
+                for cell in notebook.cells if is_test_cell(cell) for rec in records_of(cell)}
 
     committed = records(REPO / "solutions" / HOSTILE_AID / f"{HOSTILE_AID}.ipynb")
     fresh = records(course.root / "solutions" / HOSTILE_AID / f"{HOSTILE_AID}.ipynb")
@@ -587,7 +584,7 @@ def test_every_test_cell_records_a_number(aid: str) -> None:
 
     solution = nbformat.read(REPO / "solutions" / aid / f"{aid}.ipynb", as_version=4)
     for cell in solution.cells:
-        if _is_test_cell(cell):
+        if is_test_cell(cell):
             records = records_of(cell)
             grade_id = cell.metadata.nbgrader["grade_id"]
             assert records, f"{grade_id} records nothing for the grader (is the solution stored executed?)"
@@ -603,7 +600,7 @@ def test_partly_correct_student_earns_the_first_task_only(course: Course, aid: s
     release = nbformat.read(course.generated[aid] / f"{aid}.ipynb", as_version=4)
     first_task_tests, later_tests = set(), set()
     for cell in release.cells:
-        if _is_test_cell(cell):
+        if is_test_cell(cell):
             (later_tests if _after_second_answer(release, cell) else first_task_tests).add(cell.metadata.nbgrader["grade_id"])
     scores = course.scores[(aid, STUDENT_PARTIAL)]
     expected = {gid: (scores[gid].max_score if gid in first_task_tests else 0.0) for gid in first_task_tests | later_tests}
@@ -615,7 +612,7 @@ def test_partly_correct_student_earns_the_first_task_only(course: Course, aid: s
 
 def _after_second_answer(release: nbformat.NotebookNode, test_cell) -> bool:
     """Whether an answer code cell that was not solved (one below the first test cell) precedes ``test_cell``."""
-    first_test = next(i for i, c in enumerate(release.cells) if _is_test_cell(c))
+    first_test = next(i for i, c in enumerate(release.cells) if is_test_cell(c))
     for cell in release.cells[first_test:]:
         if cell is test_cell:
             return False
@@ -688,7 +685,7 @@ def _failed_test_cells(path: Path) -> dict[str, str]:
     notebook = nbformat.read(path, as_version=4)
     failed = {}
     for cell in notebook.cells:
-        if _is_test_cell(cell):
+        if is_test_cell(cell):
             errors = [f"{o.ename}: {o.evalue}" for o in cell.get("outputs", []) if o.output_type == "error"]
             if errors:
                 failed[cell.metadata.nbgrader["grade_id"]] = "\n".join(errors)

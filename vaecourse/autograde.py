@@ -19,6 +19,7 @@ in the student's kernel, so nothing here can be replaced by the student's code.
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -28,9 +29,9 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.api import Gradebook
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
-from traitlets import Integer, List, Unicode
+from traitlets import Integer, List
 
-from vaecourse.grading import compare, records_of, summarize
+from vaecourse.grading import compare, is_test_cell, records_of, summarize
 
 FLAGS_KEY = "vaecourse_flags"  # resources[FLAGS_KEY]: grade_id -> list of reasons
 
@@ -52,11 +53,6 @@ TAMPER_PATTERNS = [
 
 def _grade_id(cell: NotebookNode) -> str | None:
     return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-
-
-def _is_graded_code(cell: NotebookNode) -> bool:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
 
 
 def _error(ename: str, evalue: str) -> NotebookNode:
@@ -95,30 +91,36 @@ class ExecuteSurvivingKernelDeath(Execute):
         return super().preprocess_cell(cell, resources, index)
 
 
+@functools.lru_cache(maxsize=8)
+def _records_at(path: Path, mtime_ns: int) -> dict[str, list[dict]]:
+    solution = nbformat.read(path, as_version=4)
+    expected = {_grade_id(c): records_of(c) for c in solution.cells if is_test_cell(c)}
+    missing = [gid for gid, recs in expected.items() if not recs]
+    if missing:  # an instructor's mistake: refuse to grade rather than grade without the check
+        raise RuntimeError(f"{path} has test cells without grading records (is it stored executed?): {missing}")
+    return expected
+
+
+def _solution_records(path: Path) -> dict[str, list[dict]]:
+    # keyed by modification time too, so a solution stored again during a session is read again
+    return _records_at(path, path.stat().st_mtime_ns)
+
+
 class VerifyRecords(NbGraderPreprocessor):
     """Compare every test cell's recorded values with the model solution's, in the grader's process."""
 
-    solution_notebook = Unicode(
-        "", help="Path of the executed model solution; default: <source_directory>/<assignment>/<notebook>.ipynb "
-                 "under the course root").tag(config=True)
-
-    def _solution_path(self, resources: dict) -> Path:
-        if self.solution_notebook:
-            return Path(self.solution_notebook)
+    def _expected_records(self, resources: dict) -> dict[str, list[dict]]:
+        """grade_id -> records of each test cell of the stored model solution, read once per batch."""
         coursedir = CourseDirectory(config=self.config)
         info = resources["nbgrader"]
-        return Path(coursedir.format_path(coursedir.source_directory, ".", info["assignment"])) / f"{info['notebook']}.ipynb"
+        folder = Path(coursedir.format_path(coursedir.source_directory, ".", info["assignment"]))
+        return _solution_records(folder / f"{info['notebook']}.ipynb")
 
     def preprocess(self, nb: NotebookNode, resources: dict):
-        path = self._solution_path(resources)
-        solution = nbformat.read(path, as_version=4)
-        expected = {_grade_id(c): records_of(c) for c in solution.cells if _is_graded_code(c)}
-        missing = [gid for gid, recs in expected.items() if not recs]
-        if missing:  # an instructor's mistake: refuse to grade rather than grade without the check
-            raise RuntimeError(f"{path} has test cells without grading records (is it stored executed?): {missing}")
+        expected = self._expected_records(resources)
         self._scan_answers(nb, resources)
         for cell in nb.cells:
-            if _is_graded_code(cell) and _grade_id(cell) in expected:
+            if is_test_cell(cell) and _grade_id(cell) in expected:
                 self._verify(cell, expected[_grade_id(cell)], resources)
         return nb, resources
 
@@ -126,7 +128,7 @@ class VerifyRecords(NbGraderPreprocessor):
         later_tests: list[str] = []
         for cell in reversed(nb.cells):  # each answer cell is blamed on the test cells below it
             meta = cell.get("metadata", {}).get("nbgrader", {})
-            if _is_graded_code(cell):
+            if is_test_cell(cell):
                 later_tests.append(_grade_id(cell))
             elif cell.cell_type == "code" and meta.get("solution"):
                 for lineno, line in enumerate(cell.source.splitlines(), 1):
@@ -146,17 +148,17 @@ class VerifyRecords(NbGraderPreprocessor):
             got.setdefault(rec["check"], []).append(rec)
         problems = []
         for want in expected:
-            name, hint = want["check"], want.get("hint", "")
+            name, hint = want["check"], want.get("hint") or "compare with the task text above"
             came = got.get(name, [])
             if len(came) != 1:
                 what = "nothing (no record was made)" if not came else f"{len(came)} records of it"
                 problems.append(f"{name}: expected {summarize(want['value'])}, got {what}. "
-                                f"Hint: {hint or 'compare with the task text above'}")
+                                f"Hint: {hint}")
                 continue
             reason = compare(want["value"], came[0]["value"], want.get("rtol", 0.0), want.get("atol", 0.0))
             if reason:
                 problems.append(f"{name}: expected {summarize(want['value'])}, got {summarize(came[0]['value'])} "
-                                f"({reason}). Hint: {hint or 'compare with the task text above'}")
+                                f"({reason}). Hint: {hint}")
         unknown = sorted(set(got) - {want["check"] for want in expected})
         if unknown:
             problems.append(f"records that no test makes: {unknown}")
@@ -230,7 +232,7 @@ class FlagForReview(NbGraderPreprocessor):
             meta = cell.get("metadata", {}).get("nbgrader", {})
             if meta.get("solution"):
                 last_answer = meta.get("grade_id")
-            if _is_graded_code(cell):
+            if is_test_cell(cell):
                 answer_above[meta.get("grade_id")] = last_answer
         comments: dict[str, list[str]] = {}
         with Gradebook(info["db_url"]) as gradebook:

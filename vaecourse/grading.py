@@ -90,6 +90,12 @@ def record(check: str, value: Any, *, rtol: float = 0.0, atol: float = 0.0, hint
     display({RECORD_MIME: payload, "text/plain": f"[recorded for grading: {check}]"}, raw=True)
 
 
+def is_test_cell(cell: dict) -> bool:
+    """Whether a notebook cell is an autograded test cell (nbgrader: a code cell with ``grade`` and no ``solution``)."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
 def records_of(cell: dict) -> list[dict]:
     """The grading records among a notebook cell's outputs, in order."""
     found = []
