@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-CONDA_TO_PYPI = {"pytorch": "torch"}  # conda-forge's names where they differ from PyPI's
+CONDA_TO_PYPI = {"pytorch": "torch", "playwright-python": "playwright"}  # conda-forge's names where they differ from PyPI's
 NOT_PACKAGES = {"python", "pip"}
 
 

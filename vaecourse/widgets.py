@@ -13,7 +13,9 @@ JupyterLab sees a figure before touching anything. Figures are rendered to PNG a
 (no figure leaks, no double display by the inline backend) and put into an ``Output`` widget by
 setting its ``outputs``, which works with or without a kernel. The returned container keeps its
 controls as attributes (``.sliders`` / ``.control`` and ``.output``), so a test can move a control
-and look at what was drawn.
+and look at what was drawn. In the browser, the same parts carry CSS classes (:func:`_mark`): the
+container ``vaecourse-widget``, each control ``vaecourse-control``, the figure ``vaecourse-output``;
+tests/test_browser.py finds them by these.
 
 ipywidgets is imported inside the functions: ``import vaecourse`` does not pay for it.
 """
@@ -38,6 +40,15 @@ def _show(output, fig, description: str) -> None:
     png = base64.b64encode(buffer.getvalue()).decode("ascii")
     output.outputs = ({"output_type": "display_data", "metadata": {},
                        "data": {"image/png": png, "text/plain": description}},)
+
+
+def _mark(container, controls, output):
+    """Tag the parts with the CSS classes the browser tests look for; return ``container``."""
+    container.add_class("vaecourse-widget")
+    for control in controls:
+        control.add_class("vaecourse-control")
+    output.add_class("vaecourse-output")
+    return container
 
 
 def latent_explorer(model, codes, labels, *, start=None):
@@ -100,7 +111,7 @@ def latent_explorer(model, codes, labels, *, start=None):
     redraw()
     container = widgets.VBox([widgets.HBox(list(sliders)), output])
     container.sliders, container.output = sliders, output
-    return container
+    return _mark(container, sliders, output)
 
 
 def select_explorer(options: dict, *, description: str = "setting"):
@@ -125,8 +136,11 @@ def select_explorer(options: dict, *, description: str = "setting"):
     if len(draw_fns) != len(options):
         raise ValueError(f"option labels must stay distinct as text, got {list(options)}")
 
+    # A slider is 300 px wide by default, its description included: a long description (notebook 09's)
+    # left the track no width at all, seen in the browser tests. Room for both:
     control = widgets.SelectionSlider(options=labels, value=labels[0], description=description,
-                                      continuous_update=False, style={"description_width": "initial"})
+                                      continuous_update=False, style={"description_width": "initial"},
+                                      layout=widgets.Layout(width="100%", max_width="760px"))
     output = widgets.Output()
 
     def redraw(change=None):
@@ -139,7 +153,7 @@ def select_explorer(options: dict, *, description: str = "setting"):
     redraw()
     container = widgets.VBox([control, output])
     container.control, container.output = control, output
-    return container
+    return _mark(container, [control], output)
 
 
 def traversal_explorer(models: dict, base_codes: dict, *, value_range: tuple[float, float] = (-3.0, 3.0)):
@@ -204,4 +218,4 @@ def traversal_explorer(models: dict, base_codes: dict, *, value_range: tuple[flo
     container = widgets.VBox([widgets.HBox([model_control, dimension_control, value_control]), output])
     container.model, container.dimension, container.value, container.output = (model_control, dimension_control,
                                                                                 value_control, output)
-    return container
+    return _mark(container, [model_control, dimension_control, value_control], output)

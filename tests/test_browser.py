@@ -1,0 +1,497 @@
+"""The course in a real browser: JupyterLab and the widgets, driven end to end in headless Chromium.
+
+One JupyterLab server (free localhost port, random token) and one headless Chromium (Debian's, driven
+by Playwright; Playwright's own browser download is never used) serve the whole module. The tests
+open the course map (README.md, rendered), open each notebook with a widget from its link there, run
+it with Run > Run All Cells, then move every control of every widget and check that the figure the
+widget shows is redrawn (its image changes, pixel by pixel) and that nothing went wrong on the page:
+no error output, no widget left as text ("Loading widget...", a repr such as ``VBox(children=...``),
+no error in the browser console. When the module ends, no server, kernel or browser process is left.
+
+A negative control runs in every session: a small notebook shows each kind of widget twice, once as
+built by ``vaecourse.widgets`` and once built from the same source with its ``.observe(...)``
+callbacks taken out. The test must see the first redraw and must fail on the second.
+
+Where things go:
+- ``browser-screenshots/`` (git-ignored, emptied at the start of each run): the widget of each
+  notebook before and after each control moved, the course map, the console and server logs. The
+  README's pictures (``docs/images/``) are copies of ``browser-screenshots/<notebook>.png``.
+- The server serves a temporary copy of README.md, docs/ and the notebooks, with autosave off: the
+  browser never writes into the project.
+
+Needs Chromium (``/usr/bin/chromium`` or ``$VAECOURSE_CHROMIUM``); without it every test here fails
+and says how to install it (`.ci/run` installs it on Debian as root). To leave these tests out on
+purpose: ``uv run pytest -m "not browser"``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOTS = ROOT / "browser-screenshots"
+README_PICTURES = ROOT / "docs" / "images"
+
+# Every notebook that shows a widget (test_every_widget_notebook_is_covered keeps this list honest).
+WIDGET_NOTEBOOKS = ["01_ae_sampling_failure", "02_vae_generation", "03_noise_injection",
+                    "08_beta_vae_disentanglement", "09_vq_vae_losses"]
+
+CHROMIUM_CANDIDATES = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"]
+# BROWSER_NOTES.md: what keeps headless Chromium quiet and offline on a CI runner
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--no-first-run", "--disable-sync", "--disable-quic"]
+KERNEL_IDLE = re.compile(r"^Python 3 \(ipykernel\) \| Idle$")
+# What JupyterLab shows instead of a widget that did not render (JupyterLab 4 falls back to the repr)
+NOT_RENDERED = ["Loading widget", "Error displaying widget", "Error rendering", "model not found", "VBox(children",
+                "HBox(children", "FloatSlider(", "IntSlider(", "SelectionSlider(", "Dropdown(", "Output(outputs"]
+RUN_ALL_TIMEOUT_S = 600  # the longest notebook takes about 90 s on a quiet 2-core machine
+REDRAW_TIMEOUT_S = 30  # a redraw takes about 0.1 s of kernel time
+MIN_TRACK_PX = 100  # a slider shorter than this cannot be used with a mouse
+CHANGED_PIXELS_MIN = 0.001  # share of the figure's pixels that must change when a control moves
+
+pytestmark = pytest.mark.browser
+
+
+# --------------------------------------------------------------------------------------- set-up
+def _chromium() -> str:
+    wanted = os.environ.get("VAECOURSE_CHROMIUM")
+    found = wanted if wanted and Path(wanted).is_file() else next(filter(None, map(shutil.which, CHROMIUM_CANDIDATES)),
+                                                                   None)
+    if found is None:
+        pytest.fail(
+            "BROWSER TESTS CANNOT RUN: no Chromium found"
+            + (f" at VAECOURSE_CHROMIUM={wanted}" if wanted else f" (looked for {', '.join(CHROMIUM_CANDIDATES)})")
+            + ". Install it (Debian/Ubuntu: `sudo apt-get install chromium`; .ci/run does this as root), point "
+            "VAECOURSE_CHROMIUM at a Chromium or Chrome binary, or leave these tests out on purpose with "
+            "`uv run pytest -m \"not browser\"`.", pytrace=False)
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _write_settings(settings: Path) -> None:
+    """User settings of the test's JupyterLab: no autosave, every cell in the page, no news toast."""
+    for plugin, values in {
+        "@jupyterlab/docmanager-extension/plugin": {"autosave": False},
+        # Without this, cells scrolled out of view are not in the page (JupyterLab's windowing).
+        "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
+        "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
+    }.items():
+        path = settings / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+
+
+def _negative_control_notebook() -> nbformat.NotebookNode:
+    """Each widget twice: as vaecourse builds it, and from the same source without its callbacks."""
+    widgets_source = (ROOT / "vaecourse" / "widgets.py").read_text()
+    setup = textwrap.dedent(f"""\
+        import re, types
+        import matplotlib.pyplot as plt
+        import torch
+        import vaecourse as vc
+
+        # vaecourse.widgets with every `x.observe(...)` line removed: the widgets draw once, then never again
+        source = {widgets_source!r}
+        without_callbacks, removed = re.subn(r"(?m)^(\\s*)[\\w.]+\\.observe\\(.*\\)[ \\t]*$", r"\\1pass", source)
+        assert removed >= 3, f"expected the widgets' observe() lines, removed {{removed}}"
+        broken = types.ModuleType("broken_widgets")
+        exec(compile(without_callbacks, "broken_widgets", "exec"), broken.__dict__)
+
+        torch.manual_seed(0)
+        ae = vc.models.AE(latent_dim=2, hidden=(16,))
+        vae = vc.models.VAE(latent_dim=3, hidden=(16,))
+        codes, labels = torch.randn(100, 2), torch.arange(100) % 10
+
+        def draw(k):
+            def figure():
+                fig, ax = plt.subplots(figsize=(3, 2))
+                ax.plot(torch.arange(10.0) ** k)
+                ax.set_title(f"power {{k}}")
+                return fig
+            return figure
+
+        def explorers(module):
+            return [module.latent_explorer(ae, codes, labels),
+                    module.select_explorer({{f"k = {{k}}": draw(k) for k in range(3)}}),
+                    module.traversal_explorer({{"vae a": vae, "vae b": vae}},
+                                              {{"vae a": torch.zeros(3), "vae b": torch.ones(3)}})]
+        """)
+    show = textwrap.dedent("""\
+        import ipywidgets
+        without = explorers(broken)
+        for widget in without:
+            widget.add_class("without-callbacks")
+        ipywidgets.VBox(explorers(vc.widgets) + without)
+        """)
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(setup), nbformat.v4.new_code_cell(show)])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    return notebook
+
+
+class Lab:
+    """A JupyterLab server on a temporary copy of the course; REST helpers; the processes it started."""
+
+    def __init__(self, base: Path):
+        import psutil
+        import vaecourse as vc
+
+        self.root = base / "served"
+        (self.root / "notebooks").mkdir(parents=True)
+        shutil.copy(ROOT / "README.md", self.root)
+        if (ROOT / "docs").is_dir():
+            shutil.copytree(ROOT / "docs", self.root / "docs")
+        for notebook in (ROOT / "notebooks").glob("*.ipynb"):
+            shutil.copy(notebook, self.root / "notebooks")
+        nbformat.write(_negative_control_notebook(), self.root / "negative_control.ipynb")
+        home = base / "home"
+        _write_settings(home / "lab-settings")
+        self.port, self.token = _free_port(), secrets.token_hex(16)
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "HOME": str(home), "JUPYTER_PLATFORM_DIRS": "1",
+               "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+               # the kernels share the reference classifier the other tests train and cache
+               "VAECOURSE_CACHE": str(vc.config.cache_dir())}
+        self.log_path = SCREENSHOTS / "server.log"
+        self._log = self.log_path.open("w")
+        command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={self.port}",
+                   "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={self.token}",
+                   f"--ServerApp.root_dir={self.root}", f"--LabApp.user_settings_dir={home / 'lab-settings'}",
+                   f"--LabApp.workspaces_dir={home / 'lab-workspaces'}", "--LabApp.expose_app_in_browser=True"]
+        if os.geteuid() == 0:
+            command.append("--allow-root")  # CI runs as root; jupyter refuses to start as root without it
+        self.process = subprocess.Popen(command, cwd=self.root, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+        self.psutil_process = psutil.Process(self.process.pid)
+        deadline = time.monotonic() + 90
+        while True:
+            if self.process.poll() is not None:
+                pytest.fail(f"jupyter lab exited at start:\n{self.log_path.read_text()[-3000:]}", pytrace=False)
+            try:
+                self.api("GET", "status")
+                break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                if time.monotonic() > deadline:
+                    self.process.kill()
+                    pytest.fail(f"jupyter lab did not answer within 90 s:\n{self.log_path.read_text()[-3000:]}",
+                                pytrace=False)
+                time.sleep(0.2)
+
+    def api(self, method: str, path: str):
+        request = urllib.request.Request(f"{self.url}/api/{path}", method=method,
+                                         headers={"Authorization": f"token {self.token}"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            body = response.read()
+        return json.loads(body) if body else None
+
+    def page_url(self, path: str) -> str:
+        # ?reset: start from an empty workspace, not with the previous test's notebook reopened
+        return f"{self.url}/lab/tree/{path}?reset&token={self.token}"
+
+    def shut_down_kernels(self) -> None:
+        for session in self.api("GET", "sessions"):
+            self.api("DELETE", f"sessions/{session['id']}")
+        for kernel in self.api("GET", "kernels"):
+            self.api("DELETE", f"kernels/{kernel['id']}")
+
+    def stop(self) -> list:
+        """Shut the server down; return the processes it started (kernels included) that outlive it."""
+        import psutil
+
+        started = self.psutil_process.children(recursive=True)
+        try:
+            self.api("POST", "shutdown")
+            self.process.wait(30)
+        except Exception:  # noqa: BLE001 - whatever happened, the process group goes next
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+        self._log.close()
+        _, alive = psutil.wait_procs(started, timeout=15)
+        return alive
+
+
+@pytest.fixture(scope="module")
+def chromium_path():
+    return _chromium()
+
+
+@pytest.fixture(scope="module")
+def lab(chromium_path, tmp_path_factory):
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+    SCREENSHOTS.mkdir()
+    server = Lab(tmp_path_factory.mktemp("browser"))
+    yield server
+    left = server.stop()
+    for process in left:
+        process.kill()
+    assert not left, f"processes left running after the server shut down: {[p.name() for p in left]}"
+
+
+@pytest.fixture(scope="module")
+def browser(lab, chromium_path, tmp_path_factory):
+    import psutil
+    from playwright.sync_api import sync_playwright
+
+    base = tmp_path_factory.mktemp("chromium")
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            base / "profile", executable_path=chromium_path, headless=True, args=CHROMIUM_FLAGS,
+            env={**os.environ, "HOME": str(base)},  # keeps Chromium's files out of the real home
+            viewport={"width": 1280, "height": 1100}, timeout=60_000)
+        context.set_default_timeout(60_000)
+        started = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
+        (SCREENSHOTS / "versions.txt").write_text(
+            f"chromium {chromium_path}: {context.browser.version if context.browser else '?'}\n")
+        yield context
+        context.close()
+    _, alive = psutil.wait_procs(started, timeout=15)
+    for process in alive:
+        process.kill()
+    assert not alive, f"browser processes left running: {[p.name() for p in alive]}"
+
+
+class PageWatch:
+    """A page and everything it reported: console errors, uncaught exceptions, failed requests."""
+
+    def __init__(self, context, name: str):
+        self.page, self.name, self.problems, self.log = context.new_page(), name, [], []
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
+        self.page.on("requestfailed", lambda request: self.problems.append(
+            f"request failed: {request.method} {request.url.split('?')[0]} ({request.failure})"))
+
+    def _console(self, message):
+        self.log.append(f"{message.type}: {message.text}")
+        if message.type == "error":
+            self.problems.append(f"console error: {message.text}")
+
+    def close(self):
+        (SCREENSHOTS / f"{self.name}.console.log").write_text("\n".join(self.log + self.problems) + "\n")
+        self.page.close()
+
+
+@pytest.fixture
+def watched(browser, lab, request):
+    """A fresh page; at the end: no console errors, kernels shut down, a screenshot if the test failed."""
+    name = request.node.name.removeprefix("test_").replace("[", "-").rstrip("]")
+    watch = PageWatch(browser, name)
+    yield watch
+    failed = getattr(request.node, "report_call", None) is not None and request.node.report_call.failed
+    if failed:
+        watch.page.screenshot(path=SCREENSHOTS / f"{name}.FAILED.png", full_page=False)
+    problems = list(watch.problems)
+    watch.close()
+    lab.shut_down_kernels()
+    assert not problems, "the browser reported problems:\n" + "\n".join(problems)
+
+
+# ------------------------------------------------------------------------------- page helpers
+def wait_for_kernel_idle(page) -> None:
+    """The status bar's "Python 3 (ipykernel) | Idle": a kernel exists and answers (BROWSER_NOTES.md, pitfall 1)."""
+    page.locator(".jp-StatusBar-TextItem", has_text=KERNEL_IDLE).wait_for(state="visible", timeout=120_000)
+
+
+def open_from_course_map(watch: PageWatch, lab: Lab, notebook: str) -> None:
+    """Open the course map, click the notebook's link, wait for its cells and an idle kernel."""
+    page = watch.page
+    page.goto(lab.page_url("README.md"))
+    link = page.locator(f'.jp-RenderedMarkdown a[href*="notebooks/{notebook}.ipynb"]').first
+    link.click()
+    page.locator(".jp-NotebookPanel .jp-Cell").nth(1).wait_for(state="visible")
+    wait_for_kernel_idle(page)
+
+
+NOTEBOOK_STATE_JS = """() => {
+    const panel = window.jupyterapp.shell.currentWidget;
+    const cells = panel.content.model.cells;
+    const state = {code: 0, executed: 0, running: 0, errors: [], lastExecuted: false};
+    for (let i = 0; i < cells.length; i++) {
+        const cell = cells.get(i);
+        if (cell.type !== "code") continue;
+        state.code += 1;
+        if (cell.executionState === "running") state.running += 1;
+        state.lastExecuted = Boolean(cell.executionCount);
+        if (cell.executionCount) state.executed += 1;
+        for (let j = 0; j < cell.outputs.length; j++) {
+            const output = cell.outputs.get(j).toJSON();
+            if (output.output_type === "error") state.errors.push(`cell ${i}: ${output.ename}: ${output.evalue}`);
+        }
+    }
+    return state;
+}"""
+
+
+def run_all(page) -> dict:
+    """Run > Run All Cells, as a student would; wait until every code cell ran (fail at the first error)."""
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click()
+    deadline = time.monotonic() + RUN_ALL_TIMEOUT_S
+    while True:
+        state = page.evaluate(NOTEBOOK_STATE_JS)
+        assert not state["errors"], f"a cell raised in the browser: {state['errors']}"
+        if state["running"] == 0 and state["executed"] == state["code"] and state["lastExecuted"]:
+            break
+        assert time.monotonic() < deadline, f"Run All did not finish in {RUN_ALL_TIMEOUT_S} s: {state}"
+        time.sleep(1)
+    wait_for_kernel_idle(page)
+    return state
+
+
+def assert_widgets_rendered(page) -> None:
+    """No output area shows a widget as text (cell sources are not looked at: they name the widgets)."""
+    shown = "\n".join(page.locator(".jp-NotebookPanel .jp-OutputArea").all_inner_texts())
+    left = [marker for marker in NOT_RENDERED if marker in shown]
+    assert not left, f"widgets not rendered, the page shows {left} in an output"
+
+
+def changed_share(before: bytes, after: bytes) -> float:
+    """Share of pixels that differ by more than 16 levels in some channel between two PNG screenshots."""
+    import io
+
+    from PIL import Image, ImageChops
+
+    first, second = (Image.open(io.BytesIO(png)).convert("RGB") for png in (before, after))
+    if first.size != second.size:
+        return 1.0
+    difference = ImageChops.difference(first, second).convert("L").point(lambda level: 255 if level > 16 else 0)
+    return difference.histogram()[255] / (first.size[0] * first.size[1])
+
+
+def control_value(control) -> str:
+    select = control.locator("select")
+    if select.count():
+        return select.input_value()
+    return control.locator(".widget-readout").inner_text()
+
+
+def move(page, control) -> None:
+    """Move one control the way a user would: pick the next option of a dropdown, drag a slider's handle."""
+    select = control.locator("select")
+    if select.count():
+        options = select.locator("option").evaluate_all("options => options.map(option => option.value)")
+        current = select.input_value()
+        select.select_option(options[(options.index(current) + 1) % len(options)])
+        return
+    handle, track = control.locator(".noUi-handle"), control.locator(".noUi-base")
+    handle_box, track_box = handle.bounding_box(), track.bounding_box()
+    # notebook 09's slider once had a long description that left its track 0 px wide
+    assert track_box["width"] >= MIN_TRACK_PX, (
+        f"the slider's track is {track_box['width']:.0f} px wide: too short for anyone to move it")
+    x, y = handle_box["x"] + handle_box["width"] / 2, handle_box["y"] + handle_box["height"] / 2
+    position = (x - track_box["x"]) / track_box["width"]
+    target = 0.25 if position > 0.5 else 0.75  # a long way from where it is
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(track_box["x"] + target * track_box["width"], y, steps=8)
+    page.mouse.up()
+
+
+def exercise_widget(page, widget, label: str, redraw_timeout_s: float = REDRAW_TIMEOUT_S) -> list[float]:
+    """Move every control of ``widget`` in turn; each move must redraw its figure. Returns the changed shares."""
+    widget.scroll_into_view_if_needed()
+    page.mouse.move(0, 0)
+    figure = widget.locator(".vaecourse-output img")
+    figure.wait_for(state="visible")
+    widget.screenshot(path=SCREENSHOTS / f"{label}.0-start.png")
+    controls = widget.locator(".vaecourse-control")
+    assert controls.count() >= 1, f"{label}: no control found"
+    shares = []
+    for i in range(controls.count()):
+        control = controls.nth(i)
+        source, value, before = figure.get_attribute("src"), control_value(control), figure.screenshot()
+        move(page, control)
+        page.mouse.move(0, 0)  # no hover styling in the screenshots
+        assert control_value(control) != value, f"{label}: control {i} did not move (still {value})"
+        try:
+            # the Output widget puts a new <img> in place of the old one: look it up each time
+            page.wait_for_function(
+                """([widget, before]) => { const img = widget.querySelector(".vaecourse-output img");
+                                          return img && img.src !== before && img.complete && img.naturalWidth > 0; }""",
+                arg=[widget.element_handle(), source], timeout=redraw_timeout_s * 1000)
+        except Exception as error:  # Playwright's TimeoutError
+            raise AssertionError(f"{label}: control {i} moved from {value} to {control_value(control)}, "
+                                 f"but the figure was not redrawn within {redraw_timeout_s} s") from error
+        wait_for_kernel_idle(page)
+        after = figure.screenshot()
+        shares.append(changed_share(before, after))
+        assert shares[-1] >= CHANGED_PIXELS_MIN, (
+            f"{label}: control {i} moved and the figure was replaced, but only {shares[-1]:.2%} of its pixels changed")
+        value = re.sub(r"[^\w.-]+", "_", control_value(control).replace("\N{MINUS SIGN}", "-"))
+        widget.screenshot(path=SCREENSHOTS / f"{label}.{i + 1}-{value}.png")
+    return shares
+
+
+# ---------------------------------------------------------------------------------------- tests
+def test_every_widget_notebook_is_covered():
+    uses_widgets = sorted(path.stem for path in (ROOT / "notebooks").glob("*.py") if "vc.widgets." in path.read_text())
+    assert uses_widgets == WIDGET_NOTEBOOKS
+
+
+def test_negative_control_fails_without_callbacks(watched, lab):
+    """Every widget redraws when its controls move; the same widget without its callbacks must fail the check."""
+    page = watched.page
+    page.goto(lab.page_url("negative_control.ipynb"))
+    wait_for_kernel_idle(page)
+    run_all(page)
+    assert_widgets_rendered(page)
+    working = page.locator(".vaecourse-widget:not(.without-callbacks)")
+    broken = page.locator(".vaecourse-widget.without-callbacks")
+    assert working.count() == broken.count() == 3
+    for i in range(3):
+        exercise_widget(page, working.nth(i), f"negative-control.working-{i}")
+        with pytest.raises(AssertionError, match="was not redrawn"):
+            exercise_widget(page, broken.nth(i), f"negative-control.without-callbacks-{i}", redraw_timeout_s=3)
+
+
+def test_course_map(watched, lab):
+    page = watched.page
+    page.goto(lab.page_url("README.md"))
+    course_map = page.locator(".jp-RenderedMarkdown")
+    course_map.locator("h2", has_text="Course map").wait_for(state="visible")
+    for notebook in WIDGET_NOTEBOOKS:
+        assert course_map.locator(f'a[href*="notebooks/{notebook}.ipynb"]').count() >= 1
+    pictures = course_map.locator('img[src*="docs/images/"]')
+    pictures.first.scroll_into_view_if_needed()
+    assert pictures.count() == len(WIDGET_NOTEBOOKS)
+    for i in range(pictures.count()):
+        pictures.nth(i).scroll_into_view_if_needed()
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=pictures.nth(i).element_handle())
+    page.screenshot(path=SCREENSHOTS / "course-map.png")
+
+
+@pytest.mark.parametrize("notebook", WIDGET_NOTEBOOKS)
+def test_widget_notebook(watched, lab, notebook):
+    page = watched.page
+    open_from_course_map(watched, lab, notebook)
+    started = time.monotonic()
+    state = run_all(page)
+    ran_s = time.monotonic() - started
+    assert_widgets_rendered(page)
+    widgets = page.locator(".vaecourse-widget")
+    assert widgets.count() == 1, f"expected one vaecourse widget, found {widgets.count()}"
+    shares = exercise_widget(page, widgets.first, notebook)
+    widgets.first.screenshot(path=SCREENSHOTS / f"{notebook}.png")
+    with (SCREENSHOTS / "summary.txt").open("a") as summary:
+        summary.write(f"{notebook}: {state['code']} code cells ran in {ran_s:.1f} s; figure pixels changed per "
+                      f"control: {', '.join(f'{share:.1%}' for share in shares)}\n")
