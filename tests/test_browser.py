@@ -13,9 +13,10 @@ built by ``vaecourse.widgets`` and once built from the same source with its ``.o
 callbacks taken out. The test must see the first redraw and must fail on the second.
 
 Where things go:
-- ``browser-screenshots/`` (git-ignored, emptied at the start of each run): the widget of each
-  notebook before and after each control moved, the course map, the console and server logs. The
-  README's pictures (``docs/images/``) are copies of ``browser-screenshots/<notebook>.png``.
+- ``browser-screenshots/`` (git-ignored, emptied at the start of each run): in ``steps/``, each
+  widget before and after each control moved; in ``pictures/``, each notebook's widget at the end
+  (the README's pictures, ``docs/images/``, are copies of these); the course map; the console and
+  server logs; ``summary.txt`` with the times and the share of pixels each move changed.
 - The server serves a temporary copy of README.md, docs/ and the notebooks, with autosave off: the
   browser never writes into the project.
 
@@ -46,6 +47,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "browser-screenshots"
+STEPS, PICTURES = SCREENSHOTS / "steps", SCREENSHOTS / "pictures"
 README_PICTURES = ROOT / "docs" / "images"
 
 # Every notebook that shows a widget (test_every_widget_notebook_is_covered keeps this list honest).
@@ -64,9 +66,6 @@ RUN_ALL_TIMEOUT_S = 600  # the longest notebook takes about 90 s on a quiet 2-co
 REDRAW_TIMEOUT_S = 30  # a redraw takes about 0.1 s of kernel time
 MIN_TRACK_PX = 100  # a slider shorter than this cannot be used with a mouse
 CHANGED_PIXELS_MIN = 0.001  # share of the figure's pixels that must change when a control moves
-
-pytestmark = pytest.mark.browser
-
 
 # --------------------------------------------------------------------------------------- set-up
 def _chromium() -> str:
@@ -238,7 +237,8 @@ def chromium_path():
 @pytest.fixture(scope="module")
 def lab(chromium_path, tmp_path_factory):
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)
-    SCREENSHOTS.mkdir()
+    for folder in (STEPS, PICTURES):
+        folder.mkdir(parents=True)
     server = Lab(tmp_path_factory.mktemp("browser"))
     yield server
     left = server.stop()
@@ -413,7 +413,7 @@ def exercise_widget(page, widget, label: str, redraw_timeout_s: float = REDRAW_T
     page.mouse.move(0, 0)
     figure = widget.locator(".vaecourse-output img")
     figure.wait_for(state="visible")
-    widget.screenshot(path=SCREENSHOTS / f"{label}.0-start.png")
+    widget.screenshot(path=STEPS / f"{label}.0-start.png")
     controls = widget.locator(".vaecourse-control")
     assert controls.count() >= 1, f"{label}: no control found"
     shares = []
@@ -438,7 +438,7 @@ def exercise_widget(page, widget, label: str, redraw_timeout_s: float = REDRAW_T
         assert shares[-1] >= CHANGED_PIXELS_MIN, (
             f"{label}: control {i} moved and the figure was replaced, but only {shares[-1]:.2%} of its pixels changed")
         value = re.sub(r"[^\w.-]+", "_", control_value(control).replace("\N{MINUS SIGN}", "-"))
-        widget.screenshot(path=SCREENSHOTS / f"{label}.{i + 1}-{value}.png")
+        widget.screenshot(path=STEPS / f"{label}.{i + 1}-{value}.png")
     return shares
 
 
@@ -448,6 +448,7 @@ def test_every_widget_notebook_is_covered():
     assert uses_widgets == WIDGET_NOTEBOOKS
 
 
+@pytest.mark.browser
 def test_negative_control_fails_without_callbacks(watched, lab):
     """Every widget redraws when its controls move; the same widget without its callbacks must fail the check."""
     page = watched.page
@@ -464,22 +465,33 @@ def test_negative_control_fails_without_callbacks(watched, lab):
             exercise_widget(page, broken.nth(i), f"negative-control.without-callbacks-{i}", redraw_timeout_s=3)
 
 
+def test_readme_shows_every_widget():
+    """The course map has one committed picture per widget notebook (copied from a browser test run)."""
+    readme = (ROOT / "README.md").read_text()
+    shown = re.findall(r"!\[[^]]*\]\((docs/images/[^)]+)\)", readme)
+    assert shown == [f"docs/images/{notebook}.png" for notebook in WIDGET_NOTEBOOKS]
+    for picture in shown:
+        assert (ROOT / picture).read_bytes().startswith(b"\x89PNG"), f"{picture} is missing or not a PNG"
+
+
+@pytest.mark.browser
 def test_course_map(watched, lab):
+    """The course map renders in JupyterLab with a link to every widget notebook and its picture loaded."""
     page = watched.page
     page.goto(lab.page_url("README.md"))
     course_map = page.locator(".jp-RenderedMarkdown")
     course_map.locator("h2", has_text="Course map").wait_for(state="visible")
-    for notebook in WIDGET_NOTEBOOKS:
-        assert course_map.locator(f'a[href*="notebooks/{notebook}.ipynb"]').count() >= 1
-    pictures = course_map.locator('img[src*="docs/images/"]')
-    pictures.first.scroll_into_view_if_needed()
-    assert pictures.count() == len(WIDGET_NOTEBOOKS)
-    for i in range(pictures.count()):
-        pictures.nth(i).scroll_into_view_if_needed()
-        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=pictures.nth(i).element_handle())
     page.screenshot(path=SCREENSHOTS / "course-map.png")
+    for notebook in WIDGET_NOTEBOOKS:
+        assert course_map.locator(f'a[href*="notebooks/{notebook}.ipynb"]').count() >= 1, f"no link to {notebook}"
+        picture = course_map.locator(f'img[src*="docs/images/{notebook}.png"]')
+        assert picture.count() == 1, f"no picture of {notebook}'s widget"
+        picture.scroll_into_view_if_needed()
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=picture.element_handle())
+    page.screenshot(path=SCREENSHOTS / "course-map.widgets.png")
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize("notebook", WIDGET_NOTEBOOKS)
 def test_widget_notebook(watched, lab, notebook):
     page = watched.page
@@ -491,7 +503,7 @@ def test_widget_notebook(watched, lab, notebook):
     widgets = page.locator(".vaecourse-widget")
     assert widgets.count() == 1, f"expected one vaecourse widget, found {widgets.count()}"
     shares = exercise_widget(page, widgets.first, notebook)
-    widgets.first.screenshot(path=SCREENSHOTS / f"{notebook}.png")
+    widgets.first.screenshot(path=PICTURES / f"{notebook}.png")
     with (SCREENSHOTS / "summary.txt").open("a") as summary:
         summary.write(f"{notebook}: {state['code']} code cells ran in {ran_s:.1f} s; figure pixels changed per "
                       f"control: {', '.join(f'{share:.1%}' for share in shares)}\n")

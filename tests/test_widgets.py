@@ -149,7 +149,6 @@ def test_select_explorer_rejects_a_draw_function_without_a_figure():
         widgets.select_explorer({"a": lambda: None})
 
 
-# ------------------------------------------------------------------------------------ import cost
 # --------------------------------------------------------------------------- traversal_explorer
 @pytest.fixture
 def two_vaes():
@@ -186,6 +185,19 @@ def test_traversal_explorer_rejects_bad_input(two_vaes):
         widgets.traversal_explorer(two_vaes, {"beta = 1": torch.zeros(3), "beta = 4": torch.zeros(3)})
     with pytest.raises(ValueError, match="low < high"):
         widgets.traversal_explorer(two_vaes, {"beta = 1": torch.zeros(3), "beta = 4": torch.zeros(5)}, value_range=(1, 1))
+
+
+# ---------------------------------------------------------------------- browser hooks, import cost
+def test_every_part_carries_the_css_class_the_browser_tests_look_for(ae_2d, two_vaes):
+    codes, labels = codes_and_labels()
+    latent = widgets.latent_explorer(ae_2d, codes, labels)
+    select = widgets.select_explorer({"a": plt.figure, "b": plt.figure})
+    traversal = widgets.traversal_explorer(two_vaes, {"beta = 1": torch.zeros(3), "beta = 4": torch.zeros(5)})
+    for explorer, controls in [(latent, latent.sliders), (select, [select.control]),
+                               (traversal, [traversal.model, traversal.dimension, traversal.value])]:
+        assert "vaecourse-widget" in explorer._dom_classes
+        assert all("vaecourse-control" in control._dom_classes for control in controls)
+        assert "vaecourse-output" in explorer.output._dom_classes
 
 
 def test_ipywidgets_is_imported_only_inside_the_functions():
