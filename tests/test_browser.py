@@ -70,8 +70,10 @@ CHANGED_PIXELS_MIN = 0.001  # share of the figure's pixels that must change when
 # --------------------------------------------------------------------------------------- set-up
 def _chromium() -> str:
     wanted = os.environ.get("VAECOURSE_CHROMIUM")
-    found = wanted if wanted and Path(wanted).is_file() else next(filter(None, map(shutil.which, CHROMIUM_CANDIDATES)),
-                                                                   None)
+    if wanted:
+        found = wanted if Path(wanted).is_file() and os.access(wanted, os.X_OK) else None
+    else:
+        found = next(filter(None, map(shutil.which, CHROMIUM_CANDIDATES)), None)
     if found is None:
         pytest.fail(
             "BROWSER TESTS CANNOT RUN: no Chromium found"
