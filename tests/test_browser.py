@@ -105,17 +105,16 @@ def _write_settings(settings: Path) -> None:
 
 def _negative_control_notebook() -> nbformat.NotebookNode:
     """Each widget twice: as vaecourse builds it, and from the same source without its callbacks."""
-    widgets_source = (ROOT / "vaecourse" / "widgets.py").read_text()
-    setup = textwrap.dedent(f"""\
-        import re, types
+    setup = textwrap.dedent("""\
+        import inspect, re, types
         import matplotlib.pyplot as plt
         import torch
         import vaecourse as vc
 
         # vaecourse.widgets with every `x.observe(...)` line removed: the widgets draw once, then never again
-        source = {widgets_source!r}
+        source = inspect.getsource(vc.widgets)
         without_callbacks, removed = re.subn(r"(?m)^(\\s*)[\\w.]+\\.observe\\(.*\\)[ \\t]*$", r"\\1pass", source)
-        assert removed >= 3, f"expected the widgets' observe() lines, removed {{removed}}"
+        assert removed >= 3, f"expected the widgets' observe() lines, removed {removed}"
         broken = types.ModuleType("broken_widgets")
         exec(compile(without_callbacks, "broken_widgets", "exec"), broken.__dict__)
 
@@ -128,15 +127,15 @@ def _negative_control_notebook() -> nbformat.NotebookNode:
             def figure():
                 fig, ax = plt.subplots(figsize=(3, 2))
                 ax.plot(torch.arange(10.0) ** k)
-                ax.set_title(f"power {{k}}")
+                ax.set_title(f"power {k}")
                 return fig
             return figure
 
         def explorers(module):
             return [module.latent_explorer(ae, codes, labels),
-                    module.select_explorer({{f"k = {{k}}": draw(k) for k in range(3)}}),
-                    module.traversal_explorer({{"vae a": vae, "vae b": vae}},
-                                              {{"vae a": torch.zeros(3), "vae b": torch.ones(3)}})]
+                    module.select_explorer({f"k = {k}": draw(k) for k in range(3)}),
+                    module.traversal_explorer({"vae a": vae, "vae b": vae},
+                                              {"vae a": torch.zeros(3), "vae b": torch.ones(3)})]
         """)
     show = textwrap.dedent("""\
         import ipywidgets
