@@ -55,7 +55,7 @@ WIDGET_NOTEBOOKS = ["01_ae_sampling_failure", "02_vae_generation", "03_noise_inj
                     "08_beta_vae_disentanglement", "09_vq_vae_losses"]
 
 CHROMIUM_CANDIDATES = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"]
-# BROWSER_NOTES.md: what keeps headless Chromium quiet and offline on a CI runner
+# What keeps headless Chromium quiet and offline on a CI runner (no sync, updates or background fetches)
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                   "--no-first-run", "--disable-sync", "--disable-quic"]
 KERNEL_IDLE = re.compile(r"^Python 3 \(ipykernel\) \| Idle$")
@@ -321,7 +321,11 @@ def watched(browser, lab, request):
 
 # ------------------------------------------------------------------------------- page helpers
 def wait_for_kernel_idle(page) -> None:
-    """The status bar's "Python 3 (ipykernel) | Idle": a kernel exists and answers (BROWSER_NOTES.md, pitfall 1)."""
+    """Wait for the status bar's "Python 3 (ipykernel) | Idle": a kernel exists and answers.
+
+    The toolbar's idle indicator is no gate: it reads "idle" before any kernel exists, and a Run All
+    sent then was seen to be dropped.
+    """
     page.locator(".jp-StatusBar-TextItem", has_text=KERNEL_IDLE).wait_for(state="visible", timeout=120_000)
 
 
