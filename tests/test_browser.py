@@ -30,25 +30,18 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import textwrap
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import nbformat
 import pytest
+from lab_server import LabServer
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "browser-screenshots"
 STEPS, PICTURES = SCREENSHOTS / "steps", SCREENSHOTS / "pictures"
-README_PICTURES = ROOT / "docs" / "images"
 
 # Every notebook that shows a widget (test_every_widget_notebook_is_covered keeps this list honest).
 WIDGET_NOTEBOOKS = ["01_ae_sampling_failure", "02_vae_generation", "03_noise_injection",
@@ -82,12 +75,6 @@ def _chromium() -> str:
             "VAECOURSE_CHROMIUM at a Chromium or Chrome binary, or leave these tests out on purpose with "
             "`uv run pytest -m \"not browser\"`.", pytrace=False)
     return found
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _write_settings(settings: Path) -> None:
@@ -149,85 +136,28 @@ def _negative_control_notebook() -> nbformat.NotebookNode:
     return notebook
 
 
-class Lab:
-    """A JupyterLab server on a temporary copy of the course; REST helpers; the processes it started."""
+class Lab(LabServer):
+    """The JupyterLab of the browser tests, serving a temporary copy of the course (see the module docstring)."""
 
     def __init__(self, base: Path):
-        import psutil
         import vaecourse as vc
 
-        self.root = base / "served"
-        (self.root / "notebooks").mkdir(parents=True)
-        shutil.copy(ROOT / "README.md", self.root)
+        root, home = base / "served", base / "home"
+        (root / "notebooks").mkdir(parents=True)
+        shutil.copy(ROOT / "README.md", root)
         if (ROOT / "docs").is_dir():
-            shutil.copytree(ROOT / "docs", self.root / "docs")
+            shutil.copytree(ROOT / "docs", root / "docs")
         for notebook in (ROOT / "notebooks").glob("*.ipynb"):
-            shutil.copy(notebook, self.root / "notebooks")
-        nbformat.write(_negative_control_notebook(), self.root / "negative_control.ipynb")
-        home = base / "home"
+            shutil.copy(notebook, root / "notebooks")
+        nbformat.write(_negative_control_notebook(), root / "negative_control.ipynb")
         _write_settings(home / "lab-settings")
-        self.port, self.token = _free_port(), secrets.token_hex(16)
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "HOME": str(home), "JUPYTER_PLATFORM_DIRS": "1",
-               "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-               # the kernels share the reference classifier the other tests train and cache
-               "VAECOURSE_CACHE": str(vc.config.cache_dir())}
-        self.log_path = SCREENSHOTS / "server.log"
-        self._log = self.log_path.open("w")
-        command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={self.port}",
-                   "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={self.token}",
-                   f"--ServerApp.root_dir={self.root}", f"--LabApp.user_settings_dir={home / 'lab-settings'}",
-                   f"--LabApp.workspaces_dir={home / 'lab-workspaces'}", "--LabApp.expose_app_in_browser=True"]
-        if os.geteuid() == 0:
-            command.append("--allow-root")  # CI runs as root; jupyter refuses to start as root without it
-        self.process = subprocess.Popen(command, cwd=self.root, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
-        self.psutil_process = psutil.Process(self.process.pid)
-        deadline = time.monotonic() + 90
-        while True:
-            if self.process.poll() is not None:
-                pytest.fail(f"jupyter lab exited at start:\n{self.log_path.read_text()[-3000:]}", pytrace=False)
-            try:
-                self.api("GET", "status")
-                break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                if time.monotonic() > deadline:
-                    self.process.kill()
-                    pytest.fail(f"jupyter lab did not answer within 90 s:\n{self.log_path.read_text()[-3000:]}",
-                                pytrace=False)
-                time.sleep(0.2)
-
-    def api(self, method: str, path: str):
-        request = urllib.request.Request(f"{self.url}/api/{path}", method=method,
-                                         headers={"Authorization": f"token {self.token}"})
-        with urllib.request.urlopen(request, timeout=30) as response:
-            body = response.read()
-        return json.loads(body) if body else None
+        # the kernels share the reference classifier the other tests train and cache
+        super().__init__(root, home, env={"VAECOURSE_CACHE": str(vc.config.cache_dir())},
+                         extra_args=("--LabApp.expose_app_in_browser=True",), log_path=SCREENSHOTS / "server.log")
 
     def page_url(self, path: str) -> str:
         # ?reset: start from an empty workspace, not with the previous test's notebook reopened
         return f"{self.url}/lab/tree/{path}?reset&token={self.token}"
-
-    def shut_down_kernels(self) -> None:
-        for session in self.api("GET", "sessions"):
-            self.api("DELETE", f"sessions/{session['id']}")
-        for kernel in self.api("GET", "kernels"):
-            self.api("DELETE", f"kernels/{kernel['id']}")
-
-    def stop(self) -> list:
-        """Shut the server down; return the processes it started (kernels included) that outlive it."""
-        import psutil
-
-        started = self.psutil_process.children(recursive=True)
-        try:
-            self.api("POST", "shutdown")
-            self.process.wait(30)
-        except Exception:  # noqa: BLE001 - whatever happened, the process group goes next
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
-        self._log.close()
-        _, alive = psutil.wait_procs(started, timeout=15)
-        return alive
 
 
 @pytest.fixture(scope="module")
@@ -243,9 +173,7 @@ def lab(chromium_path, tmp_path_factory):
     server = Lab(tmp_path_factory.mktemp("browser"))
     yield server
     left = server.stop()
-    for process in left:
-        process.kill()
-    assert not left, f"processes left running after the server shut down: {[p.name() for p in left]}"
+    assert not left, f"processes left running after the server shut down: {left}"
 
 
 @pytest.fixture(scope="module")
@@ -310,8 +238,8 @@ def watched(browser, lab, request):
     name = request.node.name.removeprefix("test_").replace("[", "-").rstrip("]")
     watch = PageWatch(browser, name)
     yield watch
-    failed = getattr(request.node, "report_call", None) is not None and request.node.report_call.failed
-    if failed:
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
         watch.page.screenshot(path=SCREENSHOTS / f"{name}.FAILED.png", full_page=False)
     problems = list(watch.problems)
     watch.close()
@@ -329,9 +257,8 @@ def wait_for_kernel_idle(page) -> None:
     page.locator(".jp-StatusBar-TextItem", has_text=KERNEL_IDLE).wait_for(state="visible", timeout=120_000)
 
 
-def open_from_course_map(watch: PageWatch, lab: Lab, notebook: str) -> None:
+def open_from_course_map(page, lab: Lab, notebook: str) -> None:
     """Open the course map, click the notebook's link, wait for its cells and an idle kernel."""
-    page = watch.page
     page.goto(lab.page_url("README.md"))
     link = page.locator(f'.jp-RenderedMarkdown a[href*="notebooks/{notebook}.ipynb"]').first
     link.click()
@@ -512,7 +439,7 @@ def test_course_map(watched, lab):
 @pytest.mark.parametrize("notebook", WIDGET_NOTEBOOKS)
 def test_widget_notebook(watched, lab, notebook):
     page = watched.page
-    open_from_course_map(watched, lab, notebook)
+    open_from_course_map(page, lab, notebook)
     started = time.monotonic()
     state = run_all(page)
     ran_s = time.monotonic() - started

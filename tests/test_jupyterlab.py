@@ -6,17 +6,14 @@ server on localhost and asks it.
 """
 
 import json
-import os
-import secrets
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
+from lab_server import LabServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,44 +23,12 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def lab_server(tmp_path_factory):
-    home = tmp_path_factory.mktemp("lab-home")
-    port, token = _free_port(), secrets.token_hex(16)
-    env = {**os.environ, "HOME": str(home), "JUPYTER_PLATFORM_DIRS": "1",
-           "JUPYTER_RUNTIME_DIR": str(home / "runtime")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
-         f"--IdentityProvider.token={token}", "--allow-root", f"--ServerApp.root_dir={ROOT}",
-         f"--LabApp.user_settings_dir={home / 'settings'}", f"--LabApp.workspaces_dir={home / 'workspaces'}"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"jupyter lab exited early:\n{process.stdout.read().decode(errors='replace')[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2):
-                break
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            if time.monotonic() > deadline:
-                process.kill()
-                pytest.fail("jupyter lab did not answer on localhost within 90 s")
-            time.sleep(0.3)
-    yield base, token
-    request = urllib.request.Request(f"{base}/api/shutdown?token={token}", method="POST")
-    try:
-        urllib.request.urlopen(request, timeout=10)
-        process.wait(30)
-    except Exception:  # noqa: BLE001 - whatever happened, do not leave a server behind
-        process.kill()
-        process.wait(10)
+    server = LabServer(ROOT, tmp_path_factory.mktemp("lab-home"))
+    yield server.url, server.token
+    left = server.stop()
+    assert not left, f"processes left running after the server shut down: {left}"
 
 
 def test_root_redirects_to_the_course_map(lab_server):
