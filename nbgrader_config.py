@@ -1,4 +1,4 @@
-"""nbgrader configuration of the course (STYLE.md section 1).
+"""nbgrader configuration of the course (docs/conventions.md, section 1).
 
 nbgrader reads this file only from the working directory (or Jupyter's config paths), so every
 nbgrader command runs from the repository root, for example:

@@ -8,7 +8,7 @@
         in a fresh process and kernel, without touching the files; writes the median wall seconds and
         the peak memory to benchmarks/results.md.
 
-Runs are sequential and torch is pinned to one thread (COURSE.md section 7): on 2 shared cores,
+Runs are sequential and torch is pinned to one thread (docs/design.md, section 7): on 2 shared cores,
 parallel or multi-threaded runs measure the contention, not the notebook. Take figures on a quiet
 machine.
 """
@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results.md"
 BUDGET_SECONDS = 60.0
-# The notebooks that train several models have larger budgets (their issues, COURSE.md section 7).
+# The notebooks that train several models have larger budgets (their issues, docs/design.md, section 7).
 BUDGET_SECONDS_BY_PREFIX = {"07_": 90.0, "08_": 120.0, "09_": 120.0}
 BUDGET_MIB = 2048.0
 CELL_TIMEOUT = 600
@@ -162,7 +162,7 @@ def write_results(rows: dict[str, str], runs: int) -> None:
         f"{datetime.date.today().isoformat()} (rows measured earlier keep their date): each notebook executed "
         f"{runs} times, each time in a fresh "
         "process and kernel, one after another. Wall seconds run from kernel start to the last cell; "
-        "peak memory is the largest resident set of the kernel process. Budget (COURSE.md section 7): "
+        "peak memory is the largest resident set of the kernel process. Budget (docs/design.md, section 7): "
         f"median at most {BUDGET_SECONDS:.0f} s ({larger_budgets}) and peak under {BUDGET_MIB / 1024:.0f} GiB.\n\n"
         f"Machine: {machine_description()}.\n\n"
         "Every run starts with an empty vaecourse cache (a student's first run: the reference digit "

@@ -1,7 +1,7 @@
 """Shared pytest set-up for the unit tests, nbval notebook runs and the grading pipeline.
 
 - Torch is pinned to one thread, here and (through the environment) in every kernel that nbval or
-  nbgrader starts: on 2 shared cores, more threads were measured 10-100x slower (COURSE.md section 7).
+  nbgrader starts: on 2 shared cores, more threads were measured 10-100x slower (docs/design.md, section 7).
 - nbval compares only the cells marked ``# NBVAL_CHECK_OUTPUT`` (lax mode, set in pyproject.toml);
   on top of nbval's defaults, figures other than PNG, HTML and stderr (progress bars) are never
   compared.

@@ -20,9 +20,10 @@ Where things go:
 - The server serves a temporary copy of README.md, docs/ and the notebooks, with autosave off: the
   browser never writes into the project.
 
-Needs Chromium (``/usr/bin/chromium`` or ``$VAECOURSE_CHROMIUM``); without it every test here fails
-and says how to install it (`.ci/run` installs it on Debian as root). To leave these tests out on
-purpose: ``uv run pytest -m "not browser"``.
+Needs Chromium or Chrome, found as tests/system_tools.py says (``$VAECOURSE_CHROMIUM``, then the
+system's, then Playwright's cache). Without one, the browser tests are skipped with a reason that
+says how to install one; under ``CI=true`` they fail instead (`.ci/run` installs Debian's chromium
+as root). To leave them out on purpose: ``uv run pytest -m "not browser"``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from lab_server import LabServer
+from system_tools import require_chromium
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "browser-screenshots"
@@ -47,7 +49,6 @@ STEPS, PICTURES = SCREENSHOTS / "steps", SCREENSHOTS / "pictures"
 WIDGET_NOTEBOOKS = ["01_ae_sampling_failure", "02_vae_generation", "03_noise_injection",
                     "08_beta_vae_disentanglement", "09_vq_vae_losses"]
 
-CHROMIUM_CANDIDATES = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"]
 # What keeps headless Chromium quiet and offline on a CI runner (no sync, updates or background fetches)
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                   "--no-first-run", "--disable-sync", "--disable-quic"]
@@ -61,22 +62,6 @@ MIN_TRACK_PX = 100  # a slider shorter than this cannot be used with a mouse
 CHANGED_PIXELS_MIN = 0.001  # share of the figure's pixels that must change when a control moves
 
 # --------------------------------------------------------------------------------------- set-up
-def _chromium() -> str:
-    wanted = os.environ.get("VAECOURSE_CHROMIUM")
-    if wanted:
-        found = wanted if Path(wanted).is_file() and os.access(wanted, os.X_OK) else None
-    else:
-        found = next(filter(None, map(shutil.which, CHROMIUM_CANDIDATES)), None)
-    if found is None:
-        pytest.fail(
-            "BROWSER TESTS CANNOT RUN: no Chromium found"
-            + (f" at VAECOURSE_CHROMIUM={wanted}" if wanted else f" (looked for {', '.join(CHROMIUM_CANDIDATES)})")
-            + ". Install it (Debian/Ubuntu: `sudo apt-get install chromium`; .ci/run does this as root), point "
-            "VAECOURSE_CHROMIUM at a Chromium or Chrome binary, or leave these tests out on purpose with "
-            "`uv run pytest -m \"not browser\"`.", pytrace=False)
-    return found
-
-
 def _write_settings(settings: Path) -> None:
     """User settings of the test's JupyterLab: no autosave, every cell in the page, no news toast."""
     for plugin, values in {
@@ -162,7 +147,7 @@ class Lab(LabServer):
 
 @pytest.fixture(scope="module")
 def chromium_path():
-    return _chromium()
+    return require_chromium()  # skips, or fails under CI=true, when there is no browser
 
 
 @pytest.fixture(scope="module")

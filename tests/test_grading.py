@@ -1,4 +1,4 @@
-"""Tests of the nbgrader pipeline: solutions/ -> exercises/ -> autograded scores (COURSE.md section 6).
+"""Tests of the nbgrader pipeline: solutions/ -> exercises/ -> autograded scores (docs/design.md, section 6).
 
 Every assignment in ``ASSIGNMENTS`` is checked for four things:
 
@@ -39,7 +39,7 @@ import pytest
 from vaecourse.grading import is_test_cell
 
 # ---------------------------------------------------------------------------------------------------
-# Add each new assignment here (its folder solutions/<aid>/ holds <aid>.ipynb, COURSE.md section 6).
+# Add each new assignment here (its folder solutions/<aid>/ holds <aid>.ipynb, docs/design.md, section 6).
 ASSIGNMENTS = ["q0_warmup", "q1_autoencoders", "q2_likelihood", "q3_priors", "q4_beta_vae", "q5_vq_vae"]
 # ---------------------------------------------------------------------------------------------------
 

@@ -69,7 +69,7 @@ def test_no_widget_state_stored(notebook_path):
 
 @pytest.mark.parametrize("notebook_path", LECTURES, ids=ids(LECTURES))
 def test_lecture_skeleton(notebook_path):
-    """Title with the notebook's number, a parameters cell, one setup_notebook call (STYLE.md section 3)."""
+    """Title with the notebook's number, a parameters cell, one setup_notebook call (docs/conventions.md, section 3)."""
     notebook = nbformat.read(notebook_path, as_version=4)
     number = notebook_path.name[:2]
     assert notebook.cells[0].cell_type == "markdown" and notebook.cells[0].source.startswith(f"# {number} · ")

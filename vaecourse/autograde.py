@@ -1,6 +1,6 @@
 """nbgrader preprocessors of the course: grading that survives broken and hostile submissions.
 
-``nbgrader_config.py`` puts them into ``nbgrader autograde`` (COURSE.md section 6); nothing here runs
+``nbgrader_config.py`` puts them into ``nbgrader autograde`` (docs/design.md, section 6); nothing here runs
 in the student's kernel, so nothing here can be replaced by the student's code.
 
 - :class:`ExecuteSurvivingKernelDeath` runs the notebook like nbgrader's ``Execute``; when the kernel

