@@ -11,6 +11,14 @@
 Runs are sequential and torch is pinned to one thread (docs/design.md, section 7): on 2 shared cores,
 parallel or multi-threaded runs measure the contention, not the notebook. Take figures on a quiet
 machine.
+
+Seconds do not travel between machines, so every benchmark run also measures a fixed calibration
+workload, before and after the notebooks: the bare training loop of benchmarks/train_speed.py (one
+thread), in images per second. Its unit, the **calibration unit**, is the time that loop takes to
+train on 100,000 images (about 5.3 s on the machine where the budgets were set). Each notebook's
+time and budget are also stated in these units, and the verdict is taken in them: a notebook is
+within budget on any machine when its median, divided by that machine's calibration unit, is at
+most its budget in units.
 """
 
 from __future__ import annotations
@@ -35,11 +43,41 @@ BUDGET_SECONDS = 60.0
 BUDGET_SECONDS_BY_PREFIX = {"07_": 90.0, "08_": 120.0, "09_": 120.0}
 BUDGET_MIB = 2048.0
 CELL_TIMEOUT = 600
+# The calibration workload (see the module docstring): images of the bare loop per calibration unit,
+# and that loop's speed on the machine and day the seconds budgets above were set (benchmarks/
+# train_speed.md, 2026-11-23: 18,728 images/s with one thread), which turns them into units.
+CALIBRATION_IMAGES = 100_000
+REFERENCE_IMAGES_PER_S = 18_728.0
+CALIBRATION_RUNS = 5  # fresh processes, before and after the notebooks
+CALIBRATION_DRIFT_MAX = 0.15  # before and after differ more than this: the machine was not quiet
 
 
 def budget_seconds(path: Path) -> float:
     return next((budget for prefix, budget in BUDGET_SECONDS_BY_PREFIX.items() if path.name.startswith(prefix)),
                 BUDGET_SECONDS)
+
+
+def budget_units(path: Path) -> float:
+    """The notebook's time budget in calibration units (its seconds on the reference machine, converted)."""
+    return budget_seconds(path) * REFERENCE_IMAGES_PER_S / CALIBRATION_IMAGES
+
+
+def calibration_unit_s(images_per_s: float) -> float:
+    """Seconds of one calibration unit on a machine whose bare loop runs at ``images_per_s``."""
+    return CALIBRATION_IMAGES / images_per_s
+
+
+def calibrate(runs: int = CALIBRATION_RUNS) -> list[float]:
+    """Images per second of the bare training loop (benchmarks/train_speed.py, one thread), one per fresh process."""
+    speeds = []
+    for _ in range(runs):
+        completed = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "train_speed.py"), "--epochs", "5",
+                                    "--one", "bare", "1"], capture_output=True, text=True, cwd=ROOT,
+                                   env=kernel_env())
+        if completed.returncode != 0:
+            raise RuntimeError(f"the calibration workload failed:\n{completed.stderr[-3000:]}")
+        speeds.append(float(completed.stdout.strip().splitlines()[-1]))
+    return speeds
 
 
 def course_notebooks() -> list[Path]:
@@ -49,10 +87,10 @@ def course_notebooks() -> list[Path]:
 
 
 def kernel_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.setdefault("VAECOURSE_THREADS", "1")
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        env.setdefault(name, "1")
+    """This process's environment with every thread variable pinned to ``$VAECOURSE_THREADS`` (default 1)."""
+    from vaecourse.config import thread_environment
+
+    env = {**os.environ, **thread_environment()}
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     return env
 
@@ -105,23 +143,32 @@ def measure_once(path: Path) -> dict:
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
-def benchmark(paths: list[Path], runs: int) -> dict[str, str]:
-    """Measure each notebook; return its table row, keyed by its path relative to the repository."""
+def benchmark(paths: list[Path], runs: int) -> dict[Path, list[dict]]:
+    """Measure each notebook ``runs`` times: path -> one ``{"seconds", "peak_mib"}`` per run."""
+    measured = {}
+    for path in paths:
+        measured[path] = []
+        for run in range(runs):
+            measured[path].append(measure_once(path))
+            print(f"{path.relative_to(ROOT)} run {run + 1}/{runs}: {measured[path][-1]['seconds']:.1f} s, "
+                  f"{measured[path][-1]['peak_mib']:.0f} MiB", file=sys.stderr)
+    return measured
+
+
+def table_rows(measured: dict[Path, list[dict]], images_per_s: float) -> dict[str, str]:
+    """Each notebook's table row, keyed by its path relative to the repository; the verdict is taken in units."""
     rows = {}
     today = datetime.date.today().isoformat()
-    for path in paths:
-        results = []
-        for run in range(runs):
-            results.append(measure_once(path))
-            print(f"{path.relative_to(ROOT)} run {run + 1}/{runs}: {results[-1]['seconds']:.1f} s, "
-                  f"{results[-1]['peak_mib']:.0f} MiB", file=sys.stderr)
+    unit_s = calibration_unit_s(images_per_s)
+    for path, results in measured.items():
         seconds = [r["seconds"] for r in results]
         peak = max(r["peak_mib"] for r in results)
         median = statistics.median(seconds)
-        verdict = "ok" if median <= budget_seconds(path) and peak <= BUDGET_MIB else "OVER BUDGET"
+        units, budget = median / unit_s, budget_units(path)
+        verdict = "ok" if units <= budget and peak <= BUDGET_MIB else "OVER BUDGET"
         name = str(path.relative_to(ROOT))
         rows[name] = (f"| `{name}` | {median:.1f} | {min(seconds):.1f} | {max(seconds):.1f} | {peak:.0f} "
-                      f"| {verdict} | {today} |")
+                      f"| {images_per_s:,.0f} | {units:.1f} | {budget:.1f} | {budget * unit_s:.0f} | {verdict} | {today} |")
     return rows
 
 
@@ -131,7 +178,8 @@ def previous_rows() -> dict[str, str]:
         return {}
     rows = {}
     for line in RESULTS.read_text().splitlines():
-        if line.startswith("| `"):
+        # rows without a calibration column (written before it existed) cannot be compared: dropped
+        if line.startswith("| `") and line.count("|") == 12:
             rows[line.split("`")[1]] = line
     return rows
 
@@ -149,26 +197,44 @@ def machine_description() -> str:
             f"torch threads {kernel_env()['VAECOURSE_THREADS']}, GPU used: {torch.cuda.is_available()}")
 
 
-def write_results(rows: dict[str, str], runs: int) -> None:
+def write_results(rows: dict[str, str], runs: int, calibration: dict[str, list[float]]) -> None:
     merged = {**previous_rows(), **rows}
     order = [str(p.relative_to(ROOT)) for p in course_notebooks()]
     names = sorted(merged, key=lambda n: (order.index(n) if n in order else len(order), n))
     table = "\n".join(merged[n] for n in names)
     larger_budgets = "; ".join(f"notebook {prefix.rstrip('_')}: {budget:.0f} s"
                                for prefix, budget in BUDGET_SECONDS_BY_PREFIX.items())
+    before, after = (statistics.median(calibration[k]) for k in ("before", "after"))
+    speed = statistics.median(calibration["before"] + calibration["after"])
+    drift = abs(after - before) / before
     RESULTS.write_text(
         "# Notebook benchmark\n\n"
         f"Written by `uv run python benchmarks/run_notebooks.py benchmark` on "
-        f"{datetime.date.today().isoformat()} (rows measured earlier keep their date): each notebook executed "
-        f"{runs} times, each time in a fresh "
+        f"{datetime.date.today().isoformat()} (rows measured earlier keep their date and calibration): each "
+        f"notebook executed {runs} times, each time in a fresh "
         "process and kernel, one after another. Wall seconds run from kernel start to the last cell; "
-        "peak memory is the largest resident set of the kernel process. Budget (docs/design.md, section 7): "
-        f"median at most {BUDGET_SECONDS:.0f} s ({larger_budgets}) and peak under {BUDGET_MIB / 1024:.0f} GiB.\n\n"
+        "peak memory is the largest resident set of the kernel process.\n\n"
+        f"**Calibration of this run**: the bare training loop of `benchmarks/train_speed.py` (one thread) ran at "
+        f"{speed:,.0f} images/s (median of {len(calibration['before'])} fresh processes before the notebooks, "
+        f"{before:,.0f}, and {len(calibration['after'])} after, {after:,.0f}: "
+        + ("they differ by {:.0%}, more than {:.0%}: the machine was not quiet, and these rows are not "
+           "trustworthy".format(drift, CALIBRATION_DRIFT_MAX) if drift > CALIBRATION_DRIFT_MAX else
+           f"{drift:.0%} apart") + "). "
+        f"One **calibration unit** is the time that loop takes for {CALIBRATION_IMAGES:,} images: "
+        f"{calibration_unit_s(speed):.2f} s on this machine in this run.\n\n"
+        f"**Budget** (docs/design.md, section 7): median at most {BUDGET_SECONDS:.0f} s ({larger_budgets}) on the "
+        f"machine where the budgets were set, whose loop ran at {REFERENCE_IMAGES_PER_S:,.0f} images/s; in "
+        f"calibration units, {budget_units(Path('x.ipynb')):.1f} ("
+        + "; ".join(f"notebook {prefix.rstrip('_')}: {budget_units(Path(prefix + 'x.ipynb')):.1f}"
+                    for prefix in BUDGET_SECONDS_BY_PREFIX)
+        + f"), and peak under {BUDGET_MIB / 1024:.0f} GiB. The verdict is taken in units, so it holds on any "
+        "machine; \"budget s here\" is the budget in seconds on the machine of the row.\n\n"
         f"Machine: {machine_description()}.\n\n"
         "Every run starts with an empty vaecourse cache (a student's first run: the reference digit "
         "classifier is trained on first use), so later runs on a student's machine are faster.\n\n"
-        "| notebook | median s | min s | max s | peak MiB | budget | measured |\n"
-        "| --- | ---: | ---: | ---: | ---: | --- | --- |\n"
+        "| notebook | median s | min s | max s | peak MiB | calibration images/s | median units | budget units "
+        "| budget s here | budget | measured |\n"
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |\n"
         f"{table}\n")
 
 
@@ -195,11 +261,16 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "store":
         store(paths)
     else:
-        rows = benchmark(paths, args.runs)
+        calibration = {"before": calibrate()}
+        print(f"calibration before: {[round(c) for c in calibration['before']]} images/s", file=sys.stderr)
+        measured = benchmark(paths, args.runs)
+        calibration["after"] = calibrate()
+        print(f"calibration after: {[round(c) for c in calibration['after']]} images/s", file=sys.stderr)
+        rows = table_rows(measured, statistics.median(calibration["before"] + calibration["after"]))
         if args.no_write:
             print("\n".join(rows.values()))
         else:
-            write_results(rows, args.runs)
+            write_results(rows, args.runs, calibration)
             print(f"wrote {RESULTS.relative_to(ROOT)}")
 
 

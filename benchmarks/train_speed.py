@@ -5,8 +5,8 @@
 Compares ``fit`` (distributions, loss terms, history, progress bar off) with a bare hand-written loop
 doing the same arithmetic (BCE with logits + closed-form KL, Adam, batch 128) on the embedded
 MNIST training split, and writes the median images per second to benchmarks/train_speed.md.
-docs/design.md, section 7 quotes about 24,000 images/s for this model with 2 threads on this kind of
-machine. Each configuration runs in a fresh process; run on a quiet machine.
+The bare loop with one thread is also the calibration workload of benchmarks/run_notebooks.py
+(docs/design.md, section 7). Each configuration runs in a fresh process; run on a quiet machine.
 """
 
 from __future__ import annotations
@@ -91,8 +91,8 @@ def main() -> None:
         f"Written by `uv run python benchmarks/train_speed.py` on {datetime.date.today().isoformat()}: the "
         "784-400-20 MLP VAE (Bernoulli likelihood, Adam, batch 128) on the 4,000 embedded MNIST training "
         f"images, {args.epochs} epochs after one warm-up epoch, median of {args.repeats} fresh processes. "
-        f"Machine: {os.cpu_count()} CPU cores, torch {torch.__version__}. docs/design.md, section 7 quotes about "
-        "24,000 images/s with 2 threads for this model. The bare loop uses torch's default Adam, as "
+        f"Machine: {os.cpu_count()} CPU cores, torch {torch.__version__}. The bare loop with one thread is "
+        "the calibration workload of `benchmarks/run_notebooks.py` (docs/design.md, section 7). The bare loop uses torch's default Adam, as "
         "pytorch/examples does; `fit` uses the fused Adam kernel.\n\n"
         "| torch threads | `vc.train.fit` images/s | bare loop images/s | fit / bare |\n| ---: | ---: | ---: | ---: |\n"
         + "\n".join(rows) + "\n")

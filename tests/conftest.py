@@ -1,20 +1,51 @@
 """Shared pytest set-up for the unit tests, nbval notebook runs and the grading pipeline.
 
-- Torch is pinned to one thread, here and (through the environment) in every kernel that nbval or
-  nbgrader starts: on 2 shared cores, more threads were measured 10-100x slower (docs/design.md, section 7).
+- Torch is pinned to one thread, here and (through the environment, set by
+  ``vaecourse.config.thread_environment``) in every kernel that nbval or nbgrader starts and in every
+  pytest-xdist worker: on 2 shared cores, more threads were measured 10-100x slower
+  (docs/design.md, section 7).
+- The suite runs on pytest-xdist workers (``-n auto --maxprocesses 4 --dist loadfile`` in
+  pyproject.toml): every test file, and every notebook, runs whole on one worker, so a notebook's
+  cells share one kernel and a module's fixtures are built once. Files are handed out longest first
+  (:func:`pytest_collection_modifyitems`), so that no worker is left with a long file at the end.
 - nbval compares only the cells marked ``# NBVAL_CHECK_OUTPUT`` (lax mode, set in pyproject.toml);
   on top of nbval's defaults, figures other than PNG, HTML and stderr (progress bars) are never
   compared.
+- A notebook with a widget runs once: when the browser tests run, they run it in JupyterLab and
+  make nbval's check on it (tests/nbval_compare.py), and nbval leaves it out; otherwise (no
+  browser, ``-m "not browser"``) nbval runs it.
 """
 
 import os
+import re
+from pathlib import Path
 
-for _name in ("VAECOURSE_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-    os.environ[_name] = "1"  # before any kernel starts, so kernels inherit it
+from vaecourse.config import thread_environment
+
+os.environ.update(thread_environment(1))  # before any kernel or worker starts, so they inherit it
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # silences a debugger warning in kernels
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+# Seconds each long test file took in the last measured run (benchmarks/suite.md); notebooks take
+# their benchmark medians from benchmarks/results.md. Only the order of the files depends on these.
+# The browser tests' figure is their own part: they also run the widget notebooks (see _run_once).
+LONG_TEST_FILES_S = {"tests/test_grading.py": 330, "tests/test_browser.py": 40, "tests/test_jupyterlab.py": 20}
+UNIT_TEST_FILE_S = 5  # any other test file: seconds at most
+
+
+def _notebook_medians() -> dict[str, float]:
+    """Median seconds of each notebook in benchmarks/results.md (``{}`` if the table is missing)."""
+    results = ROOT / "benchmarks" / "results.md"
+    medians = {}
+    if results.exists():
+        for line in results.read_text(encoding="utf-8").splitlines():
+            match = re.match(r"\| `([^`]+)` \| ([\d.]+) \|", line)
+            if match:
+                medians[match.group(1)] = float(match.group(2))
+    return medians
 
 
 @pytest.fixture(autouse=True)
@@ -25,9 +56,69 @@ def one_torch_thread():
 
 
 def pytest_collectstart(collector):
+    from nbval_compare import COURSE_SKIP_COMPARE, NBVAL_SKIP_COMPARE
+
     path = getattr(collector, "path", None)
     if path is not None and path.suffix == ".ipynb":
-        collector.skip_compare += ("image/svg+xml", "application/pdf", "text/html", "stderr")
+        # the browser tests judge a notebook with the same fields left out (tests/nbval_compare.py)
+        assert collector.skip_compare == NBVAL_SKIP_COMPARE, f"nbval's defaults changed: {collector.skip_compare}"
+        collector.skip_compare += COURSE_SKIP_COMPARE
+
+
+def _browser_found() -> bool:
+    from system_tools import find_chromium
+
+    try:
+        return find_chromium()[0] is not None
+    except pytest.fail.Exception:  # a wrong $VAECOURSE_CHROMIUM: the browser tests will fail and say so
+        return False
+
+
+def _run_once(items: list, config) -> None:
+    """A widget notebook runs once: in the browser test when that runs (it checks nbval's cells), else under nbval."""
+    in_browser = {item.callspec.params["notebook"] for item in items
+                  if item.nodeid.startswith("tests/test_browser.py::test_widget_notebook[")}
+    if not in_browser or not _browser_found():
+        return
+    twice = [item for item in items if item.nodeid.split("::", 1)[0] in
+             {f"notebooks/{notebook}.ipynb" for notebook in in_browser}]
+    if twice:
+        config.hook.pytest_deselected(items=twice)
+        items[:] = [item for item in items if item not in twice]
+
+
+@pytest.hookimpl(trylast=True)  # after -m and -k have deselected what they deselect
+def pytest_collection_modifyitems(config, items):
+    """Run each widget notebook once (:func:`_run_once`); order the files longest first.
+
+    Items of one file keep their order; xdist hands the files out in this order.
+    """
+    _run_once(items, config)
+    medians = _notebook_medians()
+    files = {item.nodeid.split("::", 1)[0] for item in items}
+    # the browser test runs the widget notebooks that nbval no longer runs
+    browser_s = LONG_TEST_FILES_S["tests/test_browser.py"] + sum(
+        seconds for file, seconds in medians.items() if file.startswith("notebooks/") and file not in files
+        and any(item.nodeid.endswith(f"[{Path(file).stem}]") for item in items))
+
+    def expected_seconds(file: str) -> float:
+        if file == "tests/test_browser.py":
+            return browser_s
+        return LONG_TEST_FILES_S.get(file, medians.get(file, UNIT_TEST_FILE_S))
+
+    first_position = {}
+    for position, item in enumerate(items):
+        first_position.setdefault(item.nodeid.split("::", 1)[0], position)
+    items.sort(key=lambda item: (-expected_seconds(item.nodeid.split("::", 1)[0]),
+                                 first_position[item.nodeid.split("::", 1)[0]]))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the figures tests report as a "summary" property (test_grading.py's simulated class)."""
+    for report in terminalreporter.getreports("passed"):
+        for name, text in report.user_properties:
+            if name == "summary":
+                terminalreporter.write_line(str(text))
 
 
 @pytest.hookimpl(wrapper=True)

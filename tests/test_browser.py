@@ -1,7 +1,7 @@
 """The course in a real browser: JupyterLab and the widgets, driven end to end in headless Chromium.
 
-One JupyterLab server (free localhost port, random token) and one headless Chromium (Debian's, driven
-by Playwright; Playwright's own browser download is never used) serve the whole module. The tests
+One JupyterLab server (free localhost port, random token) and one headless Chromium (driven by
+Playwright; Playwright's own browser download is never used) serve the whole module. The tests
 open the course map (README.md, rendered), open each notebook with a widget from its link there, run
 it with Run > Run All Cells, then move every control of every widget and check that the figure the
 widget shows is redrawn (its image changes, pixel by pixel) and that nothing went wrong on the page:
@@ -19,6 +19,12 @@ Where things go:
   server logs; ``summary.txt`` with the times and the share of pixels each move changed.
 - The server serves a temporary copy of README.md, docs/ and the notebooks, with autosave off: the
   browser never writes into the project.
+
+A widget notebook runs once per test command: here, in JupyterLab. After Run All, its checked cells
+(``# NBVAL_CHECK_OUTPUT``) must give their stored outputs, judged as nbval judges them
+(tests/nbval_compare.py), and tests/conftest.py leaves the notebook out of nbval, which would run it
+a second time for the same check. Where these tests cannot run (no browser, ``-m "not browser"``),
+nbval runs the notebook as it runs every other.
 
 Needs Chromium or Chrome, found as tests/system_tools.py says (``$VAECOURSE_CHROMIUM``, then the
 system's, then Playwright's cache). Without one, the browser tests are skipped with a reason that
@@ -39,6 +45,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from lab_server import LabServer
+from nbval_compare import checked_output_differences
 from system_tools import require_chromium
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -271,6 +278,24 @@ NOTEBOOK_STATE_JS = """() => {
 }"""
 
 
+CELL_OUTPUTS_JS = """() => {
+    const cells = window.jupyterapp.shell.currentWidget.content.model.cells;
+    const outputs = [];
+    for (let i = 0; i < cells.length; i++) {
+        const cell = cells.get(i), these = [];
+        if (cell.type === "code") {
+            for (let j = 0; j < cell.outputs.length; j++) {
+                const output = cell.outputs.get(j).toJSON();
+                if (Array.isArray(output.text)) output.text = output.text.join("");
+                these.push(output);
+            }
+        }
+        outputs.push(these);
+    }
+    return outputs;
+}"""
+
+
 def run_all(page) -> dict:
     """Run > Run All Cells, as a student would; wait until every code cell ran (fail at the first error)."""
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
@@ -428,11 +453,16 @@ def test_widget_notebook(watched, lab, notebook):
     started = time.monotonic()
     state = run_all(page)
     ran_s = time.monotonic() - started
+    # nbval's check, on this run (conftest.py leaves the notebook out of nbval when this test runs)
+    stored = nbformat.read(ROOT / "notebooks" / f"{notebook}.ipynb", as_version=4)
+    differences = checked_output_differences(stored, page.evaluate(CELL_OUTPUTS_JS))
+    assert not differences, f"{notebook}: checked outputs differ from the stored ones:\n" + "\n".join(differences)
     assert_widgets_rendered(page)
     widgets = page.locator(".vaecourse-widget")
     assert widgets.count() == 1, f"expected one vaecourse widget, found {widgets.count()}"
     shares = exercise_widget(page, widgets.first, notebook)
     widgets.first.screenshot(path=PICTURES / f"{notebook}.png")
     with (SCREENSHOTS / "summary.txt").open("a") as summary:
-        summary.write(f"{notebook}: {state['code']} code cells ran in {ran_s:.1f} s; figure pixels changed per "
+        summary.write(f"{notebook}: {state['code']} code cells ran in {ran_s:.1f} s, their checked outputs as "
+                      f"stored; figure pixels changed per "
                       f"control: {', '.join(f'{share:.1%}' for share in shares)}\n")

@@ -61,6 +61,24 @@ def test_thread_count_defaults_to_one(monkeypatch):
     assert config.thread_count() == 1
 
 
+@pytest.mark.parametrize("threads", ["1", "3"])
+def test_thread_environment_pins_every_library(monkeypatch, threads):
+    """One place sets every thread variable, from $VAECOURSE_THREADS or an explicit count."""
+    monkeypatch.setenv(config.THREADS_ENV_VAR, threads)
+    assert config.thread_environment() == {"VAECOURSE_THREADS": threads, "OMP_NUM_THREADS": threads,
+                                           "MKL_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads}
+    assert set(config.thread_environment(2).values()) == {"2"}
+    with pytest.raises(ValueError):
+        config.thread_environment(0)
+
+
+def test_the_test_session_pins_kernels_to_one_thread():
+    """tests/conftest.py puts the thread environment into os.environ, which every kernel inherits."""
+    import os
+
+    assert {name: os.environ.get(name) for name in config.THREAD_ENV_VARS} == config.thread_environment(1)
+
+
 @pytest.mark.parametrize("raw", ["0", "-2", "abc", "1.5", ""])
 def test_setup_notebook_rejects_bad_thread_counts(monkeypatch, raw):
     monkeypatch.setenv(config.THREADS_ENV_VAR, raw)

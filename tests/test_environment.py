@@ -65,8 +65,8 @@ def test_each_audience_gets_what_it_needs():
     student, instructor, dev = (set(pyproject_requirements(a)) for a in ("student", "instructor", "dev"))
     assert {"torch", "torchvision", "numpy", "matplotlib", "ipywidgets", "jupyterlab", "tqdm"} <= student
     assert not student & {"nbgrader", "nbval", "jupytext", "pytest", "playwright"}, "a student installs no grading or test tools"
-    assert instructor == {"nbgrader"}
-    assert {"nbval", "jupytext", "pytest", "pytest-xdist", "playwright"} <= dev
+    assert instructor == {"nbgrader", "jupytext"}  # grading, and the guide's edit step (solution <-> .py twin)
+    assert {"nbval", "pytest", "pytest-xdist", "playwright"} <= dev
     assert {"include-group": "instructor"} in PYPROJECT["dependency-groups"]["dev"], "the grading tests need nbgrader"
     # The README's two commands set everything up: uv syncs these groups by default.
     assert set(PYPROJECT["tool"]["uv"]["default-groups"]) == {"instructor", "dev"}

@@ -36,6 +36,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from vaecourse.config import thread_environment
 from vaecourse.grading import is_test_cell
 
 # ---------------------------------------------------------------------------------------------------
@@ -62,9 +63,8 @@ VALIDATE_INVERT_PASSED = "Success! The notebook does not pass any tests."
 
 def _nbgrader_env(config_dir: Path) -> dict[str, str]:
     env = dict(os.environ)
+    env.update(thread_environment(1))
     env.update(
-        VAECOURSE_THREADS="1",
-        OMP_NUM_THREADS="1",
         # The gradebook runs the `alembic` script as a subprocess, found on PATH: put the
         # environment's own scripts first, or a bare `python -m nbgrader` fails to open the database.
         PATH=os.pathsep.join([str(VENV_BIN), env.get("PATH", "")]),
@@ -77,6 +77,8 @@ def _nbgrader_env(config_dir: Path) -> dict[str, str]:
 
 #: Every command the tests ran, as the words after `uv run` (the instructors' guide may show only these).
 COMMANDS_RUN: list[list[str]] = []
+#: (command, wall seconds) of every nbgrader command, for the summary (where the grading tests' time goes).
+COMMAND_SECONDS: list[tuple[str, float]] = []
 
 
 def run_nbgrader(course_dir: Path, *args: str, may_reject: bool = False) -> subprocess.CompletedProcess:
@@ -87,9 +89,12 @@ def run_nbgrader(course_dir: Path, *args: str, may_reject: bool = False) -> subp
     """
     cmd = [sys.executable, "-m", "nbgrader", *args]
     COMMANDS_RUN.append(["nbgrader", *args])
+    started = time.perf_counter()
     try:
         proc = subprocess.run(cmd, cwd=course_dir, env=_nbgrader_env(course_dir / ".jupyter_config"),
                               capture_output=True, text=True, timeout=NBGRADER_TIMEOUT_S)
+        COMMAND_SECONDS.append((f"nbgrader {args[0]} {args[1] if len(args) > 1 else ''}".strip(),
+                                time.perf_counter() - started))
     except subprocess.TimeoutExpired as err:
         pytest.fail(f"`nbgrader {' '.join(args)}` ran longer than {NBGRADER_TIMEOUT_S} s\n"
                     f"--- stdout ---\n{err.stdout}\n--- stderr ---\n{err.stderr}")
@@ -296,7 +301,7 @@ class CellScore:
 
 @dataclass
 class Course:
-    root: Path
+    roots: dict[str, Path]  # aid -> the temporary course it was graded in (COURSE_GROUPS)
     generated: dict[str, Path]  # aid -> freshly generated release folder
     students: dict[str, list[str]]  # aid -> every student with a submission folder
     scores: dict[tuple[str, str], dict[str, CellScore]]  # (aid, student) -> grade_id -> score ({} if never graded)
@@ -339,32 +344,31 @@ def _write_submission(root: Path, student: str, aid: str, notebook) -> None:
         nbformat.write(notebook, folder / f"{aid}.ipynb")
 
 
-@pytest.fixture(scope="module")
-def course(tmp_path_factory) -> Course:
-    """A temporary course with a simulated class, autograded once for all tests.
+# Two independent nbgrader courses, graded at the same time (one kernel each: the two cores of the
+# reference machine): the battery on HOSTILE_AID, with the guide's edit, regrade and feedback steps,
+# and the other assignments. Each has its own gradebook and imports the same roster (every student of
+# both), so each export must list every student for each of its assignments.
+COURSE_GROUPS = ([HOSTILE_AID], [aid for aid in ASSIGNMENTS if aid != HOSTILE_AID])
+EVERYONE = sorted(set(HOSTILE_CASES) | {STUDENT_SOLVED, STUDENT_UNTOUCHED, STUDENT_PARTIAL})
 
-    Every assignment gets three students: the model answers, the release untouched, and the first
-    task only. HOSTILE_AID also gets the battery of HOSTILE_CASES, under a short per-cell timeout.
-    The roster is imported first, so the exported grades must list every student.
-    """
-    root = tmp_path_factory.mktemp("course")
+
+def _grade_group(root: Path, aids: list[str]) -> dict:
+    """Release, hand in, autograde and export ``aids`` in a new course at ``root``; what the tests look at."""
+    root.mkdir(parents=True)
     shutil.copy2(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
     (root / ".jupyter_config").mkdir()
-    students: dict[str, list[str]] = {}
     (root / "solutions").mkdir()
     shutil.copy2(REPO / "solutions" / "jupytext.toml", root / "solutions" / "jupytext.toml")  # the pairing
-    validated = {}
-    for aid in ASSIGNMENTS:
+    students, validated = {}, {}
+    for aid in aids:
         shutil.copytree(REPO / "solutions" / aid, root / "solutions" / aid)
         if aid == HOSTILE_AID:  # the guide's edit-and-release steps, on the copy: sync the pair, store it
             run_tool(root, "jupytext", "--sync", f"solutions/{aid}/{aid}.py")
             run_tool(root, "python", "benchmarks/run_notebooks.py", "store", f"solutions/{aid}/{aid}.ipynb")
-        validated[aid] = run_nbgrader(root, "validate", f"solutions/{aid}/{aid}.ipynb")
+            validated[aid] = run_nbgrader(root, "validate", f"solutions/{aid}/{aid}.ipynb")
         # generate with the database on: autograde needs the assignment and its cells in it
         run_nbgrader(root, "generate_assignment", aid, "--force")
-        committed_release = root / "committed_release" / aid
-        shutil.copytree(REPO / "exercises" / aid, committed_release)
-        validated[(aid, "--invert")] = run_nbgrader(root, "validate", "--invert", str(committed_release / f"{aid}.ipynb"))
+        shutil.copytree(REPO / "exercises" / aid, root / "committed_release" / aid)
         release_nb = nbformat.read(root / "exercises" / aid / f"{aid}.ipynb", as_version=4)
         source_nb = nbformat.read(REPO / "solutions" / aid / f"{aid}.ipynb", as_version=4)
         if aid == HOSTILE_AID:
@@ -375,14 +379,18 @@ def course(tmp_path_factory) -> Course:
         for student, notebook in submissions.items():
             _write_submission(root, student, aid, notebook)
         students[aid] = sorted(submissions)
+    # The committed releases; several in one command (validate takes several notebooks: one start of
+    # nbgrader, not five). HOSTILE_AID's is the guide's last release step, one notebook.
+    invert = run_nbgrader(root, "validate", "--invert", *(str(root / "committed_release" / aid / f"{aid}.ipynb")
+                                                          for aid in aids))
+    validated.update({(aid, "--invert"): invert for aid in aids})
 
     roster = root / "students.csv"
-    everyone = sorted({student for names in students.values() for student in names})
-    roster.write_text("id,first_name,last_name,email\n" + "".join(f"{s},,,\n" for s in everyone), encoding="utf-8")
+    roster.write_text("id,first_name,last_name,email\n" + "".join(f"{s},,,\n" for s in EVERYONE), encoding="utf-8")
     run_nbgrader(root, "db", "student", "import", str(roster))
 
     logs, seconds = {}, {}
-    for aid in ASSIGNMENTS:
+    for aid in aids:
         extra = [f"--Execute.timeout={SIMULATED_CELL_TIMEOUT_S}"] if aid == HOSTILE_AID else []
         started = time.perf_counter()
         proc = run_nbgrader(root, "autograde", aid, "--create", "--force", *extra, may_reject=aid == HOSTILE_AID)
@@ -390,10 +398,10 @@ def course(tmp_path_factory) -> Course:
         logs[aid] = _output(proc)
 
     db_path = root / "gradebook.db"
-    with pytest.MonkeyPatch.context() as mp:  # the gradebook runs `alembic` from PATH (see above)
-        mp.setenv("PATH", os.pathsep.join([str(VENV_BIN), os.environ.get("PATH", "")]))
-        read = {(aid, student): _read_scores(db_path, aid, student) for aid in ASSIGNMENTS for student in students[aid]}
-        run_nbgrader(root, "export", "--to", str(root / "grades.csv"))
+    read = {(aid, student): _read_scores(db_path, aid, student) for aid in aids for student in students[aid]}
+    run_nbgrader(root, "export", "--to", str(root / "grades.csv"))
+    regrade = {}
+    if HOSTILE_AID in aids:
         run_nbgrader(root, "generate_feedback", HOSTILE_AID)
         # Regrade one student: the partly correct student hands in the full solution.
         before = {s: _read_scores(db_path, HOSTILE_AID, s)[0] for s in students[HOSTILE_AID]}
@@ -401,17 +409,42 @@ def course(tmp_path_factory) -> Course:
         shutil.copy2(root / "submitted" / STUDENT_SOLVED / HOSTILE_AID / f"{HOSTILE_AID}.ipynb", fixed)
         regrade_proc = run_nbgrader(root, "autograde", HOSTILE_AID, "--student", STUDENT_PARTIAL, "--force")
         after = {s: _read_scores(db_path, HOSTILE_AID, s)[0] for s in students[HOSTILE_AID]}
+        regrade = {"before": before, "after": after, "log": _output(regrade_proc)}
     with open(root / "grades.csv", newline="", encoding="utf-8") as handle:
         exported = list(csv.DictReader(handle))
-    return Course(root=root, generated={aid: root / "exercises" / aid for aid in ASSIGNMENTS}, students=students,
-                  scores={key: value[0] for key, value in read.items()},
-                  comments={key: value[1] for key, value in read.items()}, logs=logs, seconds=seconds,
-                  exported=exported, validated=validated, regrade={"before": before, "after": after, "log": _output(regrade_proc)})
+    return {"students": students, "validated": validated, "logs": logs, "seconds": seconds, "read": read,
+            "exported": exported, "regrade": regrade}
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory) -> Course:
+    """A simulated class in two temporary courses (COURSE_GROUPS), autograded once for all tests.
+
+    Every assignment gets three students: the model answers, the release untouched, and the first
+    task only. HOSTILE_AID also gets the battery of HOSTILE_CASES, under a short per-cell timeout.
+    The roster is imported first, so the exported grades must list every student.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    base = tmp_path_factory.mktemp("courses")
+    roots = {aid: base / f"course{number}" for number, group in enumerate(COURSE_GROUPS) for aid in group}
+    with pytest.MonkeyPatch.context() as mp:  # the gradebook runs `alembic` from PATH (see _nbgrader_env)
+        mp.setenv("PATH", os.pathsep.join([str(VENV_BIN), os.environ.get("PATH", "")]))
+        with ThreadPoolExecutor(max_workers=len(COURSE_GROUPS)) as pool:
+            futures = [pool.submit(_grade_group, roots[group[0]], group) for group in COURSE_GROUPS]
+            parts = [future.result() for future in futures]  # re-raises a group's failure here
+    merged = {key: {k: v for part in parts for k, v in part[key].items()}
+              for key in ("students", "validated", "logs", "seconds", "read")}
+    return Course(roots=roots, generated={aid: roots[aid] / "exercises" / aid for aid in ASSIGNMENTS},
+                  students=merged["students"], scores={key: value[0] for key, value in merged["read"].items()},
+                  comments={key: value[1] for key, value in merged["read"].items()}, logs=merged["logs"],
+                  seconds=merged["seconds"], exported=[row for part in parts for row in part["exported"]],
+                  validated=merged["validated"], regrade=next(part["regrade"] for part in parts if part["regrade"]))
 
 
 def _autograded_errors(course: Course, aid: str, student: str) -> str:
     """The error outputs of the autograded notebook, to show why points were lost."""
-    path = course.root / "autograded" / student / aid / f"{aid}.ipynb"
+    path = course.roots[aid] / "autograded" / student / aid / f"{aid}.ipynb"
     if not path.exists():
         return f"(no autograded notebook at {path})"
     notebook = nbformat.read(path, as_version=4)
@@ -488,22 +521,39 @@ def test_release_hides_solutions_and_hidden_tests(aid: str) -> None:
 # ----------------------------------------------------------------------------------- validate
 
 
-@pytest.mark.parametrize("aid", ASSIGNMENTS)
-def test_solution_passes_validate(course: Course, aid: str) -> None:
-    """`nbgrader validate` runs the solution in a fresh kernel and every test cell passes."""
-    proc = course.validated[aid]
+def test_solution_passes_validate(course: Course) -> None:
+    """`nbgrader validate` runs the edited solution (the guide's edit step) in a fresh kernel; every test cell passes.
+
+    The other solutions are not validated a second time here: nbval runs each solution notebook in
+    the same test command (test_every_solution_runs_under_nbval) and fails on any cell that raises,
+    a failing test cell included, which is what validate would find.
+    """
+    proc = course.validated[HOSTILE_AID]
     passed = VALIDATE_PASSED in proc.stdout and "VALIDATION FAILED" not in proc.stdout
-    assert passed, f"`nbgrader validate` does not pass on solutions/{aid}/{aid}.ipynb\n{_output(proc)}"
+    assert passed, f"`nbgrader validate` does not pass on solutions/{HOSTILE_AID}/{HOSTILE_AID}.ipynb\n{_output(proc)}"
+
+
+def test_every_solution_runs_under_nbval(pytestconfig) -> None:
+    """The README's test command runs nbval over solutions/, so every model solution runs with every test passing."""
+    assert "solutions" in pytestconfig.getini("testpaths")
+    assert "--nbval-lax" in pytestconfig.getini("addopts")
+    for aid in ASSIGNMENTS:
+        assert (REPO / "solutions" / aid / f"{aid}.ipynb").is_file()
 
 
 @pytest.mark.parametrize("aid", ASSIGNMENTS)
 def test_release_fails_every_test_under_validate_invert(course: Course, aid: str) -> None:
-    """`nbgrader validate --invert` on the committed release: no test cell passes on the stubs."""
+    """`nbgrader validate --invert` on the committed release: no test cell passes on the stubs.
+
+    The other assignments' releases share one command; each must print its own success line.
+    """
     proc = course.validated[(aid, "--invert")]
+    notebooks = sum(1 for key in course.validated if isinstance(key, tuple) and course.validated[key] is proc)
     # "NOTEBOOK PASSED ON n CELL(S)!" lists the tests that pass without any answer written; a test
     # cell that can pass on the stubs gives points for nothing.
-    held = VALIDATE_INVERT_PASSED in proc.stdout and "PASSED ON" not in proc.stdout
-    assert held, f"test cells of exercises/{aid}/{aid}.ipynb pass without an answer\n{_output(proc)}"
+    held = proc.stdout.count(VALIDATE_INVERT_PASSED) == notebooks and "PASSED ON" not in proc.stdout
+    assert held, f"test cells of exercises/{aid}/{aid}.ipynb (or of the releases validated with it) pass " \
+                 f"without an answer\n{_output(proc)}"
 
 
 def test_stored_records_reproduce(course: Course) -> None:
@@ -516,7 +566,7 @@ def test_stored_records_reproduce(course: Course) -> None:
                 for cell in notebook.cells if is_test_cell(cell) for rec in records_of(cell)}
 
     committed = records(REPO / "solutions" / HOSTILE_AID / f"{HOSTILE_AID}.ipynb")
-    fresh = records(course.root / "solutions" / HOSTILE_AID / f"{HOSTILE_AID}.ipynb")
+    fresh = records(course.roots[HOSTILE_AID] / "solutions" / HOSTILE_AID / f"{HOSTILE_AID}.ipynb")
     assert committed.keys() == fresh.keys()
     for key, rec in committed.items():
         reason = compare(rec["value"], fresh[key]["value"], rec["rtol"], rec["atol"])
@@ -626,7 +676,7 @@ def _after_second_answer(release: nbformat.NotebookNode, test_cell) -> bool:
 
 
 def _autograded_text(course: Course, student: str) -> str | None:
-    path = course.root / "autograded" / student / HOSTILE_AID / f"{HOSTILE_AID}.ipynb"
+    path = course.roots[HOSTILE_AID] / "autograded" / student / HOSTILE_AID / f"{HOSTILE_AID}.ipynb"
     return path.read_text(encoding="utf-8") if path.exists() else None
 
 
@@ -697,7 +747,7 @@ def test_failed_tests_say_what_was_expected_what_came_and_a_hint(course: Course,
     """Every failing test cell of every graded submission carries an "expected ..., got .... Hint: ..." message."""
     checked = 0
     for student in course.students[aid]:
-        path = course.root / "autograded" / student / aid / f"{aid}.ipynb"
+        path = course.roots[aid] / "autograded" / student / aid / f"{aid}.ipynb"
         if not path.exists():
             continue
         for grade_id, text in _failed_test_cells(path).items():
@@ -709,7 +759,7 @@ def test_failed_tests_say_what_was_expected_what_came_and_a_hint(course: Course,
 
 def test_generated_feedback_teaches(course: Course) -> None:
     """The HTML feedback of a wrong submission shows what was expected, what came and a hint."""
-    feedback = course.root / "feedback"
+    feedback = course.roots[HOSTILE_AID] / "feedback"
     for student in ("wrong_answers", "patched_checks", STUDENT_UNTOUCHED):
         page = feedback / student / HOSTILE_AID / f"{HOSTILE_AID}.html"
         assert page.exists(), f"no feedback for {student}: {sorted(p.name for p in feedback.glob('*'))}"
@@ -723,16 +773,25 @@ def test_generated_feedback_teaches(course: Course) -> None:
             assert not (feedback / student).exists(), f"feedback generated for {student}, which was never graded"
 
 
-def test_simulation_figures(course: Course, capsys) -> None:
-    """Print the figures INSTRUCTORS.md quotes: submissions graded and seconds per submission."""
+def test_simulation_figures(course: Course, record_property) -> None:
+    """Report the figures the README quotes: submissions graded and seconds per submission.
+
+    They reach the end of pytest's summary (tests/conftest.py prints every "summary" property), also
+    from an xdist worker, whose own output pytest does not show.
+    """
     notebooks = {aid: sum(1 for s in course.students[aid]
-                          if (course.root / "autograded" / s / aid / f"{aid}.ipynb").exists()) for aid in ASSIGNMENTS}
-    with capsys.disabled():
-        for aid in ASSIGNMENTS:
-            print(f"\n[simulated class] {aid}: {len(course.students[aid])} submissions, {notebooks[aid]} graded, "
-                  f"{course.seconds[aid]:.1f} s, {course.seconds[aid] / len(course.students[aid]):.1f} s per submission")
-        total = sum(len(v) for v in course.students.values())
-        print(f"[simulated class] in all: {total} submissions, {sum(course.seconds.values()):.0f} s of autograding")
+                          if (course.roots[aid] / "autograded" / s / aid / f"{aid}.ipynb").exists()) for aid in ASSIGNMENTS}
+    lines = [f"[simulated class] {aid}: {len(course.students[aid])} submissions, {notebooks[aid]} graded, "
+             f"{course.seconds[aid]:.1f} s, {course.seconds[aid] / len(course.students[aid]):.1f} s per submission"
+             for aid in ASSIGNMENTS]
+    total = sum(len(v) for v in course.students.values())
+    lines.append(f"[simulated class] in all: {total} submissions, {sum(course.seconds.values()):.0f} s of autograding")
+    by_command: dict[str, list[float]] = {}
+    for command, seconds in COMMAND_SECONDS:
+        by_command.setdefault(command.split()[1], []).append(seconds)
+    lines.append("[simulated class] nbgrader commands: " + ", ".join(
+        f"{name} {len(times)}x {sum(times):.0f} s" for name, times in sorted(by_command.items(), key=lambda kv: -sum(kv[1]))))
+    record_property("summary", "\n".join(lines))
     assert sum(notebooks.values()) > 0
 
 

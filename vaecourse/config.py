@@ -17,6 +17,10 @@ import torch
 
 THREADS_ENV_VAR = "VAECOURSE_THREADS"
 CACHE_ENV_VAR = "VAECOURSE_CACHE"
+#: What sets the thread count of torch (``$VAECOURSE_THREADS``, read by :func:`setup_notebook`) and of
+#: the math libraries under it. A process that starts kernels (the tests, the benchmarks) sets them all
+#: through :func:`thread_environment`, so that every kernel inherits the same count.
+THREAD_ENV_VARS = (THREADS_ENV_VAR, "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -49,6 +53,18 @@ def thread_count() -> int:
     if count < 1:
         raise ValueError(f"${THREADS_ENV_VAR} must be a positive integer, got {raw!r}")
     return count
+
+
+def thread_environment(threads: int | None = None) -> dict[str, str]:
+    """The environment variables that pin torch and its math libraries to ``threads`` threads.
+
+    Default: :func:`thread_count`. This is the one place the course's thread pinning is defined; the
+    tests, the benchmarks and ``setup_notebook`` all go through it or :func:`thread_count`.
+    """
+    count = thread_count() if threads is None else int(threads)
+    if count < 1:
+        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    return {name: str(count) for name in THREAD_ENV_VARS}
 
 
 def cache_dir() -> str:
