@@ -53,8 +53,8 @@ def section(label: str, seconds: float, log: str, calibration: float | None, not
                         f"one thread): {calibration:,.0f} images/s." if calibration else "")
     return (f"## {label}\n\n{note}\n\n**`uv run pytest`: {seconds:.0f} s wall** ({seconds / 60:.1f} min; {verdict} the "
             f"{BUDGET_S} s budget). pytest: {summary(log)}.{calibration_text}\n\n"
-            f"The {SLOWEST} slowest test phases (a module's fixtures are built in its first test's setup; under "
-            "pytest-xdist the phases of the two workers overlap, so they add up to more than the wall time):\n\n"
+            f"The {SLOWEST} slowest test phases (a module's fixtures are built in its first test's setup; where "
+            "pytest-xdist runs two workers, their phases overlap and add up to more than the wall time):\n\n"
             "| rank | seconds | phase | test |\n| ---: | ---: | --- | --- |\n" + rows + "\n")
 
 

@@ -1,0 +1,65 @@
+"""tests/conftest.py: each widget notebook runs exactly once, and the longest files are handed out first."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import conftest
+import pytest
+
+
+class FakeItem:
+    def __init__(self, nodeid: str, notebook: str | None = None):
+        self.nodeid = nodeid
+        if notebook:
+            self.callspec = SimpleNamespace(params={"notebook": notebook})
+
+    def __repr__(self):
+        return self.nodeid
+
+
+def _items(browser_tests: bool = True) -> list[FakeItem]:
+    items = [FakeItem(f"notebooks/{name}.ipynb::Cell {cell}") for name in ("01_ae_sampling_failure", "04_maximum_likelihood")
+             for cell in range(3)]
+    items += [FakeItem("tests/test_train.py::test_fit")]
+    if browser_tests:
+        items += [FakeItem("tests/test_browser.py::test_widget_notebook[01_ae_sampling_failure]", "01_ae_sampling_failure")]
+    return items
+
+
+@pytest.fixture
+def config():
+    deselected = []
+    return SimpleNamespace(hook=SimpleNamespace(pytest_deselected=lambda items: deselected.extend(items)),
+                           deselected=deselected)
+
+
+def test_with_a_browser_the_widget_notebook_runs_only_in_the_browser_test(monkeypatch, config):
+    monkeypatch.setattr(conftest, "_browser_found", lambda: True)
+    items = _items()
+    conftest._run_once(items, config)
+    assert [item.nodeid for item in config.deselected] == [f"notebooks/01_ae_sampling_failure.ipynb::Cell {c}" for c in range(3)]
+    assert not any(item.nodeid.startswith("notebooks/01_") for item in items)
+    assert sum(item.nodeid.startswith("notebooks/04_") for item in items) == 3  # no widget: nbval runs it
+
+
+@pytest.mark.parametrize("why", ["no browser", "browser tests deselected"])
+def test_otherwise_nbval_runs_it(monkeypatch, config, why):
+    """Negative controls: when the browser test will not run the notebook, nbval must."""
+    monkeypatch.setattr(conftest, "_browser_found", lambda: why != "no browser")
+    items = _items(browser_tests=why != "browser tests deselected")
+    before = list(items)
+    conftest._run_once(items, config)
+    assert items == before and config.deselected == []
+
+
+def test_longest_files_first_and_each_file_in_order(monkeypatch, config):
+    monkeypatch.setattr(conftest, "_browser_found", lambda: False)
+    items = [FakeItem("tests/test_train.py::a"), FakeItem("notebooks/04_maximum_likelihood.ipynb::Cell 0"),
+             FakeItem("tests/test_grading.py::x"), FakeItem("notebooks/04_maximum_likelihood.ipynb::Cell 1"),
+             FakeItem("tests/test_train.py::b")]
+    conftest.pytest_collection_modifyitems(config, items)
+    files = [item.nodeid.split("::")[0] for item in items]
+    assert files[0] == "tests/test_grading.py" and files[-2:] == ["tests/test_train.py"] * 2
+    assert [item.nodeid for item in items if "04_" in item.nodeid] == [
+        "notebooks/04_maximum_likelihood.ipynb::Cell 0", "notebooks/04_maximum_likelihood.ipynb::Cell 1"]
