@@ -8,6 +8,7 @@ processes it started (kernels included) that outlive it.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import secrets
@@ -38,13 +39,24 @@ class LabServer:
 
     def __init__(self, root: Path, home: Path, *, env: dict | None = None, extra_args: tuple = (),
                  log_path: Path | None = None):
+        self.token = secrets.token_hex(16)
+        self.log_path = log_path or home / "server.log"
+        # The port is free when chosen, but another process (a kernel of a parallel test worker) may
+        # take it before the server binds it. With port_retries=0 the server then exits instead of
+        # quietly moving to another port, and a new port is tried.
+        for _ in range(5):
+            self.port = _free_port()
+            self.url = f"http://127.0.0.1:{self.port}"
+            if self._start(root, home, env, extra_args):
+                return
+        pytest.fail(f"jupyter lab found no free port in 5 attempts:\n{self.log_path.read_text()[-3000:]}", pytrace=False)
+
+    def _start(self, root: Path, home: Path, env: dict | None, extra_args: tuple) -> bool:
+        """Start the server on ``self.port``; False if the port was taken meanwhile, fail on any other problem."""
         import psutil
 
-        self.port, self.token = _free_port(), secrets.token_hex(16)
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path or home / "server.log"
         self._log = self.log_path.open("w")
-        command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={self.port}",
+        command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={self.port}", "--ServerApp.port_retries=0",
                    "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={root}",
                    f"--LabApp.user_settings_dir={home / 'lab-settings'}",
                    f"--LabApp.workspaces_dir={home / 'lab-workspaces'}", *extra_args]
@@ -58,16 +70,22 @@ class LabServer:
         deadline = time.monotonic() + 90
         while True:
             if self.process.poll() is not None:
-                pytest.fail(f"jupyter lab exited at start:\n{self.log_path.read_text()[-3000:]}", pytrace=False)
+                self._log.close()
+                log = self.log_path.read_text()
+                if "already in use" in log:
+                    return False
+                pytest.fail(f"jupyter lab exited at start:\n{log[-3000:]}", pytrace=False)
             try:
-                self.api("GET", "status")
-                break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                if time.monotonic() > deadline:
-                    self.process.kill()
-                    pytest.fail(f"jupyter lab did not answer within 90 s:\n{self.log_path.read_text()[-3000:]}",
-                                pytrace=False)
-                time.sleep(0.2)
+                status = self.api("GET", "status")
+                if isinstance(status, dict) and "started" in status:  # a Jupyter server, not something else
+                    return True
+            except (urllib.error.URLError, ConnectionError, TimeoutError, ValueError, http.client.HTTPException):
+                pass
+            if time.monotonic() > deadline:
+                self.process.kill()
+                pytest.fail(f"jupyter lab did not answer within 90 s:\n{self.log_path.read_text()[-3000:]}",
+                            pytrace=False)
+            time.sleep(0.2)
 
     def api(self, method: str, path: str):
         """Call the REST API (``/api/<path>``) with the token; return the decoded JSON answer, if any."""

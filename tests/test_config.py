@@ -102,6 +102,20 @@ def test_setup_notebook_seeds_every_generator():
     assert first[2] != other[2]
 
 
+def test_setup_notebook_does_not_load_the_compiler():
+    """Deterministic mode without importing torch._inductor (5 s of every kernel start with the public call)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, torch, vaecourse as vc; vc.setup_notebook(device='cpu', verbose=False); "
+            "print(torch.are_deterministic_algorithms_enabled(), 'torch._inductor.config' in sys.modules)")
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert shown == ["True", "False"]
+    # the negative control: the public call does load it, which is why setup_notebook avoids it
+    code = "import sys, torch; torch.use_deterministic_algorithms(True); print('torch._inductor.config' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split() == ["True"]
+
+
 def test_setup_notebook_enables_deterministic_algorithms():
     torch.use_deterministic_algorithms(False)
     setup_notebook(device="cpu", verbose=False)

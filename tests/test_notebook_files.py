@@ -1,7 +1,8 @@
 """The stored notebooks: jupytext twins in sync, executed top to bottom, no widget state, no errors.
 
-nbval (run on notebooks/ and solutions/ by the same `uv run pytest`) re-executes them and compares
-the checked cells; these tests look at the files themselves.
+nbval (or, for the notebooks with a widget, the browser tests) and, for the solutions, the grading
+tests re-execute them in the same `uv run pytest` and compare the checked cells; these tests look
+at the files themselves.
 """
 
 from pathlib import Path
