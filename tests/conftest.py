@@ -38,7 +38,7 @@ UNIT_TEST_FILE_S = 5  # any other test file: seconds at most
 
 def _notebook_medians() -> dict[str, float]:
     """Median seconds of each notebook in benchmarks/results.md (``{}`` if the table is missing)."""
-    results = ROOT / "benchmarks" / "results.md"
+    results = ROOT / "benchmarks/results.md"
     medians = {}
     if results.exists():
         for line in results.read_text(encoding="utf-8").splitlines():
