@@ -4,10 +4,11 @@
   ``vaecourse.config.thread_environment``) in every kernel that nbval or nbgrader starts and in every
   pytest-xdist worker: on 2 shared cores, more threads were measured 10-100x slower
   (docs/design.md, section 7).
-- The suite runs on pytest-xdist workers (``-n auto --maxprocesses 4 --dist loadfile`` in
-  pyproject.toml): every test file, and every notebook, runs whole on one worker, so a notebook's
-  cells share one kernel and a module's fixtures are built once. Files are handed out longest first
-  (:func:`pytest_collection_modifyitems`), so that no worker is left with a long file at the end.
+- The suite runs on pytest-xdist workers (``--numprocesses=auto --maxprocesses=4`` in
+  pyproject.toml): every work unit (:func:`work_unit`: a test file or a notebook; the browser tests
+  in two parts) runs whole on one worker, so a notebook's cells share one kernel and a module's
+  fixtures are built once per worker. Units are handed out longest first
+  (:func:`pytest_collection_modifyitems`), so that no worker is left with a long one at the end.
 - nbval compares only the cells marked ``# NBVAL_CHECK_OUTPUT`` (lax mode, set in pyproject.toml);
   on top of nbval's defaults, figures other than PNG, HTML and stderr (progress bars) are never
   compared.
@@ -18,6 +19,7 @@
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 from vaecourse.config import thread_environment
@@ -30,10 +32,40 @@ import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 # Seconds each long test file took in the last measured run (benchmarks/suite.md); notebooks take
-# their benchmark medians from benchmarks/results.md. Only the order of the files depends on these.
-# The browser tests' figure is their own part: they also run the widget notebooks (see _run_once).
-LONG_TEST_FILES_S = {"tests/test_grading.py": 330, "tests/test_browser.py": 40, "tests/test_jupyterlab.py": 20}
+# their benchmark medians from benchmarks/results.md. Only the order of the work units depends on these.
+# A browser unit's figure is its own part: it also runs its widget notebooks (see _run_once).
+LONG_TEST_FILES_S = {"tests/test_grading.py": 470, "tests/test_browser.py": 30, "tests/test_jupyterlab.py": 20}
 UNIT_TEST_FILE_S = 5  # any other test file: seconds at most
+# The browser tests are two work units, on two workers (each starts its own JupyterLab and Chromium):
+# one notebook run in the browser after another would otherwise be the longest unit of the suite.
+SECOND_BROWSER_UNIT = ("08_beta_vae_disentanglement", "09_vq_vae_losses")
+
+
+def work_unit(nodeid: str) -> str:
+    """What one worker runs whole: a test file or a notebook, the browser tests in two parts."""
+    file = nodeid.split("::", 1)[0]
+    if file == "tests/test_browser.py" and any(f"[{name}]" in nodeid for name in SECOND_BROWSER_UNIT):
+        return f"{file}::{'+'.join(SECOND_BROWSER_UNIT)}"
+    return file
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """pytest-xdist's scope scheduling, with :func:`work_unit` as the scope, in collection order."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WorkUnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return WorkUnitScheduling(config, log)
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist starts its workers
+def pytest_sessionstart(session):
+    """The controller (or a run without workers) empties the browser tests' output folder once."""
+    if not hasattr(session.config, "workerinput"):
+        shutil.rmtree(ROOT / "browser-screenshots", ignore_errors=True)
 
 
 def _notebook_medians() -> dict[str, float]:
@@ -89,28 +121,26 @@ def _run_once(items: list, config) -> None:
 
 @pytest.hookimpl(trylast=True)  # after -m and -k have deselected what they deselect
 def pytest_collection_modifyitems(config, items):
-    """Run each widget notebook once (:func:`_run_once`); order the files longest first.
+    """Run each widget notebook once (:func:`_run_once`); order the work units longest first.
 
-    Items of one file keep their order; xdist hands the files out in this order.
+    Items of one unit keep their order; xdist hands the units out in this order.
     """
     _run_once(items, config)
     medians = _notebook_medians()
     files = {item.nodeid.split("::", 1)[0] for item in items}
-    # the browser test runs the widget notebooks that nbval no longer runs
-    browser_s = LONG_TEST_FILES_S["tests/test_browser.py"] + sum(
-        seconds for file, seconds in medians.items() if file.startswith("notebooks/") and file not in files
-        and any(item.nodeid.endswith(f"[{Path(file).stem}]") for item in items))
-
-    def expected_seconds(file: str) -> float:
-        if file == "tests/test_browser.py":
-            return browser_s
-        return LONG_TEST_FILES_S.get(file, medians.get(file, UNIT_TEST_FILE_S))
+    expected: dict[str, float] = {}
+    for item in items:
+        unit = work_unit(item.nodeid)
+        if unit not in expected:
+            expected[unit] = LONG_TEST_FILES_S.get(unit.split("::", 1)[0], medians.get(unit, UNIT_TEST_FILE_S))
+        notebook = getattr(item, "callspec", None) and item.callspec.params.get("notebook")
+        if unit.startswith("tests/test_browser.py") and notebook and f"notebooks/{notebook}.ipynb" not in files:
+            expected[unit] += medians.get(f"notebooks/{notebook}.ipynb", 0.0)  # it runs here, not under nbval
 
     first_position = {}
     for position, item in enumerate(items):
-        first_position.setdefault(item.nodeid.split("::", 1)[0], position)
-    items.sort(key=lambda item: (-expected_seconds(item.nodeid.split("::", 1)[0]),
-                                 first_position[item.nodeid.split("::", 1)[0]]))
+        first_position.setdefault(work_unit(item.nodeid), position)
+    items.sort(key=lambda item: (-expected[work_unit(item.nodeid)], first_position[work_unit(item.nodeid)]))
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -13,7 +13,7 @@ built by ``vaecourse.widgets`` and once built from the same source with its ``.o
 callbacks taken out. The test must see the first redraw and must fail on the second.
 
 Where things go:
-- ``browser-screenshots/`` (git-ignored, emptied at the start of each run): in ``steps/``, each
+- ``browser-screenshots/`` (git-ignored, emptied at the start of each test command): in ``steps/``, each
   widget before and after each control moved; in ``pictures/``, each notebook's widget at the end
   (the README's pictures, ``docs/images/``, are copies of these); the course map; the console and
   server logs; ``summary.txt`` with the times and the share of pixels each move changed.
@@ -145,7 +145,7 @@ class Lab(LabServer):
         _write_settings(home / "lab-settings")
         # the kernels share the reference classifier the other tests train and cache
         super().__init__(root, home, env={"VAECOURSE_CACHE": str(vc.config.cache_dir())},
-                         extra_args=("--LabApp.expose_app_in_browser=True",), log_path=SCREENSHOTS / "server.log")
+                         extra_args=("--LabApp.expose_app_in_browser=True",), log_path=SCREENSHOTS / f"server-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.log")
 
     def page_url(self, path: str) -> str:
         # ?reset: start from an empty workspace, not with the previous test's notebook reopened
@@ -159,9 +159,8 @@ def chromium_path():
 
 @pytest.fixture(scope="module")
 def lab(chromium_path, tmp_path_factory):
-    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
-    for folder in (STEPS, PICTURES):
-        folder.mkdir(parents=True)
+    for folder in (STEPS, PICTURES):  # emptied once per test command (tests/conftest.py)
+        folder.mkdir(parents=True, exist_ok=True)
     server = Lab(tmp_path_factory.mktemp("browser"))
     yield server
     left = server.stop()

@@ -63,3 +63,14 @@ def test_longest_files_first_and_each_file_in_order(monkeypatch, config):
     assert files[0] == "tests/test_grading.py" and files[-2:] == ["tests/test_train.py"] * 2
     assert [item.nodeid for item in items if "04_" in item.nodeid] == [
         "notebooks/04_maximum_likelihood.ipynb::Cell 0", "notebooks/04_maximum_likelihood.ipynb::Cell 1"]
+
+
+def test_work_units_keep_files_and_notebooks_whole_and_split_the_browser_tests():
+    assert conftest.work_unit("notebooks/04_maximum_likelihood.ipynb::Cell 3") == "notebooks/04_maximum_likelihood.ipynb"
+    assert conftest.work_unit("tests/test_grading.py::test_x[q1_autoencoders]") == "tests/test_grading.py"
+    first = {conftest.work_unit(f"tests/test_browser.py::test_widget_notebook[{name}]")
+             for name in ("01_ae_sampling_failure", "02_vae_generation", "03_noise_injection")}
+    first.add(conftest.work_unit("tests/test_browser.py::test_course_map"))
+    second = {conftest.work_unit(f"tests/test_browser.py::test_widget_notebook[{name}]")
+              for name in conftest.SECOND_BROWSER_UNIT}
+    assert first == {"tests/test_browser.py"} and len(second) == 1 and second != first

@@ -4,10 +4,13 @@ Every assignment in ``ASSIGNMENTS`` is checked for four things:
 
 1. the committed release ``exercises/<aid>/`` is exactly what ``nbgrader generate_assignment`` makes
    from ``solutions/<aid>/`` (no .py twin, no ``jupytext`` metadata);
-2. ``nbgrader validate`` passes on the solution notebook;
+2. the model answers, pasted into the release and autograded with the hidden tests, earn every
+   autograded point, raise nowhere, and give the stored solution's checked outputs (nbval's check:
+   the solutions run here, not under nbval); ``nbgrader validate`` passes on the solution of the
+   guide's edit step;
 3. ``nbgrader validate --invert`` holds on the released notebook (no test passes on the stubs);
-4. in a temporary course with a gradebook, ``nbgrader autograde`` gives the solution all the
-   autograded points and the untouched release none of them.
+4. a student who solved only the first task earns exactly its tests, and nothing for the written
+   answers left as released; the untouched release earns nothing (``q0_warmup``'s battery).
 
 A new assignment plugs in by being appended to ``ASSIGNMENTS``. (That the solution notebooks are
 stored executed in order, and in sync with their .py twins, is tested in tests/test_notebook_files.py.) nbgrader runs as a subprocess in a
@@ -376,7 +379,10 @@ def _grade_group(root: Path, aids: list[str]) -> dict:
         if aid == HOSTILE_AID:
             submissions = hostile_submissions(release_nb, source_nb)
         else:
-            submissions = {STUDENT_SOLVED: paste_solutions(release_nb, source_nb), STUDENT_UNTOUCHED: release_nb,
+            # No untouched release here: what grading it shows follows from `validate --invert` (no test
+            # cell passes on the stubs, so none can earn points) and from the partly correct student,
+            # whose written answers are all left as released (test_unanswered_written_answers_earn_nothing).
+            submissions = {STUDENT_SOLVED: paste_solutions(release_nb, source_nb),
                            STUDENT_PARTIAL: paste_first_task(release_nb, source_nb)}
         for student, notebook in submissions.items():
             _write_submission(root, student, aid, notebook)
@@ -422,8 +428,8 @@ def _grade_group(root: Path, aids: list[str]) -> dict:
 def course(tmp_path_factory) -> Course:
     """A simulated class in two temporary courses (COURSE_GROUPS), autograded once for all tests.
 
-    Every assignment gets three students: the model answers, the release untouched, and the first
-    task only. HOSTILE_AID also gets the battery of HOSTILE_CASES, under a short per-cell timeout.
+    Every assignment gets the model answers and the first task only; HOSTILE_AID gets the battery of
+    HOSTILE_CASES (these two and the untouched release among them), under a short per-cell timeout.
     The roster is imported first, so the exported grades must list every student.
     """
     from concurrent.futures import ThreadPoolExecutor
@@ -615,18 +621,33 @@ def test_solution_earns_all_autograded_points(course: Course, aid: str) -> None:
     assert total == sum(points for cell_type, points in expected.values() if cell_type == "code")
 
 
-@pytest.mark.parametrize("aid", ASSIGNMENTS)
-def test_untouched_release_earns_no_points(course: Course, aid: str) -> None:
-    """Autograding the release as handed out gives zero on every test cell and every written answer."""
+def test_untouched_release_earns_no_points(course: Course) -> None:
+    """Autograding the release as handed out gives zero on every test cell (the battery's `untouched`)."""
+    aid = HOSTILE_AID
     source = nbformat.read(REPO / "solutions" / aid / f"{aid}.ipynb", as_version=4)
     expected = grade_cells(source)
     scores = course.scores[(aid, STUDENT_UNTOUCHED)]
     assert set(scores) == set(expected)
     earned = {gid: s.auto_score for gid, s in scores.items() if s.auto_score}
     assert not earned, f"the untouched release earned points {earned}:\n{course.autograde_log}"
-    # nbgrader scores an unchanged written-answer cell 0 by itself (its checksum still matches)
     unanswered = {gid: s for gid, s in scores.items() if expected[gid][0] == "markdown"}
     assert all(s.auto_score == 0 and not s.needs_manual_grade for s in unanswered.values()), unanswered
+
+
+@pytest.mark.parametrize("aid", [aid for aid in ASSIGNMENTS if aid != HOSTILE_AID])
+def test_unanswered_written_answers_earn_nothing(course: Course, aid: str) -> None:
+    """Written answers left as released score 0 and wait for no one (the partly correct student's, all after task 1)."""
+    source = nbformat.read(REPO / "solutions" / aid / f"{aid}.ipynb", as_version=4)
+    written = [gid for gid, (cell_type, _) in grade_cells(source).items() if cell_type == "markdown"]
+    release = nbformat.read(course.generated[aid] / f"{aid}.ipynb", as_version=4)
+    first_test = next(i for i, c in enumerate(release.cells) if is_test_cell(c))
+    untouched = [gid for i, c in enumerate(release.cells)
+                 if c.metadata.get("nbgrader", {}).get("grade_id") in written and i > first_test]
+    assert written and untouched == written, f"{aid}: written answers {written}, left as released {untouched}"
+    scores = course.scores[(aid, STUDENT_PARTIAL)]
+    # nbgrader scores an unchanged written-answer cell 0 by itself (its checksum still matches)
+    wrong = {gid: scores[gid] for gid in written if scores[gid].auto_score != 0 or scores[gid].needs_manual_grade}
+    assert not wrong, f"{aid}: unanswered written answers scored {wrong}"
 
 
 @pytest.mark.parametrize("aid", ASSIGNMENTS)
