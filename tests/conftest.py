@@ -112,11 +112,11 @@ def _run_once(items: list, config) -> None:
                   if item.nodeid.startswith("tests/test_browser.py::test_widget_notebook[")}
     if not in_browser or not _browser_found():
         return
-    twice = [item for item in items if item.nodeid.split("::", 1)[0] in
-             {f"notebooks/{notebook}.ipynb" for notebook in in_browser}]
+    in_browser_files = {f"notebooks/{notebook}.ipynb" for notebook in in_browser}
+    twice = [item for item in items if item.nodeid.split("::", 1)[0] in in_browser_files]
     if twice:
         config.hook.pytest_deselected(items=twice)
-        items[:] = [item for item in items if item not in twice]
+        items[:] = [item for item in items if item.nodeid.split("::", 1)[0] not in in_browser_files]
 
 
 @pytest.hookimpl(trylast=True)  # after -m and -k have deselected what they deselect
@@ -128,9 +128,10 @@ def pytest_collection_modifyitems(config, items):
     _run_once(items, config)
     medians = _notebook_medians()
     files = {item.nodeid.split("::", 1)[0] for item in items}
+    unit_of = {item.nodeid: work_unit(item.nodeid) for item in items}
     expected: dict[str, float] = {}
     for item in items:
-        unit = work_unit(item.nodeid)
+        unit = unit_of[item.nodeid]
         if unit not in expected:
             expected[unit] = LONG_TEST_FILES_S.get(unit.split("::", 1)[0], medians.get(unit, UNIT_TEST_FILE_S))
         notebook = getattr(item, "callspec", None) and item.callspec.params.get("notebook")
@@ -139,8 +140,8 @@ def pytest_collection_modifyitems(config, items):
 
     first_position = {}
     for position, item in enumerate(items):
-        first_position.setdefault(work_unit(item.nodeid), position)
-    items.sort(key=lambda item: (-expected[work_unit(item.nodeid)], first_position[work_unit(item.nodeid)]))
+        first_position.setdefault(unit_of[item.nodeid], position)
+    items.sort(key=lambda item: (-expected[unit_of[item.nodeid]], first_position[unit_of[item.nodeid]]))
 
 
 def pytest_terminal_summary(terminalreporter):
