@@ -413,7 +413,9 @@ for seed in seeds:
     z_quality = torch.randn(num_quality_samples, LATENT_DIM, generator=quality_generator)
     with torch.no_grad():
         sample_sets = {name: models[name, seed].decode(z_quality).mean.clamp(0, 1) for name in likelihoods}
-    for row in vc.evaluate.sample_quality(sample_sets, reference=x_test, num_images=num_quality_samples, seed=SEED):
+    reference, real = vc.yardstick.split_held_out(x_test, num_images=num_quality_samples, seed=SEED)
+    for row in vc.yardstick.sample_quality(sample_sets, reference=reference, real=real, num_images=num_quality_samples,
+                                           seed=SEED):
         quality_rows[row.name, seed] = row
 print(f"{'image set':24s} {'Frechet distance':>26s} {'classifier confidence':>26s}   mean [min, max] over seeds")
 for name in ["real held-out digits", "uniform noise", *likelihoods]:

@@ -606,8 +606,9 @@ for (name, seed), model in models.items():
         prior_samples = model.decode(model.prior().sample((num_quality,))).mean
         aggregate_index = torch.randperm(len(x_train))[:num_quality]
         aggregate_samples = model.decode(model.encode(x_train[aggregate_index]).sample()).mean
-    rows = vc.evaluate.sample_quality({"prior": prior_samples, "aggregate": aggregate_samples},
-                                      reference=x_test, num_images=num_quality, seed=SEED)
+    reference, real = vc.yardstick.split_held_out(x_test, num_images=num_quality, seed=SEED)
+    rows = vc.yardstick.sample_quality({"prior": prior_samples, "aggregate": aggregate_samples},
+                                       reference=reference, real=real, num_images=num_quality, seed=SEED)
     quality_reference[seed] = {row.name: row.frechet_distance for row in rows}
     results[name, seed] = {"neg_elbo": neg_elbo.mean().item(),
                            "neg_iwae": -log_px.mean().item(), "kl": kl.mean().item(),

@@ -603,8 +603,10 @@ sampled_maps = {
 }
 with torch.no_grad():
     sample_images = {name: gen_model.decode_indices(maps).mean for name, maps in sampled_maps.items()}
-quality_rows = vc.evaluate.sample_quality(sample_images, reference=x_test, num_images=num_samples, seed=SEED)
-print(vc.evaluate.format_quality_table(quality_rows))
+reference, real = vc.yardstick.split_held_out(x_test, num_images=num_samples, seed=SEED)
+quality_rows = vc.yardstick.sample_quality(sample_images, reference=reference, real=real, num_images=num_samples,
+                                           seed=SEED)
+print(vc.yardstick.format_quality_table(quality_rows))
 quality = {row.name: row.frechet_distance for row in quality_rows}
 print("ordering uniform > per-position > autoregressive (Frechet distance):",
       quality["uniform code maps"] > quality["per-position prior"] > quality["autoregressive prior"])

@@ -117,3 +117,58 @@ def test_check_within_mc_error_rejects_bad_stderr(stderr, capsys):
     with pytest.raises(ValueError, match="standard error must be a finite non-negative number"):
         checks.check_within_mc_error("bad stderr", 0.0, 0.0, stderr)
     assert capsys.readouterr().out == ""  # an invalid call is not a verdict
+
+
+def test_kind_settles_and_control_are_printed_at_the_end_of_the_line(capsys):
+    checks.check_true("box beats noise", True, kind="evidence", settles=("C2", "C5"), control=True)
+    checks.check_close("two routes agree", 1.0, 1.0, kind="consistency")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ["PASS  box beats noise  [condition]  (evidence; settles C2, C5; negative control)",
+                     "PASS  two routes agree  [tol: rtol=1e-06, atol=1e-08]  (consistency)"]
+
+
+@pytest.mark.parametrize("arguments, message", [
+    ({"kind": "proof"}, "kind must be one of"),
+    ({"kind": "evidence", "settles": ("2",)}, "claim ids"),
+    ({"kind": "evidence", "settles": "C2"}, "claim ids"),  # a bare string would be split into letters
+    ({"kind": "consistency", "settles": ("C2",)}, "only an evidence check settles"),
+    ({"settles": ("C2",)}, "need a kind"),
+    ({"control": True}, "need a kind"),
+])
+def test_wrong_tags_are_refused(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        checks.check_true("claim", True, **arguments)
+
+
+def test_negative_control_shows_the_failure_and_goes_on(capsys):
+    with checks.negative_control("decoded training images"):
+        checks.check_true("samples are not copies", False, kind="evidence")
+        raise RuntimeError("not reached: the failing check ends the block")
+    assert capsys.readouterr().out.splitlines() == [
+        "EXPECTED FAIL  samples are not copies  [condition]  (negative control: decoded training images)"]
+    checks.check_true("a later check reports normally", True)
+    assert capsys.readouterr().out.startswith("PASS  a later check")
+
+
+def test_negative_control_that_passes_raises(capsys):
+    with pytest.raises(AssertionError, match="negative control passed"):
+        with checks.negative_control("a right answer in disguise"):
+            checks.check_close("close", 1.0, 1.0)
+    assert capsys.readouterr().out.startswith("UNEXPECTED PASS  close")
+    checks.check_true("the control state was reset", True)
+    assert capsys.readouterr().out.startswith("PASS  the control state")
+
+
+def test_negative_control_without_a_check_raises():
+    with pytest.raises(AssertionError, match="ran no check"):
+        with checks.negative_control("nothing"):
+            pass
+    with pytest.raises(ValueError, match="description"):
+        with checks.negative_control(" "):
+            pass
+
+
+def test_negative_control_lets_other_errors_through():
+    with pytest.raises(ZeroDivisionError):
+        with checks.negative_control("a broken input"):
+            1 / 0

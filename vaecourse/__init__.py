@@ -1,8 +1,8 @@
 """vaecourse: the helper package of the autoencoder and VAE course.
 
 Import it as ``import vaecourse as vc`` and call ``vc.setup_notebook()`` once per notebook; then
-``vc.data``, ``vc.models``, ``vc.train``, ``vc.evaluate``, ``vc.checks`` and ``vc.plotting`` hold the
-rest. The modules are flat and small; each docstring says which notebooks use it. Importing the
+``vc.data``, ``vc.models``, ``vc.train``, ``vc.yardstick`` (sample quality), ``vc.evaluate`` (likelihoods),
+``vc.checks`` and ``vc.plotting`` hold the rest. The modules are flat and small; each docstring says which notebooks use it. Importing the
 package changes no global state.
 
 Each module is imported the first time it is used (``vc.models`` imports ``vaecourse.models``), so
@@ -16,8 +16,8 @@ import importlib
 
 __version__ = "0.1.0"
 
-_MODULES = ("checks", "config", "data", "evaluate", "grading", "latent", "linear_gaussian", "metrics", "models",
-            "plotting", "priors", "quantize", "train", "widgets")
+_MODULES = ("checks", "classifier", "config", "data", "evaluate", "grading", "latent", "linear_gaussian", "metrics",
+            "models", "plotting", "priors", "quantize", "train", "widgets", "yardstick")
 _FROM_CONFIG = ("resolve_device", "setup_notebook")
 
 __all__ = [*_MODULES, *_FROM_CONFIG, "__version__"]

@@ -683,9 +683,10 @@ if not os.environ.get("NBGRADER_EXECUTION"):
         samples_demo[f"{name_demo}: mixture fit"] = vc.latent.decode_mean(
             model_demo, sample_mixture_codes(codes_demo, 10, 500, seed=0))
     samples_demo["VAE: prior"] = sample_prior_images(models_demo["VAE"], 500, torch.Generator().manual_seed(0))
-    rows_demo = vc.evaluate.sample_quality(samples_demo, reference=x_test_demo, train_images=x_train_demo,
-                                           seed=0)
-    print(vc.evaluate.format_quality_table(rows_demo))
+    reference_demo, real_demo = vc.yardstick.split_held_out(x_test_demo, seed=0)
+    rows_demo = vc.yardstick.sample_quality(samples_demo, reference=reference_demo, real=real_demo,
+                                            train_images=x_train_demo, seed=0)
+    print(vc.yardstick.format_quality_table(rows_demo))
     print("box occupancy (16-D codes): " + ", ".join(f"{k} {v:.3f}" for k, v in occupancy_demo.items()))
     fig = vc.plotting.strip(torch.stack([images[:10] for images in samples_demo.values()]),
                             row_labels=list(samples_demo), title="first 10 samples of each method")
