@@ -1,8 +1,9 @@
 """Execute the course's notebooks: store their outputs, or benchmark them.
 
     uv run python benchmarks/run_notebooks.py store notebooks/00_setup_and_data.ipynb
-        executes the notebook in place in a fresh kernel (outputs stored, widget state stripped) and
-        syncs its jupytext twin: the way every committed notebook is produced.
+        syncs the notebook with its jupytext twin (the newer file wins), executes it in place in a fresh
+        kernel (outputs stored, widget state stripped) and syncs the twin again: the way every committed
+        notebook is produced.
     uv run python benchmarks/run_notebooks.py benchmark [--runs 3] [notebook ...]
         executes each notebook (default: every lecture and solution notebook) ``--runs`` times, each
         in a fresh process and kernel, without touching the files; writes the median wall seconds and
@@ -123,8 +124,11 @@ def execute(path: Path, store: bool) -> dict:
 
 def store(paths: list[Path]) -> None:
     for path in paths:
+        paired = (path.parent / "jupytext.toml").exists()
+        if paired:  # the newer file of the pair wins: an edited .py reaches the notebook before it runs
+            subprocess.run([sys.executable, "-m", "jupytext", "--sync", "--quiet", str(path)], check=True)
         result = execute(path, store=True)
-        if (path.parent / "jupytext.toml").exists():
+        if paired:
             subprocess.run([sys.executable, "-m", "jupytext", "--sync", "--quiet", str(path)], check=True)
         shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
         print(f"{shown}: executed and stored in {result['seconds']:.1f} s, "
