@@ -162,3 +162,31 @@ def test_fit_gaussian_matches_the_sample_mean_and_covariance():
     # maximum likelihood covariance (divides by N), plus scikit-learn's reg_covar on the diagonal
     covariance = torch.from_numpy(data).T.cov(correction=0).numpy()
     assert gaussian.covariances_[0] == pytest.approx(covariance, abs=1e-4)
+
+
+def test_near_data_share_is_about_one_half_for_draws_like_the_codes_in_any_dimension():
+    # a fresh point from the codes' own distribution is as close to them as a typical code is to
+    # its neighbour: within the median spacing about half the time, whatever the dimension
+    for d in (2, 16):
+        codes = torch.randn(2000, d, generator=gen(d))
+        share = latent.near_data_share(codes, torch.randn(2000, d, generator=gen(100 + d)))
+        assert 0.4 < share < 0.6, (d, share)
+
+
+def test_near_data_share_is_zero_for_draws_far_from_the_codes_and_scale_free():
+    codes = torch.randn(500, 4, generator=gen(1))
+    assert latent.near_data_share(codes, 10 + torch.randn(300, 4, generator=gen(2))) == 0
+    draws = torch.randn(300, 4, generator=gen(3))
+    assert latent.near_data_share(50 * codes, 50 * draws) == pytest.approx(latent.near_data_share(codes, draws))
+
+
+def test_near_data_share_hand_computed_case():
+    # codes 0, 1, 3 on a line: nearest-neighbour distances 1, 1, 2, median spacing 1; draws at
+    # 0.5 (0.5 from a code), 2.1 (0.9), 5 (2): two of three are near data
+    codes = torch.tensor([[0.0], [1.0], [3.0]])
+    assert latent.near_data_share(codes, torch.tensor([[0.5], [2.1], [5.0]])) == pytest.approx(2 / 3)
+
+
+def test_near_data_share_rejects_draws_of_another_dimension():
+    with pytest.raises(ValueError, match=r"draws must have shape \(M, 3\)"):
+        latent.near_data_share(torch.zeros(5, 3), torch.zeros(4, 2))

@@ -427,3 +427,13 @@ def test_no_network_connection_on_import_data_and_yardstick(monkeypatch, classif
     scores = fresh.yardstick.confidence(images[:5])
     assert scores.shape == (5,)
     assert DSprites is not fresh.data.DSprites  # the checks really ran on the fresh modules
+
+
+def test_first_use_inside_the_yardstick_trains_the_classifier(tmp_path, monkeypatch, mnist):
+    # The yardstick's forward passes run under no_grad; training on first use must still get gradients.
+    monkeypatch.setitem(classifier.CLASSIFIER_CONFIG, "epochs", 1)  # a different cache name, and quick
+    monkeypatch.setenv("VAECOURSE_CACHE", str(tmp_path))
+    monkeypatch.setattr(classifier, "_classifier", None)
+    features = yardstick.classifier_features(mnist[2][:10])
+    assert features.shape == (10, 64)
+    assert list(tmp_path.glob("reference_classifier_*.pt"))

@@ -57,7 +57,8 @@ def train_reference_classifier(progress: bool = False) -> DigitClassifier:
     """Train the classifier from scratch, deterministically (fixed seed, fixed batch order, CPU)."""
     config = CLASSIFIER_CONFIG
     images, labels = load_mnist("embedded", "train")
-    with torch.random.fork_rng(devices=[]):  # leave the caller's random stream untouched
+    # enable_grad: the first use may come from inside a no_grad block (the yardstick's forward passes)
+    with torch.random.fork_rng(devices=[]), torch.enable_grad():  # fork: leave the caller's random stream untouched
         torch.manual_seed(config["seed"])
         net = DigitClassifier()
         optimizer = torch.optim.Adam(net.parameters(), lr=config["lr"])

@@ -4,7 +4,10 @@ A plain autoencoder gives codes but no distribution to sample codes from. The fu
 the usual candidates, all as plain functions of a code matrix ``(N, D)``:
 
 - :func:`bounding_box` and :func:`sample_box`: uniform sampling over the box the codes span;
-- :func:`box_occupancy`: how much of that box lies near any code (it collapses as D grows);
+- :func:`near_data_share`: the share of a sampler's draws that land near the codes (about one half
+  for draws distributed like the codes);
+- :func:`box_occupancy`: that share for uniform draws in the codes' bounding box (it collapses as D
+  grows, for any cloud that does not fill its box);
 - :func:`fit_gaussian` / :func:`fit_mixture` and :func:`sample_fitted`: ex-post density estimation,
   a Gaussian or a Gaussian mixture fitted to the codes after training (Ghosh et al. 2020);
 - :func:`kl_decomposition`: the KL term split into mutual information and the aggregate posterior's
@@ -69,6 +72,24 @@ def sample_box(low: torch.Tensor, high: torch.Tensor, num_samples: int, *,
     return low + (high - low) * torch.rand(num_samples, len(low), generator=generator)
 
 
+def near_data_share(codes, draws) -> float:
+    """Share of ``draws`` (M, D) that land near the ``codes`` (N, D): the sampler's match to the data.
+
+    A draw is "near data" when its distance to the nearest code is at most the typical spacing of the
+    codes (the median distance from a code to its nearest other code). Draws from the same
+    distribution as the codes score about one half in any dimension (held-out codes do); a sampler
+    that puts its mass where there are no codes scores near 0. Scale-free: the same for ``c * codes``
+    and ``c * draws``.
+    """
+    codes = _check_codes(codes)
+    draws = torch.as_tensor(draws, dtype=torch.float32)
+    if draws.dim() != 2 or draws.shape[1] != codes.shape[1]:
+        raise ValueError(f"draws must have shape (M, {codes.shape[1]}), got {tuple(draws.shape)}")
+    spacing = torch.cdist(codes, codes).fill_diagonal_(float("inf")).min(dim=1).values.median()
+    nearest = torch.cdist(draws, codes).min(dim=1).values
+    return (nearest <= spacing).double().mean().item()
+
+
 def box_occupancy(codes, *, num_samples: int = 2000, generator: torch.Generator | None = None) -> float:
     """Fraction of the codes' bounding box that lies near data.
 
@@ -79,10 +100,7 @@ def box_occupancy(codes, *, num_samples: int = 2000, generator: torch.Generator 
     the codes occupy a thinner part of a higher-dimensional box.
     """
     codes = _check_codes(codes)
-    spacing = torch.cdist(codes, codes).fill_diagonal_(float("inf")).min(dim=1).values.median()
-    points = sample_box(*bounding_box(codes), num_samples, generator=generator)
-    nearest = torch.cdist(points, codes).min(dim=1).values
-    return (nearest <= spacing).double().mean().item()
+    return near_data_share(codes, sample_box(*bounding_box(codes), num_samples, generator=generator))
 
 
 def fit_gaussian(codes) -> GaussianMixture:
