@@ -121,8 +121,55 @@ def test_fit_logs_code_rms_per_epoch():
     assert history.train["code_rms"][0] == pytest.approx(first_radius, rel=1e-5)
 
 
+def test_attached_r_lets_the_gradient_through_r():
+    """rms-attached: the same noise as rms for the same seed, a gradient equal to the manual attached
+    version, and different from the detached one (the difference is the path through R)."""
+    base = _codes(64, 8, seed=3)
+    target = torch.randn(64, 8, generator=torch.Generator().manual_seed(4))
+    detached, attached = _model(noise_factor=0.2).train(), _model(noise_factor=0.2, noise_scale="rms-attached").train()
+
+    def noisy_and_grad(noisy_fn):
+        code = base.clone().requires_grad_(True)
+        torch.manual_seed(11)
+        noisy = noisy_fn(code)
+        return noisy.detach(), torch.autograd.grad((noisy - target).pow(2).sum(), code)[0]
+
+    def manual_attached(code):
+        return code + 0.2 ** 0.5 * models.code_rms_radius(code) * torch.randn_like(code)
+
+    noisy_detached, grad_detached = noisy_and_grad(detached.perturb)
+    noisy_attached, grad_attached = noisy_and_grad(attached.perturb)
+    torch.testing.assert_close(noisy_attached, noisy_detached)  # same values: only the gradient differs
+    torch.testing.assert_close(grad_attached, noisy_and_grad(manual_attached)[1])
+    assert (grad_attached - grad_detached).abs().max() > 1e-2 * grad_detached.abs().max()
+    # the difference is the term through R: (dL/dnoisy . eps) sqrt(c) dR/dcode, rank one in that sense
+    torch.manual_seed(11)
+    eps = torch.randn_like(base)
+    code = base.clone().requires_grad_(True)
+    radius_grad = torch.autograd.grad(models.code_rms_radius(code), code)[0]
+    through_r = (2 * (noisy_detached - target) * eps).sum() * 0.2 ** 0.5 * radius_grad
+    torch.testing.assert_close(grad_attached - grad_detached, through_r, rtol=1e-4, atol=1e-4)
+
+
+def test_attached_r_has_no_noise_in_eval_mode_and_logs_r():
+    model = _model(noise_factor=0.05, noise_scale="rms-attached")
+    code = _codes(64)
+    model.eval()
+    assert torch.equal(model.perturb(code), code)
+    x = torch.rand(16, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(model(x).z, model.encode(x))
+    model.train()
+    torch.manual_seed(3)
+    noise = (model.perturb(code) - code).double()
+    assert noise.pow(2).mean().item() == pytest.approx(0.05 * models.code_rms_radius(code).item() ** 2, rel=0.2)
+    history = train.fit(model, x, epochs=2, batch_size=16, seed=0, device="cpu", progress=False)
+    assert len(history.train["code_rms"]) == 2 and all(r > 0 for r in history.train["code_rms"])
+
+
 @pytest.mark.parametrize("kwargs", [{"noise_factor": -0.1}, {"noise_scale": "std"}, {"noise_scale": 0.0},
-                                    {"noise_scale": -1.0}, {"noise_scale": None}])
+                                    {"noise_scale": -1.0}, {"noise_scale": None}, {"noise_scale": "attached"},
+                                    {"noise_scale": "RMS-attached"}, {"noise_scale": True},
+                                    {"noise_scale": float("nan")}])
 def test_bad_arguments_raise_value_error(kwargs):
     with pytest.raises(ValueError):
         models.NoisyAE(latent_dim=4, hidden=(8,), **kwargs)

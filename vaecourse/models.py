@@ -236,14 +236,22 @@ class NoisyAE(AE):
     """An autoencoder whose code gets Gaussian noise while training (homework Q1c, notebook 03).
 
     In training mode the decoder sees ``z = f(x) + sqrt(noise_factor) * R * eps``, eps ~ N(0, I): noise
-    of variance ``noise_factor * R^2`` per coordinate. With ``noise_scale="rms"``, R is
-    :func:`code_rms_radius` of the current batch's codes, detached: the noise follows the scale of the
-    codes, and no gradient flows through R, so the encoder cannot shrink the noise by moving R (only by
-    how it arranges the codes relative to R). With a number, R is that fixed number, and the encoder can
-    escape the noise by inflating its codes. In eval mode there is no noise.
+    of variance ``noise_factor * R^2`` per coordinate. ``noise_scale`` says what R is:
 
-    ``loss_terms`` adds ``code_rms`` (the batch's R, repeated per example) so ``fit`` logs it per epoch.
+    - ``"rms"`` (the default): :func:`code_rms_radius` of the current batch's codes, detached. The noise
+      follows the scale of the codes, but no gradient flows through R: each step treats the noise's
+      size as a constant, so the encoder cannot shrink the noise by moving R (only by how it arranges
+      the codes relative to R).
+    - ``"rms-attached"``: the same R with the gradient flowing through it, so each step also sees that
+      moving the codes changes the noise's size (notebook 03 compares the two).
+    - a positive number: R is that fixed number, and the encoder can escape the noise by inflating its
+      codes.
+
+    In eval mode there is no noise. ``loss_terms`` adds ``code_rms`` (the batch's R, repeated per
+    example) so ``fit`` logs it per epoch.
     """
+
+    NOISE_SCALES = ("rms", "rms-attached")
 
     def __init__(self, latent_dim: int = 2, image_shape: Sequence[int] = IMAGE_SHAPE, hidden: Sequence[int] = (400,),
                  likelihood: str | nn.Module = "bernoulli", *, noise_factor: float = 0.05,
@@ -251,14 +259,18 @@ class NoisyAE(AE):
         super().__init__(latent_dim, image_shape, hidden, likelihood)
         if noise_factor < 0:
             raise ValueError(f"noise_factor must be non-negative, got {noise_factor}")
-        if noise_scale != "rms" and not (isinstance(noise_scale, (int, float)) and noise_scale > 0):
-            raise ValueError(f"noise_scale must be 'rms' or a positive number, got {noise_scale!r}")
+        is_number = isinstance(noise_scale, (int, float)) and not isinstance(noise_scale, bool)
+        if not (noise_scale in self.NOISE_SCALES if isinstance(noise_scale, str) else is_number and noise_scale > 0):
+            raise ValueError(f"noise_scale must be 'rms', 'rms-attached' or a positive number, got {noise_scale!r}")
         self.noise_factor = float(noise_factor)
         self.noise_scale = noise_scale
 
     def noise_radius(self, z: torch.Tensor) -> torch.Tensor:
+        """R for the codes ``z`` (B, D): the batch's RMS radius (detached or not), or the fixed number."""
         if self.noise_scale == "rms":
             return code_rms_radius(z).detach()  # a scale for the noise, not something to optimise
+        if self.noise_scale == "rms-attached":
+            return code_rms_radius(z)  # the gradient flows through R too
         return torch.tensor(float(self.noise_scale), device=z.device)
 
     def perturb(self, code: torch.Tensor) -> torch.Tensor:
