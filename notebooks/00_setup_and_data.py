@@ -304,15 +304,16 @@ print("mean [min, max] over the three splits")
 # 1. the Fréchet distance orders real < blurred 3x3 < blurred 5x5 < noise, and noise is more than 10
 #    times as far as real digits;
 # 2. random pixels (the homework's sampling "in the data space") are not digits on any measure:
-#    noise covers less than 5% of the real digits and has less than half their density;
+#    noise covers less than 5% of the real digits and has less than half their density, and strongly
+#    blurred digits must fail that check;
 # 3. coverage sees the missing variety that the repeated digit hides from a per-image look: each
 #    repeated-digit set covers less than 5% of the reference, real digits more than 80%;
 # 4. the nearest-neighbour distance is exactly 0 for copies and clearly positive for held-out digits;
 # 5. confidence does *not* separate noise from digits: noise gets a mean confidence above 0.3, three
 #    times the 0.1 of a classifier that knows it is guessing.
 #
-# Checks 3 and 4 are the ones later notebooks lean on (mode coverage, copying), so each is also run on
-# a wrong input and must fail there.
+# Checks 2, 3 and 4 are the ones later notebooks lean on (noise, mode coverage, copying), so each is
+# also run on a wrong input and must fail there.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -325,10 +326,19 @@ vc.checks.check_true("every split: Frechet distance real < blurred 3x3 < blurred
                      all(r < b3 < b5 < n and n > 10 * r for r, b3, b5, n in zip(
                          frechet_of["real held-out digits"], frechet_of["blurred 3x3"], frechet_of["blurred 5x5"],
                          frechet_of["uniform noise"])), kind="evidence")
-vc.checks.check_true("every split: uniform pixels cover < 5% of real digits, with < half their density",
-                     all(c < 0.05 and d < 0.5 * real_d for c, d, real_d in zip(
-                         every_split("uniform noise", "coverage"), every_split("uniform noise", "density"),
-                         every_split("real held-out digits", "density"))), kind="evidence", settles=("C3",))
+
+
+def not_digits(name):
+    vc.checks.check_true("every split: the set covers < 5% of real digits, with < half their density",
+                         all(c < 0.05 and d < 0.5 * real_d for c, d, real_d in zip(
+                             every_split(name, "coverage"), every_split(name, "density"),
+                             every_split("real held-out digits", "density"))), kind="evidence", settles=("C3",),
+                         control=True)
+
+
+not_digits("uniform noise")
+with vc.checks.negative_control("held-out digits blurred 5x5 (degraded, but digits)"):
+    not_digits("blurred 5x5")
 
 
 def covers_almost_nothing(name):
