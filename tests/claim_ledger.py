@@ -29,8 +29,8 @@ import nbformat
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-CLAIMS_FILE = ROOT / "docs" / "homework_claims.yaml"
-LEDGER_FILE = ROOT / "docs" / "claims.md"
+CLAIMS_FILE = ROOT / "docs/homework_claims.yaml"
+LEDGER_FILE = ROOT / "docs/claims.md"
 NOTEBOOK_GLOB = "notebooks/*.ipynb"
 # The claims the course must settle by now: the issue that introduced the ledger covered question 1.
 REQUIRED_SETTLED = tuple(f"C{n}" for n in range(1, 19))

@@ -84,7 +84,7 @@ def test_a_verdict_without_evidence_is_reported(tmp_path):
 
 
 def test_a_stale_ledger_is_reported(tmp_path, monkeypatch, capsys):
-    stale = tmp_path / "claims.md"
+    stale = tmp_path / "stale-ledger.txt"
     stale.write_text(claim_ledger.LEDGER_FILE.read_text(encoding="utf-8").replace("| C1 |", "| C1 (edited) |"))
     monkeypatch.setattr(claim_ledger, "LEDGER_FILE", stale)
     assert claim_ledger.main(["--check"]) == 1
