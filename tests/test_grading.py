@@ -10,7 +10,9 @@ Every assignment in ``ASSIGNMENTS`` is checked for four things:
    guide's edit step;
 3. ``nbgrader validate --invert`` holds on the released notebook (no test passes on the stubs);
 4. a student who solved only the first task earns exactly its tests, and nothing for the written
-   answers left as released; the untouched release earns nothing (``q0_warmup``'s battery).
+   answers left as released; the untouched release earns nothing (``q0_warmup``'s battery);
+5. typical wrong answers (``q1_autoencoders``' catalogue, ``WRONG_ANSWER_CATALOGUE``) earn 0 on the test
+   cells they break, and they and q0's wrong answers already fail a visible test.
 
 A new assignment plugs in by being appended to ``ASSIGNMENTS``. (That the solution notebooks are
 stored executed in order, and in sync with their .py twins, is tested in tests/test_notebook_files.py.) nbgrader runs as a subprocess in a
@@ -296,6 +298,122 @@ def hostile_submissions(release: nbformat.NotebookNode, source: nbformat.Noteboo
     return submissions
 
 
+# ------------------------------------------------------------------ the catalogue of wrong answers (q1)
+
+
+@dataclass(frozen=True)
+class WrongAnswer:
+    """A typical wrong answer to one task: the code a student hands in and the test cells it must fail."""
+
+    mistake: str
+    code: str
+    fails: tuple[str, ...]  # grade_ids of the test cells it earns 0 on, each failing already in its visible part
+
+
+CATALOGUE_AID = "q1_autoencoders"
+# student id -> answer cell -> the wrong answer in it. Each submission is one notebook with one wrong answer
+# in every answer cell (the tasks are independent, so one submission tests one answer per task); grading the
+# catalogue costs one kernel per submission, not one per wrong answer. A wrong answer of the noise layer
+# that gets the values right earns the values cell's points and 0 on the gradient cell, and conversely.
+WRONG_ANSWER_CATALOGUE: dict[str, dict[str, WrongAnswer]] = {
+    "q1_wrong_a": {
+        "q1-occupancy-impl": WrongAnswer("the spacing keeps each code's zero distance to itself (off by one)", """
+def box_occupancy(codes, points):
+    spacing = torch.cdist(codes, codes).min(dim=1).values.median()
+    return (torch.cdist(points, codes).min(dim=1).values <= spacing).double().mean().item()
+""", ("q1-occupancy-tests",)),
+        "q1-density-impl": WrongAnswer("the k-th neighbour counted with the point itself (off by one)", """
+def density_coverage(real, samples, k=5):
+    radii = torch.cdist(real, real).sort(dim=1).values[:, k - 1]
+    inside = torch.cdist(samples, real) <= radii[None, :]
+    return inside.sum().item() / (k * len(samples)), inside.any(dim=0).double().mean().item()
+""", ("q1-density-tests",)),
+        "q1-gaussian-impl": WrongAnswer("eps scaled by the covariance instead of its Cholesky factor", """
+def sample_fitted_gaussian(codes, eps):
+    mean = codes.mean(dim=0)
+    covariance = (codes - mean).T @ (codes - mean) / len(codes)
+    return mean + eps @ covariance.T
+""", ("q1-gaussian-tests",)),
+        "q1-noise-impl": WrongAnswer("R not detached (the values are right)", """
+def add_code_noise(z, noise_factor, eps):
+    radius = (z - z.mean(dim=0)).pow(2).sum(dim=1).mean().sqrt()
+    return z + noise_factor ** 0.5 * radius * eps
+""", ("q1-noise-grad-tests",)),
+    },
+    "q1_wrong_b": {
+        "q1-occupancy-impl": WrongAnswer("the mean instead of the median nearest-neighbour distance as the spacing", """
+def box_occupancy(codes, points):
+    between = torch.cdist(codes, codes)
+    between.fill_diagonal_(float("inf"))
+    spacing = between.min(dim=1).values.mean()
+    return (torch.cdist(points, codes).min(dim=1).values <= spacing).double().mean().item()
+""", ("q1-occupancy-tests",)),
+        "q1-density-impl": WrongAnswer("a density not divided by k", """
+def density_coverage(real, samples, k=5):
+    radii = torch.cdist(real, real).sort(dim=1).values[:, k]
+    inside = torch.cdist(samples, real) <= radii[None, :]
+    return inside.sum().item() / len(samples), inside.any(dim=0).double().mean().item()
+""", ("q1-density-tests",)),
+        "q1-gaussian-impl": WrongAnswer("per-axis standard deviations, the correlation ignored", """
+def sample_fitted_gaussian(codes, eps):
+    mean = codes.mean(dim=0)
+    return mean + eps * (codes - mean).pow(2).mean(dim=0).sqrt()
+""", ("q1-gaussian-tests",)),
+        "q1-noise-impl": WrongAnswer("noise without the R scaling (the gradient is right)", """
+def add_code_noise(z, noise_factor, eps):
+    return z + noise_factor ** 0.5 * eps
+""", ("q1-noise-tests",)),
+    },
+    "q1_wrong_c": {
+        "q1-occupancy-impl": WrongAnswer("the spacing taken from the points' distances, not the codes' own", """
+def box_occupancy(codes, points):
+    nearest = torch.cdist(points, codes).min(dim=1).values
+    return (nearest <= nearest.median()).double().mean().item()
+""", ("q1-occupancy-tests",)),
+        "q1-density-impl": WrongAnswer("a coverage counted over the samples (share inside some ball)", """
+def density_coverage(real, samples, k=5):
+    radii = torch.cdist(real, real).sort(dim=1).values[:, k]
+    inside = torch.cdist(samples, real) <= radii[None, :]
+    return inside.sum().item() / (k * len(samples)), inside.any(dim=1).double().mean().item()
+""", ("q1-density-tests",)),
+        "q1-gaussian-impl": WrongAnswer("eps @ L instead of eps @ L.T (covariance L.T @ L)", """
+def sample_fitted_gaussian(codes, eps):
+    mean = codes.mean(dim=0)
+    covariance = (codes - mean).T @ (codes - mean) / len(codes)
+    return mean + eps @ torch.linalg.cholesky(covariance)
+""", ("q1-gaussian-tests",)),
+        "q1-noise-impl": WrongAnswer("R = z.std(), the spread of all entries, and not detached", """
+def add_code_noise(z, noise_factor, eps):
+    return z + noise_factor ** 0.5 * z.std() * eps
+""", ("q1-noise-tests", "q1-noise-grad-tests")),
+    },
+}
+# Wrong answers of the battery (q0) that must fail a visible test too: (answer cell, code, test cell).
+VISIBLY_WRONG_Q0 = {"variance for the standard deviation": ("q0-reparam-impl", WRONG_REPARAM, "q0-reparam-tests"),
+                    "KL without its -1": ("q0-kl-impl", WRONG_KL, "q0-kl-tests")}
+
+
+def with_answers(notebook: nbformat.NotebookNode, answers: dict[str, str]) -> nbformat.NotebookNode:
+    """A copy of ``notebook`` with the answer cells named in ``answers`` (grade_id -> source) replaced."""
+    edited = copy.deepcopy(notebook)
+    replaced = set()
+    for cell in edited.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell.source = answers[grade_id]
+            replaced.add(grade_id)
+    assert replaced == set(answers), f"no answer cells {sorted(set(answers) - replaced)}"
+    return edited
+
+
+def catalogue_submissions(release: nbformat.NotebookNode,
+                          source: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
+    """student id -> the model answers with every answer cell replaced by that submission's wrong answer."""
+    solved = paste_solutions(release, source)
+    return {student: with_answers(solved, {gid: answer.code.lstrip() for gid, answer in answers.items()})
+            for student, answers in WRONG_ANSWER_CATALOGUE.items()}
+
+
 @dataclass
 class CellScore:
     cell_type: str
@@ -354,7 +472,8 @@ def _write_submission(root: Path, student: str, aid: str, notebook) -> None:
 # and the other assignments. Each has its own gradebook and imports the same roster (every student of
 # both), so each export must list every student for each of its assignments.
 COURSE_GROUPS = ([HOSTILE_AID], [aid for aid in ASSIGNMENTS if aid != HOSTILE_AID])
-EVERYONE = sorted(set(HOSTILE_CASES) | {STUDENT_SOLVED, STUDENT_UNTOUCHED, STUDENT_PARTIAL})
+EVERYONE = sorted(set(HOSTILE_CASES) | {STUDENT_SOLVED, STUDENT_UNTOUCHED, STUDENT_PARTIAL}
+                  | set(WRONG_ANSWER_CATALOGUE))
 
 
 def _grade_group(root: Path, aids: list[str]) -> dict:
@@ -384,6 +503,8 @@ def _grade_group(root: Path, aids: list[str]) -> dict:
             # whose written answers are all left as released (test_unanswered_written_answers_earn_nothing).
             submissions = {STUDENT_SOLVED: paste_solutions(release_nb, source_nb),
                            STUDENT_PARTIAL: paste_first_task(release_nb, source_nb)}
+            if aid == CATALOGUE_AID:  # typical wrong answers, one per task in each submission
+                submissions.update(catalogue_submissions(release_nb, source_nb))
         for student, notebook in submissions.items():
             _write_submission(root, student, aid, notebook)
         students[aid] = sorted(submissions)
@@ -707,6 +828,88 @@ def _after_second_answer(release: nbformat.NotebookNode, test_cell) -> bool:
             return True
     raise AssertionError("test cell not in the release")
 
+
+# ------------------------------------------------------------------ the catalogue of wrong answers (q1)
+
+
+def test_catalogue_fails_every_test_cell_twice() -> None:
+    """Each test cell of the catalogue's assignment has at least two typical wrong answers that must earn 0 on it."""
+    solution = nbformat.read(REPO / "solutions" / CATALOGUE_AID / f"{CATALOGUE_AID}.ipynb", as_version=4)
+    tests = [c.metadata.nbgrader["grade_id"] for c in solution.cells if is_test_cell(c)]
+    answers = [c.metadata.nbgrader["grade_id"] for c in solution.cells
+               if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")]
+    failing = {gid: [] for gid in tests}
+    for student, wrong in WRONG_ANSWER_CATALOGUE.items():
+        assert sorted(wrong) == sorted(answers), f"{student} must hold one wrong answer in every answer cell {answers}"
+        for answer in wrong.values():
+            for gid in answer.fails:
+                failing[gid].append(answer.mistake)
+    thin = {gid: mistakes for gid, mistakes in failing.items() if len(mistakes) < 2}
+    assert not thin, f"test cells with fewer than two catalogued wrong answers: {thin}"
+
+
+@pytest.mark.parametrize("student", list(WRONG_ANSWER_CATALOGUE))
+def test_catalogue_wrong_answers_earn_nothing_on_their_tasks(course: Course, student: str) -> None:
+    """A catalogued wrong answer earns 0 on the test cells it targets, unflagged; the other cells keep their points."""
+    scores = course.scores[(CATALOGUE_AID, student)]
+    failing = {gid: answer.mistake for answer in WRONG_ANSWER_CATALOGUE[student].values() for gid in answer.fails}
+    tests = {gid: s for gid, s in scores.items() if s.cell_type == "code"}
+    assert set(failing) <= set(tests), f"{student}: unknown test cells {sorted(set(failing) - set(tests))}"
+    expected = {gid: 0.0 if gid in failing else s.max_score for gid, s in tests.items()}
+    got = {gid: s.auto_score for gid, s in tests.items()}
+    assert got == expected, (f"{student} scored {got}, expected {expected} (0 for {failing}):\n"
+                             + _autograded_errors(course, CATALOGUE_AID, student))
+    flagged = [gid for gid, s in tests.items() if s.needs_manual_grade]
+    assert not flagged, f"{student}: honest wrong answers were flagged: {course.comments[(CATALOGUE_AID, student)]}"
+
+
+def _visible_tests(aid: str) -> dict[str, str]:
+    """grade_id -> source of each test cell of the committed release (the visible tests only)."""
+    release = nbformat.read(REPO / "exercises" / aid / f"{aid}.ipynb", as_version=4)
+    return {c.metadata.nbgrader["grade_id"]: c.source for c in release.cells if is_test_cell(c)}
+
+
+def _run_visible_test(aid: str, answers: dict[str, str], test_id: str) -> None:
+    """Run a released test cell in this process after the model answers, with ``answers`` replacing some of them.
+
+    No kernel, no notebook set-up: the visible tests need only torch, vaecourse and the answers' functions.
+    """
+    import torch
+
+    import vaecourse as vc
+
+    solution = nbformat.read(REPO / "solutions" / aid / f"{aid}.ipynb", as_version=4)
+    model = {c.metadata.nbgrader["grade_id"]: c.source for c in solution.cells
+             if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")}
+    namespace = {"torch": torch, "vc": vc, "__name__": "__visible_test__"}
+    for grade_id, source in {**model, **answers}.items():
+        exec(compile(source, f"<{grade_id}>", "exec"), namespace)
+    exec(compile(_visible_tests(aid)[test_id], f"<{test_id}>", "exec"), namespace)
+
+
+VISIBLY_WRONG = {
+    **{f"{CATALOGUE_AID}: {answer.mistake} ({test_id})": (CATALOGUE_AID, answer_id, answer.code, test_id)
+       for wrong in WRONG_ANSWER_CATALOGUE.values() for answer_id, answer in wrong.items() for test_id in answer.fails},
+    **{f"{HOSTILE_AID}: {mistake} ({test_id})": (HOSTILE_AID, answer_id, code, test_id)
+       for mistake, (answer_id, code, test_id) in VISIBLY_WRONG_Q0.items()},
+}
+
+
+@pytest.mark.parametrize("case", list(VISIBLY_WRONG))
+def test_wrong_answer_fails_a_visible_test(case: str) -> None:
+    """Each catalogued wrong answer (q1) and the battery's wrong answers (q0) already fail the test cell the student sees."""
+    aid, answer_id, code, test_id = VISIBLY_WRONG[case]
+    with pytest.raises(AssertionError) as failure:
+        _run_visible_test(aid, {answer_id: code}, test_id)
+    message = str(failure.value)
+    assert all(word in message for word in ("expected", "got", "Hint:")), f"{case}: the failure does not teach: {message}"
+
+
+@pytest.mark.parametrize("aid, test_id", [(aid, test_id) for aid in (HOSTILE_AID, CATALOGUE_AID)
+                                          for test_id in _visible_tests(aid)])
+def test_model_answers_pass_the_visible_tests_in_process(aid: str, test_id: str) -> None:
+    """The control of test_wrong_answer_fails_a_visible_test: the same run with the model answers passes."""
+    _run_visible_test(aid, {}, test_id)
 
 # ------------------------------------------------------------------ the simulated class (q0)
 

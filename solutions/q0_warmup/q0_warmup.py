@@ -118,6 +118,14 @@ vc.grading.assert_close(reparameterize(mu_q0r, logvar_q0r, torch.zeros_like(eps_
                         what="z with eps = 0", hint="with no noise the sample is mu; is eps the only source of noise?")
 vc.grading.assert_close(reparameterize(mu_q0r, torch.zeros_like(logvar_q0r), eps_q0r), mu_q0r + eps_q0r,
                         what="z with logvar = 0 (sigma = 1)", hint="then z = mu + eps; did you use the eps passed in?")
+# logvar = (log 4, log 9): sigma = (2, 3), so z = mu + (2, 3) * eps; the variance (4, 9) would give (4, -8).
+vc.grading.assert_close(reparameterize(torch.tensor([[0.0, 1.0]], dtype=torch.float64),
+                                       torch.log(torch.tensor([[4.0, 9.0]], dtype=torch.float64)),
+                                       torch.tensor([[1.0, -1.0]], dtype=torch.float64)),
+                        torch.tensor([[2.0, -2.0]], dtype=torch.float64),
+                        what="z for mu = (0, 1), logvar = (log 4, log 9), eps = (1, -1)",
+                        hint="sigma = exp(0.5 * logvar) = (2, 3), so z = (0 + 2 * 1, 1 - 3 * 1) = (2, -2). (4, -8) "
+                             "means you scaled eps by the variance exp(logvar), not by the standard deviation")
 print("reparameterize: visible tests passed")
 ### BEGIN HIDDEN TESTS
 gen_q0_reparam_hidden = torch.Generator().manual_seed(77)

@@ -13,16 +13,17 @@
 #
 # A plain autoencoder (AE) compresses an image into a code and decodes it back, but it comes with no
 # distribution to draw new codes from. This assignment builds the tools that lecture notebooks 01–03 use
-# to study that gap: a measure of how much of the codes' bounding box is actually near data, two ways to
-# sample new images (from a VAE's prior, and from a Gaussian mixture fitted to the codes after
-# training), and the R-scaled noise layer of homework question 1(c). Then you answer the four parts of
-# Question 1 in writing. The graded cells train nothing; each runs in about a second.
+# to study that gap: a measure of how much of the codes' bounding box is actually near data, the
+# density and coverage that tell a sample set's fidelity from its variety, a Gaussian fitted to the
+# codes after training and sampled at the right scale, and the R-scaled noise layer of homework
+# question 1(c). Then you answer the four parts of Question 1 in writing. The graded cells train
+# nothing; each runs in about a second.
 #
 # | task | what you do | points | graded |
 # | --- | --- | --- | --- |
 # | 1 | `box_occupancy`: how much of the bounding box lies near a code | 3 | automatically |
-# | 2 | `sample_prior_images`: decode draws from the VAE prior | 2 | automatically |
-# | 3 | `sample_mixture_codes`: sample from a Gaussian mixture fitted to the codes | 2 | automatically |
+# | 2 | `density_coverage`: fidelity and variety of a sample set, with k-nearest-neighbour balls | 2 | automatically |
+# | 3 | `sample_fitted_gaussian`: draw codes from a Gaussian fitted to the codes | 2 | automatically |
 # | 4 | `add_code_noise`: the values of the R-scaled noise | 2 | automatically |
 # | 4 | `add_code_noise`: no gradient flows through R | 1 | automatically |
 # | 5 | Q1(a): decoding uniform points of an AE's latent space (written answer) | 2 | by hand |
@@ -47,9 +48,7 @@
 # %% nbgrader={"grade": false, "grade_id": "q1-setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
 import os
 
-import numpy as np
 import torch
-from sklearn.mixture import GaussianMixture
 
 import vaecourse as vc
 
@@ -133,7 +132,8 @@ points_grid_q1o = torch.tensor([[0.5, 0.5], [1.0, 1.0], [3.0, 0.0], [5.0, 5.0]])
 occ_grid_q1o = box_occupancy(grid_q1o, points_grid_q1o)
 assert abs(occ_grid_q1o - 0.75) < 1e-9, (
     f"3 x 3 grid with spacing 1: expected 3 of 4 points near data (0.75), got {occ_grid_q1o}. Hint: if you got "
-    "0.25 or 0, did you leave each code's zero distance to itself in the spacing?")
+    "0.25 or 0, did you leave each code's zero distance to itself in the spacing? If 0.5, did you take the spacing "
+    "from the points' distances to the codes instead of the codes' distances to each other?")
 gen_q1o = torch.Generator().manual_seed(31)
 codes_rand_q1o = torch.randn(9, 2, generator=gen_q1o)
 points_rand_q1o = 3 * torch.rand(60, 2, generator=gen_q1o) - 1.5
@@ -225,284 +225,313 @@ for case_q1oh, codes_q1oh in cases_q1oh.items():
            "check the spacing: the median over the codes of each code's distance to its nearest other code."))
 ### END HIDDEN TESTS
 
-# %% [markdown] nbgrader={"grade": false, "grade_id": "q1-prior-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
-# ## Task 2 · Sampling a VAE from its prior (2 points)
+# %% [markdown] nbgrader={"grade": false, "grade_id": "q1-density-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Task 2 · Density and coverage of a sample set (2 points)
 #
-# A VAE is trained so that its codes stay close to the prior $p(z) = \mathcal N(0, I)$. The simplest way
-# to generate with it: draw $z \sim \mathcal N(0, I)$ and decode. Implement
-# `sample_prior_images(vae, num_samples, generator)`:
+# To judge generated samples, lecture notebooks 00–03 ask two questions apart (Naeem et al. 2020): do
+# the samples lie near real data (**fidelity**), and do they reach all of it (**variety**)? Both are
+# counted with balls around the real points:
 #
-# - draw the codes with `torch.randn(num_samples, vae.latent_dim, generator=generator)` (on the CPU;
-#   move them to the model's device before decoding), so the same generator seed gives the same images;
-# - decode them with `vae.decode(z)`, which returns a distribution over images, and return its
-#   **mean**, the probabilities of the pixels being on. Do not sample pixels from it: Bernoulli pixel
-#   samples look like speckle noise;
-# - return a CPU tensor of shape `(num_samples, 1, 28, 28)` with no autograd graph attached (work under
-#   `torch.no_grad()`).
+# 1. around each real point $x_i$ ($i = 1, \dots, N$) lies a ball whose radius $r_i$ is the distance
+#    from $x_i$ to its $k$-th nearest **other** real point (its zero distance to itself does not count);
+#    a sample $y_j$ is inside the ball when $\lVert y_j - x_i \rVert \le r_i$ (**at most**);
+# 2. the **density** counts the (sample, real ball) pairs with the sample inside, divided by $k$ times
+#    the number $M$ of samples:
+#    $\displaystyle \text{density} = \frac{1}{kM} \sum_{j=1}^{M} \sum_{i=1}^{N} \mathbb 1\big[\lVert y_j - x_i \rVert \le r_i\big]$.
+#    Samples spread like the real data score about 1, samples far from the data 0, and samples crowding
+#    into dense regions can score above 1;
+# 3. the **coverage** is the share of the $N$ real balls that hold at least one sample: a generator that
+#    repeats one good digit has a high density but a coverage near 0.
 #
-# Do not call `vae.sample`: it does the same with its own random stream, and the hidden tests switch it
-# off while your function runs.
+# A worked example you can check by hand: real points 0, 1 and 3 on a line, $k = 1$. Their radii are 1,
+# 1 and 2. The sample 0.5 lies in the balls of 0 and of 1 (not of 3: $2.5 > 2$), the sample 10 in none:
+# density $= 2 / (1 \cdot 2) = 1$, coverage $= 2/3$.
+#
+# Implement `density_coverage(real, samples, k)`. Return the pair `(density, coverage)` as two Python
+# `float`s. Distances are Euclidean (`torch.cdist` computes all pairs at once). The notebooks apply the
+# same function to a digit classifier's features of images; here it works on any points. Do not call
+# `vc.yardstick.density_coverage` or `vc.yardstick.density_coverage_from_features`: the hidden tests
+# switch them off while your function runs.
 
-# %% nbgrader={"grade": false, "grade_id": "q1-prior-impl", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def sample_prior_images(vae: vc.models.VAE, num_samples: int, generator: torch.Generator) -> torch.Tensor:
-    """Decode ``num_samples`` draws ``z ~ N(0, I)`` through the decoder mean.
+# %% nbgrader={"grade": false, "grade_id": "q1-density-impl", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def density_coverage(real: torch.Tensor, samples: torch.Tensor, k: int = 5) -> tuple[float, float]:
+    """Density and coverage (Naeem et al. 2020) of ``samples`` against ``real``, with k-nearest-neighbour balls.
 
     Parameters
     ----------
-    vae : vc.models.VAE
-        A VAE with attributes ``latent_dim`` and ``decode(z) -> distribution over images``.
-    num_samples : int
-        How many images to generate.
-    generator : torch.Generator
-        The CPU generator that draws the codes with ``torch.randn``.
+    real : torch.Tensor, shape (N, D), N > k
+        The real points; each one's ball reaches to its k-th nearest other real point.
+    samples : torch.Tensor, shape (M, D)
+        The points to judge.
+    k : int
+        Which neighbour sets the radius of each ball.
 
     Returns
     -------
-    torch.Tensor, shape (num_samples, 1, 28, 28)
-        Decoder means in [0, 1], on the CPU, with no autograd graph.
+    (float, float)
+        The density (pairs of a sample inside a real ball, divided by k * M) and the coverage (the share
+        of real balls holding at least one sample).
     """
     ### BEGIN SOLUTION
-    z = torch.randn(num_samples, vae.latent_dim, generator=generator)
-    model_device = next(vae.parameters()).device
-    with torch.no_grad():
-        return vae.decode(z.to(model_device)).mean.cpu()
+    real = torch.as_tensor(real).double()
+    samples = torch.as_tensor(samples).double()
+    # column 0 of each sorted row is the point itself, at distance 0: the k-th other point is column k
+    radii = torch.cdist(real, real).sort(dim=1).values[:, k]
+    inside = torch.cdist(samples, real) <= radii[None, :]  # (M, N): sample j inside the ball of real point i
+    density = inside.sum().item() / (k * len(samples))
+    coverage = inside.any(dim=0).double().mean().item()
+    return density, coverage
     ### END SOLUTION
 
 
 # %%
-# Try it (not graded): an untrained VAE decodes every code to a grey blur, but the shapes are right.
-with torch.random.fork_rng():
-    torch.manual_seed(1)
-    vae_try = vc.models.VAE(latent_dim=4, hidden=(32,))
-images_try = sample_prior_images(vae_try, 6, torch.Generator().manual_seed(1))
-print(f"images: shape {tuple(images_try.shape)}, dtype {images_try.dtype}, "
-      f"range [{images_try.min().item():.2f}, {images_try.max().item():.2f}]")
+# Try it (not graded): 300 real points from a 2-D standard normal, against three sample sets.
+gen_try_dc = torch.Generator().manual_seed(4)
+real_try_dc = torch.randn(300, 2, generator=gen_try_dc)
+sets_try_dc = {
+    "300 more points from the same normal": torch.randn(300, 2, generator=gen_try_dc),
+    "300 points from a normal 1/4 as wide": 0.25 * torch.randn(300, 2, generator=gen_try_dc),
+    "300 points from a normal 3 times as wide": 3 * torch.randn(300, 2, generator=gen_try_dc),
+    "300 copies of the densest point (0, 0)": torch.zeros(300, 2),
+    "300 points shifted 5 away": torch.randn(300, 2, generator=gen_try_dc) + 5,
+}
+for name_try_dc, samples_try_dc in sets_try_dc.items():
+    density_try_dc, coverage_try_dc = density_coverage(real_try_dc, samples_try_dc, k=5)
+    print(f"{name_try_dc:<40} density {density_try_dc:5.2f}  coverage {coverage_try_dc:5.2f}")
 
-# %% nbgrader={"grade": true, "grade_id": "q1-prior-tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-"""sample_prior_images decodes torch.randn(num_samples, latent_dim, generator=...) through the decoder mean."""
-with torch.random.fork_rng():
-    torch.manual_seed(12)
-    vae_q1p = vc.models.VAE(latent_dim=3, hidden=(16,))
-images_q1p = sample_prior_images(vae_q1p, 5, torch.Generator().manual_seed(3))
-assert isinstance(images_q1p, torch.Tensor), (
-    f"the type of the result: expected a torch.Tensor, got {type(images_q1p).__name__}. "
-    "Hint: return the decoder's .mean, a tensor")
-vc.grading.assert_equal(tuple(images_q1p.shape), (5, 1, 28, 28), what="the shape of 5 images of shape (1, 28, 28)",
-                        hint="return vae.decode(z).mean as it comes, (num_samples, 1, 28, 28): no flattening")
-vc.grading.assert_equal(str(images_q1p.dtype), "torch.float32", what="the dtype of the images",
-                        hint="return the decoder mean in the model's dtype, float32")
-vc.grading.assert_equal(images_q1p.requires_grad, False, what="images.requires_grad",
-                        hint="the images carry an autograd graph: decode under torch.no_grad()")
-assert images_q1p.min() >= 0 and images_q1p.max() <= 1, (
-    f"the pixel values: expected decoder means, pixel probabilities in [0, 1], got values in "
-    f"[{images_q1p.min().item():.3f}, {images_q1p.max().item():.3f}]. Hint: return vae.decode(z).mean, not the logits")
-assert not bool(((images_q1p == 0) | (images_q1p == 1)).all()), (
-    "the pixel values: expected probabilities between 0 and 1, got only 0s and 1s. Hint: those are Bernoulli "
-    "pixel samples; return the decoder's .mean")
-images_same_seed_q1p = sample_prior_images(vae_q1p, 5, torch.Generator().manual_seed(3))
-vc.grading.assert_close(images_same_seed_q1p, images_q1p, rtol=0, atol=0,
-                        what="the images of a second call with the same generator seed",
-                        hint="the same generator seed must give the same images: draw z with generator=generator")
-images_other_seed_q1p = sample_prior_images(vae_q1p, 5, torch.Generator().manual_seed(4))
-assert not torch.equal(images_other_seed_q1p, images_q1p), (
-    "the images for generator seeds 3 and 4: expected different images, got the same. "
-    "Hint: are the codes drawn at random, with the generator passed in?")
-print("sample_prior_images: visible tests passed")
+# %% nbgrader={"grade": true, "grade_id": "q1-density-tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+"""density_coverage: (pairs of a sample in a real point's k-NN ball) / (k M); the share of real balls with a sample."""
+# Real points 0, 1, 3 with k = 1: radii 1, 1, 2. The sample 0.5 is in the balls of 0 and 1, the sample 10 in none.
+result_q1d = density_coverage(torch.tensor([[0.0], [1.0], [3.0]]), torch.tensor([[0.5], [10.0]]), k=1)
+assert isinstance(result_q1d, tuple) and len(result_q1d) == 2 and all(isinstance(v, float) for v in result_q1d), (
+    f"the result of density_coverage: expected a pair of Python floats (density, coverage), got {result_q1d!r}. "
+    "Hint: return density, coverage, each converted with .item() or float()")
+vc.grading.assert_close(result_q1d[0], 1.0, what="the density of the samples 0.5 and 10 against real points 0, 1, 3 "
+                        "(k = 1)",
+                        hint="the radii are 1, 1, 2 and 0.5 lies in 2 balls, 10 in none: 2 pairs / (k * 2 samples) = 1. "
+                             "0 means your radius counts each point as its own nearest neighbour (distance 0); 2/3 "
+                             "means you divided by the number of real points; 0.5 means you counted the samples "
+                             "inside some ball instead of the pairs")
+vc.grading.assert_close(result_q1d[1], 2 / 3, what="the coverage of the same example",
+                        hint="2 of the 3 real balls (those of 0 and 1) hold a sample. 0.5 means you counted the share "
+                             "of samples inside some ball, not the share of real balls holding a sample")
+# Real points 0, 1, 2, 4 with k = 2: radii 2, 1, 2, 3. The sample 0.5 is in 3 balls, 1.5 in all 4, 8 in none.
+density_q1d, coverage_q1d = density_coverage(torch.tensor([[0.0], [1.0], [2.0], [4.0]]),
+                                             torch.tensor([[0.5], [1.5], [8.0]]), k=2)
+vc.grading.assert_close(density_q1d, 7 / 6, what="the density of the samples 0.5, 1.5, 8 against real points 0, 1, "
+                        "2, 4 (k = 2)",
+                        hint="the radii (2nd nearest other point) are 2, 1, 2, 3; the samples lie in 3, 4 and 0 balls: "
+                             "7 pairs / (k = 2 * 3 samples) = 7/6. 7/3 means you did not divide by k; 2/3 means your "
+                             "radius is the distance to the (k-1)-th other point (the point itself counted as one)")
+vc.grading.assert_close(coverage_q1d, 1.0, what="the coverage of the same example",
+                        hint="every one of the 4 real balls holds a sample (1.5 lies in all of them)")
+print("density_coverage: visible tests passed")
 ### BEGIN HIDDEN TESTS
 from unittest import mock
 
-with torch.random.fork_rng():
-    torch.manual_seed(77)
-    vae_q1ph = vc.models.VAE(latent_dim=7, hidden=(24,))
-no_reference_q1ph = AssertionError(
-    "sample_prior_images called vae.sample: expected your own draw and decode, got a call to vae.sample. "
-    "Hint: draw z = torch.randn(num_samples, vae.latent_dim, generator=generator) and return vae.decode(z).mean")
-with mock.patch.object(vc.models.VAE, "sample", side_effect=no_reference_q1ph):
-    torch.manual_seed(0)
-    images_q1ph = sample_prior_images(vae_q1ph, 64, torch.Generator().manual_seed(21))
-    torch.manual_seed(1)  # the global stream must not matter
-    images_again_q1ph = sample_prior_images(vae_q1ph, 64, torch.Generator().manual_seed(21))
-hint_q1ph = ("vae.decode(z).mean with z = torch.randn(num_samples, vae.latent_dim, generator=generator): the standard "
-             "normal prior (not torch.rand's uniform draws), drawn with the generator passed in before anything else")
-# Whole images would make records of 50,000 numbers: record every 4th pixel of a few images, all pixel sums.
-# float32 decoder, possibly another machine's matrix products: rtol 1e-5, atol 1e-5.
-vc.grading.record("the 5 visible images (seed 3), every 4th pixel", images_q1p[:, :, ::4, ::4], rtol=1e-5, atol=1e-5,
-                  hint=hint_q1ph)
-vc.grading.record("pixel sums of the 5 visible images (seed 3)", images_q1p.sum(dim=(1, 2, 3)), rtol=1e-5, atol=1e-5,
-                  hint=hint_q1ph)
-vc.grading.record("pixel sums of the 5 visible images (seed 4)", images_other_seed_q1p.sum(dim=(1, 2, 3)),
-                  rtol=1e-5, atol=1e-5, hint=hint_q1ph)
-vc.grading.record("requires_grad of the visible images", images_q1p.requires_grad,
-                  hint="decode under torch.no_grad()")
-vc.grading.record("the first 8 of 64 hidden images (latent_dim 7), every 4th pixel", images_q1ph[:8, :, ::4, ::4],
-                  rtol=1e-5, atol=1e-5, hint=hint_q1ph)
-vc.grading.record("pixel sums of the 64 hidden images", images_q1ph.sum(dim=(1, 2, 3)), rtol=1e-5, atol=1e-5,
-                  hint=hint_q1ph)
-vc.grading.record("pixel sums of the 64 hidden images, drawn again after another global seed",
-                  images_again_q1ph.sum(dim=(1, 2, 3)), rtol=1e-5, atol=1e-5,
-                  hint="draw z with torch.randn(..., generator=generator), never from torch's global random stream")
-z_q1ph = torch.randn(64, 7, generator=torch.Generator().manual_seed(21))
-with torch.no_grad():
-    p_x_q1ph = vae_q1ph.decode(z_q1ph)
-    expected_q1ph = p_x_q1ph.mean
-vc.grading.assert_equal(tuple(images_q1ph.shape), (64, 1, 28, 28), what="the shape of 64 hidden images",
-                        hint="return vae.decode(z).mean as it comes, (num_samples, 1, 28, 28)")
-vc.grading.assert_close(images_again_q1ph, images_q1ph, rtol=0, atol=0,
-                        what="the images drawn again with the same generator seed after another global seed",
-                        hint="the images depend on torch's global random stream: draw z with "
-                             "torch.randn(..., generator=generator)")
-vc.grading.assert_close(images_q1ph, expected_q1ph, rtol=1e-6, atol=1e-6,
-                        what="64 images from a hidden VAE (latent_dim 7)", hint=hint_q1ph)
+gen_q1dh = torch.Generator().manual_seed(2468)
+real_5d_q1dh = torch.randn(60, 5, generator=gen_q1dh, dtype=torch.float64)
+samples_5d_q1dh = 1.3 * torch.randn(40, 5, generator=gen_q1dh, dtype=torch.float64) + 0.3
+centres_q1dh = torch.tensor([[-4.0, 0.0], [4.0, 0.0]], dtype=torch.float64)
+real_two_q1dh = centres_q1dh[torch.arange(80) % 2] + torch.randn(80, 2, generator=gen_q1dh, dtype=torch.float64)
+samples_one_q1dh = centres_q1dh[0] + 0.8 * torch.randn(50, 2, generator=gen_q1dh, dtype=torch.float64)
+real_same_q1dh = torch.randn(150, 3, generator=gen_q1dh, dtype=torch.float64)
+samples_same_q1dh = torch.randn(150, 3, generator=gen_q1dh, dtype=torch.float64)
+# (real, samples, k); no sample of these cases lies within 0.02 % of a ball's radius from its edge, so rounding
+# (float32, torch.cdist's matrix-product path) cannot move one across
+cases_q1dh = {"5-D, samples wider and shifted (k = 3)": (real_5d_q1dh, samples_5d_q1dh, 3),
+              "2-D, two clusters, samples in one (k = 5)": (real_two_q1dh, samples_one_q1dh, 5),
+              "3-D, samples from the real points' distribution (k = 5)": (real_same_q1dh, samples_same_q1dh, 5)}
+before_q1dh = {case: (real.clone(), samples.clone()) for case, (real, samples, _) in cases_q1dh.items()}
+no_reference_q1dh = AssertionError(
+    "density_coverage called vaecourse.yardstick: expected your own counting, got a call to the package's "
+    "reference. Hint: compute the radii and the pairs inside with torch.cdist")
+result_q1dh = {}
+with mock.patch("vaecourse.yardstick.density_coverage", side_effect=no_reference_q1dh), \
+        mock.patch("vaecourse.yardstick.density_coverage_from_features", side_effect=no_reference_q1dh), \
+        mock.patch("__main__.density_coverage_from_features", side_effect=no_reference_q1dh, create=True):
+    for case_q1dh, (real_q1dh, samples_q1dh, k_q1dh) in cases_q1dh.items():
+        result_q1dh[case_q1dh] = density_coverage(real_q1dh, samples_q1dh, k=k_q1dh)
+hint_q1dh = ("radius of real point i = distance to its k-th nearest OTHER real point; density = (pairs with "
+             "|sample - real_i| <= radius_i) / (k * number of samples); coverage = share of real points whose ball "
+             "holds at least one sample")
+vc.grading.record("density and coverage of the first visible example (k = 1)", list(result_q1d), atol=1e-9,
+                  hint=hint_q1dh)
+vc.grading.record("density and coverage of the second visible example (k = 2)", [density_q1d, coverage_q1d],
+                  atol=1e-9, hint=hint_q1dh)
+for case_q1dh, (real_q1dh, samples_q1dh, k_q1dh) in cases_q1dh.items():
+    # counts must agree exactly: half a pair for the density, half a ball for the coverage
+    vc.grading.record(f"density, {case_q1dh}", result_q1dh[case_q1dh][0], atol=0.5 / (k_q1dh * len(samples_q1dh)),
+                      hint=hint_q1dh)
+    vc.grading.record(f"coverage, {case_q1dh}", result_q1dh[case_q1dh][1], atol=0.5 / len(real_q1dh), hint=hint_q1dh)
+
+
+def reference_density_coverage_q1dh(real, samples, k):
+    """A float64 reference written out with broadcasting, and the values of common mistakes."""
+    between = ((real[:, None, :] - real[None, :, :]) ** 2).sum(-1).sqrt()
+    radii = between.sort(dim=1).values
+    distances = ((samples[:, None, :] - real[None, :, :]) ** 2).sum(-1).sqrt()
+    inside = distances <= radii[:, k][None, :]
+    inside_self = distances <= radii[:, k - 1][None, :]
+    pairs = inside.sum().item()
+    right = (pairs / (k * len(samples)), inside.any(dim=0).double().mean().item())
+    mistakes = {
+        "the point itself counted as its own nearest neighbour (radius of the (k-1)-th other point)":
+            (inside_self.sum().item() / (k * len(samples)), inside_self.any(dim=0).double().mean().item()),
+        "a density not divided by k": (pairs / len(samples), right[1]),
+        "a density divided by the number of real points instead of samples": (pairs / (k * len(real)), right[1]),
+        "a coverage counted over the samples (share inside some ball)":
+            (right[0], inside.any(dim=1).double().mean().item()),
+    }
+    return right, mistakes
+
+
+for case_q1dh, (real_q1dh, samples_q1dh, k_q1dh) in cases_q1dh.items():
+    for name_q1dh, tensor_q1dh, before_tensor_q1dh in zip(("real", "samples"), (real_q1dh, samples_q1dh),
+                                                          before_q1dh[case_q1dh]):
+        vc.grading.assert_close(tensor_q1dh, before_tensor_q1dh, rtol=0, atol=0,
+                                what=f"the {name_q1dh} points after the call ({case_q1dh})",
+                                hint="density_coverage changed its input in place; work on a copy")
+    expected_q1dh, mistakes_q1dh = reference_density_coverage_q1dh(real_q1dh, samples_q1dh, k_q1dh)
+    package_q1dh = vc.yardstick.density_coverage_from_features(real_q1dh, samples_q1dh, k=k_q1dh)
+    vc.grading.assert_close(list(package_q1dh), list(expected_q1dh), rtol=0, atol=1e-12,  # the test's two references
+                            what=f"the test's two references for {case_q1dh} (vaecourse.yardstick, broadcasting)",
+                            hint="your answer cells must not change torch or vaecourse.yardstick")
+    got_q1dh = result_q1dh[case_q1dh]
+    matches_q1dh = [name for name, value in mistakes_q1dh.items() if value != expected_q1dh
+                    and all(abs(a - b) < 1e-9 for a, b in zip(value, got_q1dh))]
+    vc.grading.assert_close(
+        list(got_q1dh), list(expected_q1dh), rtol=0, atol=1e-9,
+        what=f"(density, coverage), {case_q1dh}",
+        hint=hint_q1dh + (f". Your result matches a common mistake: {'; '.join(matches_q1dh)}" if matches_q1dh else ""))
 ### END HIDDEN TESTS
 
-# %% [markdown] nbgrader={"grade": false, "grade_id": "q1-mixture-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
-# ## Task 3 · Sampling from a density fitted to the codes (2 points)
+# %% [markdown] nbgrader={"grade": false, "grade_id": "q1-gaussian-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Task 3 · A Gaussian fitted to the codes, sampled at the right scale (2 points)
 #
 # A plain AE has no prior, but one can be fitted **after training**: encode the training set, fit a
-# density to the codes, sample codes from it and decode them ("ex-post density estimation", Ghosh et
-# al. 2020). Implement `sample_mixture_codes(codes, num_components, num_samples, seed)` with
-# scikit-learn's `GaussianMixture` (imported in the set-up cell):
+# density to the codes, draw new codes from it and decode them ("ex-post density estimation", Ghosh et
+# al. 2020). The simplest such density is one Gaussian with the codes' mean and covariance. For codes
+# $z_1, \dots, z_N \in \mathbb R^D$, the maximum-likelihood fit is
 #
-# - fit `GaussianMixture(n_components=num_components, covariance_type="full", random_state=seed)` to
-#   the codes, converted to a float64 NumPy array (`codes.double().numpy()`);
-# - draw `num_samples` codes with its `.sample(num_samples)` method, which returns `(draws, components)`;
-# - scikit-learn returns the draws **grouped by component** (all of component 0 first, ...). Shuffle
-#   them with `np.random.default_rng(seed).permutation(num_samples)` so that every slice of the result
-#   is a fair sample;
-# - return a float32 torch tensor of shape `(num_samples, D)`. The same seed must give the same codes.
+# $$
+# m = \frac1N \sum_{n=1}^{N} z_n, \qquad C = \frac1N \sum_{n=1}^{N} (z_n - m)(z_n - m)^\top
+# \quad (\text{divide by } N\text{, not } N - 1).
+# $$
 #
-# Do not call `vc.latent.fit_mixture`, `vc.latent.fit_gaussian` or `vc.latent.sample_fitted`: the hidden
-# tests switch them off while your function runs.
+# To draw from $\mathcal N(m, C)$, factor $C = L L^\top$ with $L$ lower triangular (the Cholesky factor,
+# `torch.linalg.cholesky`) and set $z = m + L\,\varepsilon$ with $\varepsilon \sim \mathcal N(0, I)$:
+# its covariance is $L\,I\,L^\top = C$. With the draws as the rows of a matrix $E$, that is
+# $Z = m + E L^\top$. Two shortcuts look similar and are wrong: $m + C\varepsilon$ has covariance $C^2$
+# (the scale squared, like using a variance for a standard deviation), and $m + \sigma \odot \varepsilon$
+# with the per-axis standard deviations has the right variances but no correlation between the axes.
+#
+# Implement `sample_fitted_gaussian(codes, eps)`. The standard normal draws `eps`, shape `(M, D)`, come
+# from the caller (the try-it cell uses `torch.randn`), so the function is deterministic. Return the
+# `M` new codes, shape `(M, D)`, in the dtype of `codes`. The codes' covariance is positive definite in
+# every test.
 
-# %% nbgrader={"grade": false, "grade_id": "q1-mixture-impl", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def sample_mixture_codes(codes: torch.Tensor, num_components: int, num_samples: int, seed: int) -> torch.Tensor:
-    """Fit a full-covariance Gaussian mixture to ``codes`` and draw ``num_samples`` codes from it.
+# %% nbgrader={"grade": false, "grade_id": "q1-gaussian-impl", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def sample_fitted_gaussian(codes: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """Codes drawn from the Gaussian fitted to ``codes``: ``m + eps @ L.T``, with C = L L^T the ML covariance.
 
     Parameters
     ----------
     codes : torch.Tensor, shape (N, D)
-        Latent codes of a data set (CPU tensor).
-    num_components : int
-        Number of mixture components.
-    num_samples : int
-        How many codes to draw.
-    seed : int
-        Seeds both the mixture fit (``random_state``) and the shuffle of the draws.
+        Latent codes of a data set.
+    eps : torch.Tensor, shape (M, D)
+        Standard normal draws, one row per new code, drawn by the caller.
 
     Returns
     -------
-    torch.Tensor, shape (num_samples, D), float32
-        Codes drawn from the fitted mixture, in shuffled order.
+    torch.Tensor, shape (M, D)
+        The new codes, distributed as N(m, C) when the rows of eps are N(0, I).
     """
     ### BEGIN SOLUTION
-    data = codes.detach().cpu().double().numpy()
-    mixture = GaussianMixture(n_components=num_components, covariance_type="full", random_state=seed).fit(data)
-    draws, _ = mixture.sample(num_samples)
-    order = np.random.default_rng(seed).permutation(num_samples)
-    return torch.from_numpy(draws[order]).float()
+    mean = codes.mean(dim=0)
+    centred = codes - mean
+    covariance = centred.T @ centred / len(codes)
+    factor = torch.linalg.cholesky(covariance)  # lower triangular, factor @ factor.T = covariance
+    return mean + eps @ factor.T
     ### END SOLUTION
 
 
 # %%
-# Try it (not graded): two clusters of codes in 2-D; the draws should split between them about evenly.
-gen_try_mix = torch.Generator().manual_seed(2)
-codes_try_mix = torch.cat([torch.randn(200, 2, generator=gen_try_mix) - 5,
-                           torch.randn(200, 2, generator=gen_try_mix) + 5])
-draws_try_mix = sample_mixture_codes(codes_try_mix, 2, 1000, seed=0)
-print(f"draws: shape {tuple(draws_try_mix.shape)}, dtype {draws_try_mix.dtype}; "
-      f"fraction in the right-hand cluster: {(draws_try_mix[:, 0] > 0).float().mean().item():.2f}")
+# Try it (not graded): 2,000 correlated 2-D codes; 100,000 draws from the fitted Gaussian should have their
+# mean, standard deviations and correlation.
+gen_try_gauss = torch.Generator().manual_seed(5)
+codes_try_gauss = (torch.randn(2000, 2, generator=gen_try_gauss, dtype=torch.float64)
+                   @ torch.tensor([[3.0, 0.0], [2.4, 0.6]], dtype=torch.float64).T + torch.tensor([3.0, -1.0],
+                                                                                                dtype=torch.float64))
+draws_try_gauss = sample_fitted_gaussian(codes_try_gauss,
+                                         torch.randn(100_000, 2, generator=gen_try_gauss, dtype=torch.float64))
+for name_try_gauss, points_try_gauss in {"codes": codes_try_gauss, "draws": draws_try_gauss}.items():
+    print(f"{name_try_gauss:>5}: mean {[round(v, 2) for v in points_try_gauss.mean(0).tolist()]}, "
+          f"std {[round(v, 2) for v in points_try_gauss.std(0).tolist()]}, "
+          f"correlation {torch.corrcoef(points_try_gauss.T)[0, 1].item():.3f}")
 
-# %% nbgrader={"grade": true, "grade_id": "q1-mixture-tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-"""sample_mixture_codes fits a Gaussian mixture to the codes and returns shuffled float32 draws from it."""
-gen_q1m = torch.Generator().manual_seed(5)
-codes_q1m = torch.cat([torch.randn(150, 2, generator=gen_q1m) + torch.tensor([8.0, 0.0]),
-                       torch.randn(150, 2, generator=gen_q1m) - torch.tensor([8.0, 0.0])])
-draws_q1m = sample_mixture_codes(codes_q1m, 2, 400, seed=0)
-assert isinstance(draws_q1m, torch.Tensor), (
-    f"the type of the result: expected a torch.Tensor, got {type(draws_q1m).__name__}. "
-    "Hint: convert the NumPy draws with torch.from_numpy(...)")
-vc.grading.assert_equal(tuple(draws_q1m.shape), (400, 2), what="the shape of 400 draws of 2-D codes",
-                        hint="return (num_samples, D): the draws of .sample(num_samples), not the (draws, components) "
-                             "pair")
-vc.grading.assert_equal(str(draws_q1m.dtype), "torch.float32", what="the dtype of the draws", hint="end with .float()")
-draws_same_seed_q1m = sample_mixture_codes(codes_q1m, 2, 400, seed=0)
-vc.grading.assert_close(draws_same_seed_q1m, draws_q1m, rtol=0, atol=0,
-                        what="the draws of a second call with the same seed",
-                        hint="the same seed must give the same draws: pass random_state=seed, shuffle with that seed")
-draws_other_seed_q1m = sample_mixture_codes(codes_q1m, 2, 400, seed=1)
-assert not torch.equal(draws_other_seed_q1m, draws_q1m), (
-    "the draws for seeds 0 and 1: expected different draws, got the same. "
-    "Hint: use the seed for the fit and the shuffle")
-print("sample_mixture_codes: visible tests passed")
+# %% nbgrader={"grade": true, "grade_id": "q1-gaussian-tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+"""sample_fitted_gaussian returns m + eps @ L.T: m the codes' mean, L the Cholesky factor of their ML covariance."""
+# Four codes with mean (1, 2) and covariance [[4, 2], [2, 2]] (divided by N = 4), whose Cholesky factor is
+# L = [[2, 0], [1, 1]]: the draws eps = (1, 0), (0, 1), (1, 1) give m + L eps = (3, 3), (1, 3), (3, 4).
+codes_q1f = torch.tensor([[3.0, 4.0], [-1.0, 0.0], [3.0, 2.0], [-1.0, 2.0]])
+eps_q1f = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+draws_q1f = sample_fitted_gaussian(codes_q1f, eps_q1f)
+assert isinstance(draws_q1f, torch.Tensor), (
+    f"the type of the result: expected a torch.Tensor, got {type(draws_q1f).__name__}. "
+    "Hint: build the draws with torch operations")
+expected_q1f = torch.tensor([[3.0, 3.0], [1.0, 3.0], [3.0, 4.0]])
+mistakes_q1f = {"(5, 4)": "you scaled eps by the covariance C instead of its Cholesky factor L",
+                "(3, 2)": "you scaled eps by the per-axis standard deviations (2, 1.41) and lost the correlation, or "
+                          "multiplied eps @ L instead of eps @ L.T",
+                "(2, 1)": "you left out the mean m"}
+first_q1f = f"({draws_q1f[0, 0].item():.3g}, {draws_q1f[0, 1].item():.3g})" if tuple(draws_q1f.shape) == (3, 2) else "?"
+vc.grading.assert_close(
+    draws_q1f, expected_q1f, rtol=1e-5, atol=1e-5,
+    what="the draws eps = (1, 0), (0, 1), (1, 1) from the Gaussian fitted to 4 codes with mean (1, 2) and covariance "
+         "[[4, 2], [2, 2]]",
+    hint="L = [[2, 0], [1, 1]] (check: L @ L.T = C), so m + L eps = (3, 3), (1, 3), (3, 4). "
+         + (f"Your first draw is {first_q1f}: {mistakes_q1f[first_q1f]}." if first_q1f in mistakes_q1f else
+            "Divide the covariance by N (= 4), not N - 1, and take torch.linalg.cholesky of it."))
+vc.grading.assert_equal(str(draws_q1f.dtype), "torch.float32", what="the dtype of the draws for float32 codes",
+                        hint="stay in the dtype of the codes")
+print("sample_fitted_gaussian: visible tests passed")
 ### BEGIN HIDDEN TESTS
-from unittest import mock
-
-no_reference_q1mh = AssertionError(
-    "sample_mixture_codes called a vaecourse.latent helper: expected your own fit, got a call to "
-    "fit_mixture, fit_gaussian or sample_fitted. Hint: fit sklearn's GaussianMixture yourself")
-patches_q1mh = [mock.patch(f"vaecourse.latent.{name}", side_effect=no_reference_q1mh)
-                for name in ("fit_mixture", "fit_gaussian", "sample_fitted")]
-patches_q1mh += [mock.patch(f"__main__.{name}", side_effect=no_reference_q1mh, create=True)
-                 for name in ("fit_mixture", "fit_gaussian", "sample_fitted")]
-gen_q1mh = torch.Generator().manual_seed(606)
-centres_q1mh = torch.tensor([[20.0, 0.0, 0.0], [0.0, 20.0, 0.0], [0.0, 0.0, 20.0]])
-labels_q1mh = torch.tensor([0] * 250 + [1] * 150 + [2] * 100)
-codes_q1mh = centres_q1mh[labels_q1mh] + torch.randn(500, 3, generator=gen_q1mh)
-cov_q1mh = torch.tensor([[1.0, 0.8], [0.8, 1.0]])
-corr_codes_q1mh = torch.randn(3000, 2, generator=gen_q1mh) @ torch.linalg.cholesky(cov_q1mh).T
-for patch_q1mh in patches_q1mh:
-    patch_q1mh.start()
-try:
-    draws_q1mh = sample_mixture_codes(codes_q1mh, 3, 4000, seed=3)
-    draws_corr_q1mh = sample_mixture_codes(corr_codes_q1mh, 1, 20000, seed=0)
-finally:
-    for patch_q1mh in patches_q1mh:
-        patch_q1mh.stop()
-hint_q1mh = ("GaussianMixture(n_components=num_components, covariance_type='full', random_state=seed) fitted to "
-             "codes.double().numpy(), .sample(num_samples), the draws shuffled with "
-             "np.random.default_rng(seed).permutation(num_samples), returned as float32")
-# The draws are deterministic given the seed. A float32 fit moves them by < 1e-5; a wrong covariance type,
-# component count, seed or shuffle changes them completely. Records of the first rows and of moments keep the
-# stored notebook small.
-vc.grading.record("the first 100 of 400 draws from the visible two clusters (seed 0)", draws_q1m[:100],
-                  rtol=1e-5, atol=1e-4, hint=hint_q1mh)
-vc.grading.record("mean and standard deviation per coordinate of the 400 draws (seed 0)",
-                  torch.stack([draws_q1m.double().mean(0), draws_q1m.double().std(0)]), rtol=1e-5, atol=1e-4,
-                  hint=hint_q1mh)
-vc.grading.record("the first 50 draws from the visible two clusters (seed 1)", draws_other_seed_q1m[:50],
-                  rtol=1e-5, atol=1e-4, hint=hint_q1mh)
-vc.grading.record("the first 100 of 4000 draws from three clusters (seed 3)", draws_q1mh[:100], rtol=1e-5, atol=1e-4,
-                  hint=hint_q1mh)
-vc.grading.record("mean and standard deviation per coordinate of the 4000 draws",
-                  torch.stack([draws_q1mh.double().mean(0), draws_q1mh.double().std(0)]), rtol=1e-5, atol=1e-4,
-                  hint=hint_q1mh)
-vc.grading.record("the first 100 of 20000 draws from one correlated Gaussian (seed 0)", draws_corr_q1mh[:100],
-                  rtol=1e-5, atol=1e-4, hint=hint_q1mh)
-vc.grading.record("the correlation of the 20000 draws", torch.corrcoef(draws_corr_q1mh.T.double())[0, 1].item(),
-                  atol=1e-4, hint="use covariance_type='full': a diagonal covariance gives uncorrelated draws")
-vc.grading.assert_equal(tuple(draws_q1mh.shape), (4000, 3), what="the shape of 4000 draws of 3-D codes",
-                        hint="return (num_samples, D)")
-nearest_input_q1mh = torch.cdist(draws_q1mh.double(), codes_q1mh.double()).min(dim=1).values
-exact_copies_q1mh = (nearest_input_q1mh < 1e-9).float().mean().item()
-assert exact_copies_q1mh < 0.01, (
-    f"the fraction of draws that copy an input code: expected below 1 %, got {exact_copies_q1mh:.0%}. "
-    "Hint: draw new codes from the fitted mixture, do not resample the input codes")
-nearest_centre_q1mh = torch.cdist(draws_q1mh, centres_q1mh).argmin(dim=1)
-for k_q1mh, weight_q1mh in enumerate((0.5, 0.3, 0.2)):
-    fraction_q1mh = (nearest_centre_q1mh == k_q1mh).float().mean().item()
-    stderr_q1mh = (weight_q1mh * (1 - weight_q1mh) / 4000) ** 0.5
-    assert abs(fraction_q1mh - weight_q1mh) < 5 * stderr_q1mh, (
-        f"three clusters holding 50 %, 30 % and 20 % of the codes: expected {weight_q1mh} of the draws in cluster "
-        f"{k_q1mh} (within 5 standard errors), got {fraction_q1mh:.3f}. Hint: fit n_components=num_components.")
-first_q1mh = nearest_centre_q1mh[:200].bincount(minlength=3)
-assert int((first_q1mh > 0).sum()) == 3, (
-    f"the clusters of the first 200 draws: expected all three, got the counts {first_q1mh.tolist()}. Hint: "
-    "scikit-learn groups the draws by component; shuffle them with "
-    "np.random.default_rng(seed).permutation(num_samples)")
-corr_q1mh = torch.corrcoef(draws_corr_q1mh.T.double())[0, 1].item()
-assert abs(corr_q1mh - 0.8) < 0.05, (
-    f"one full-covariance Gaussian fitted to codes with correlation 0.8: expected draws with correlation near 0.8, "
-    f"got {corr_q1mh:.3f}. Hint: use covariance_type='full'")
+gen_q1fh = torch.Generator().manual_seed(909)
+mixing_q1fh = torch.tensor([[2.0, 0.0, 0.0, 0.0], [1.5, 0.5, 0.0, 0.0], [-1.0, 0.3, 0.8, 0.0], [0.2, -0.4, 0.1, 0.3]],
+                           dtype=torch.float64)
+codes_q1fh = (torch.randn(300, 4, generator=gen_q1fh, dtype=torch.float64) @ mixing_q1fh.T
+              + torch.tensor([5.0, -2.0, 0.0, 1.0], dtype=torch.float64))
+eps_q1fh = torch.randn(64, 4, generator=gen_q1fh, dtype=torch.float64)
+before_q1fh = (codes_q1fh.clone(), eps_q1fh.clone())
+draws_q1fh = sample_fitted_gaussian(codes_q1fh, eps_q1fh)
+hint_q1fh = ("m + eps @ L.T with m the mean of the codes and L = torch.linalg.cholesky(C), C the covariance "
+             "divided by N: not C itself, not the per-axis standard deviations, not eps @ L")
+vc.grading.record("draws from the 4 visible codes (float32)", draws_q1f, rtol=1e-5, atol=1e-5, hint=hint_q1fh)
+vc.grading.record("64 draws from a Gaussian fitted to 300 correlated 4-D codes (float64)", draws_q1fh, rtol=1e-9,
+                  atol=1e-9, hint=hint_q1fh)
+vc.grading.record("codes and eps after the call (sums over rows)", [codes_q1fh.sum(0), eps_q1fh.sum(0)], rtol=1e-12,
+                  atol=1e-12, hint="sample_fitted_gaussian must not change codes or eps in place")
+for name_q1fh, tensor_q1fh, before_tensor_q1fh in zip(("codes", "eps"), (codes_q1fh, eps_q1fh), before_q1fh):
+    vc.grading.assert_close(tensor_q1fh, before_tensor_q1fh, rtol=0, atol=0, what=f"{name_q1fh} after the call",
+                            hint="sample_fitted_gaussian changed its input in place; work on a copy")
+vc.grading.assert_equal(str(draws_q1fh.dtype), "torch.float64", what="the dtype of the draws for float64 codes",
+                        hint="stay in the dtype of the codes")
+mean_q1fh = codes_q1fh.mean(0)
+covariance_q1fh = (codes_q1fh - mean_q1fh).T @ (codes_q1fh - mean_q1fh) / len(codes_q1fh)
+factor_q1fh = torch.linalg.cholesky(covariance_q1fh)
+variants_q1fh = {
+    "the covariance C instead of its Cholesky factor": mean_q1fh + eps_q1fh @ covariance_q1fh.T,
+    "per-axis standard deviations (no correlation)": mean_q1fh + eps_q1fh * covariance_q1fh.diagonal().sqrt(),
+    "eps @ L instead of eps @ L.T": mean_q1fh + eps_q1fh @ factor_q1fh,
+    "the covariance divided by N - 1": mean_q1fh + eps_q1fh @ torch.linalg.cholesky(covariance_q1fh * 300 / 299).T,
+    "no mean": eps_q1fh @ factor_q1fh.T,
+}
+names_q1fh = [name for name, value in variants_q1fh.items()
+              if value.shape == draws_q1fh.shape and torch.allclose(draws_q1fh, value, rtol=1e-9, atol=1e-9)]
+vc.grading.assert_close(draws_q1fh, mean_q1fh + eps_q1fh @ factor_q1fh.T, rtol=1e-9, atol=1e-9,
+                        what="64 draws from a Gaussian fitted to 300 correlated 4-D codes (float64)",
+                        hint=hint_q1fh + (f". Your result matches: {', '.join(names_q1fh)}" if names_q1fh else ""))
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "q1-noise-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
@@ -645,12 +674,20 @@ vc.grading.assert_equal(noisy_q1g.requires_grad, True, what="noisy.requires_grad
 (weights_q1g * noisy_q1g).sum().backward()
 vc.grading.assert_equal(z_q1g.grad is not None, True, what="a gradient reached z",
                         hint="compute the noisy codes from z with torch operations")
+# Codes 0 and 2 in 1-D: R = 1. With R detached, noisy = z + 1 * eps and each gradient of sum(noisy) is 1.
+z_small_q1g = torch.tensor([[0.0], [2.0]], dtype=torch.float64, requires_grad=True)
+add_code_noise(z_small_q1g, 1.0, torch.ones(2, 1, dtype=torch.float64)).sum().backward()
+vc.grading.assert_close(z_small_q1g.grad, torch.ones(2, 1, dtype=torch.float64), rtol=1e-12, atol=1e-12,
+                        what="d sum(noisy) / dz for the codes 0 and 2 (R = 1), eps = 1, noise_factor 1",
+                        hint="R = 1 is a constant for autograd once detached, so noisy = z + 1 and each gradient is "
+                             "1. Gradients (0, 2) mean a gradient flows through R: call .detach() on R")
 print("add_code_noise gradients: visible tests passed")
 ### BEGIN HIDDEN TESTS
 hint_q1gh = ("the noise term is a constant for autograd because R is detached, so the gradient is exactly w. "
              "An extra term means a gradient flows through R: compute R from the codes, then call .detach() on it")
 vc.grading.record("d sum(w * noisy) / dz (6 x 3, noise_factor 0.5)", z_q1g.grad, rtol=1e-12, atol=1e-12,
                   hint=hint_q1gh)
+vc.grading.record("d sum(noisy) / dz for the codes 0 and 2", z_small_q1g.grad, rtol=1e-12, atol=1e-12, hint=hint_q1gh)
 vc.grading.assert_close(z_q1g.grad, weights_q1g, rtol=1e-12, atol=1e-12, what="d sum(w * noisy) / dz", hint=hint_q1gh)
 ### END HIDDEN TESTS
 
@@ -659,12 +696,15 @@ vc.grading.assert_close(z_q1g.grad, weights_q1g, rtol=1e-12, atol=1e-12, what="d
 #
 # The next cell trains a small AE, an AE with R-scaled code noise and a VAE (16-D codes, a few epochs
 # each, a few seconds in all) and uses your functions on them: the occupancy of each model's
-# bounding box, images decoded from uniform box points, from a Gaussian mixture fitted to the codes,
-# and from the VAE's prior, all scored with the course's yardstick (Fréchet distance on a digit
-# classifier's features, lower is better; real held-out digits and uniform noise are the two reference
-# rows; the last column is the mean pixel distance to the nearest training image, near 0 for copies). It is a quick look, one seed and short training, not a measurement: notebooks 01–03 measure
-# the same comparisons properly, over several seeds. The grader skips this cell (it checks
-# `NBGRADER_EXECUTION`).
+# bounding box, and images decoded from uniform box points, from a Gaussian fitted to the codes (your
+# `sample_fitted_gaussian`) and from the VAE's prior, all scored with the course's yardstick on a digit
+# classifier's features: the Fréchet distance (lower is better), the density and coverage of Task 2
+# (k = 5), the number of digit classes present, the classifier's confidence, and the mean pixel
+# distance to the nearest training image (near 0 for copies). Real held-out digits and uniform noise
+# are the two reference rows. Then your `density_coverage`, run on the same classifier features, is
+# compared with the table's two columns. It is a quick look, one seed and short training, not a
+# measurement: notebooks 01–03 measure the same comparisons properly, over several seeds. The grader
+# skips this cell (it checks `NBGRADER_EXECUTION`).
 
 # %%
 if not os.environ.get("NBGRADER_EXECUTION"):
@@ -680,14 +720,28 @@ if not os.environ.get("NBGRADER_EXECUTION"):
         points_demo = vc.latent.sample_box(*box_demo, 1000, generator=torch.Generator().manual_seed(0))
         occupancy_demo[name_demo] = box_occupancy(codes_demo, points_demo)
         samples_demo[f"{name_demo}: uniform box"] = vc.latent.decode_mean(model_demo, points_demo[:500])
-        samples_demo[f"{name_demo}: mixture fit"] = vc.latent.decode_mean(
-            model_demo, sample_mixture_codes(codes_demo, 10, 500, seed=0))
-    samples_demo["VAE: prior"] = sample_prior_images(models_demo["VAE"], 500, torch.Generator().manual_seed(0))
+        eps_demo = torch.randn(500, codes_demo.shape[1], generator=torch.Generator().manual_seed(0))
+        samples_demo[f"{name_demo}: fitted Gaussian"] = vc.latent.decode_mean(
+            model_demo, sample_fitted_gaussian(codes_demo, eps_demo))
+    samples_demo["VAE: prior"] = vc.latent.decode_mean(
+        models_demo["VAE"], torch.randn(500, 16, generator=torch.Generator().manual_seed(0)))
     reference_demo, real_demo = vc.yardstick.split_held_out(x_test_demo, seed=0)
     rows_demo = vc.yardstick.sample_quality(samples_demo, reference=reference_demo, real=real_demo,
                                             train_images=x_train_demo, seed=0)
     print(vc.yardstick.format_quality_table(rows_demo))
     print("box occupancy (16-D codes): " + ", ".join(f"{k} {v:.3f}" for k, v in occupancy_demo.items()))
+    # Every set has 500 images and so has the reference: sample_quality only shuffles them, so your
+    # density_coverage on the same features must give the table's columns (up to rounding of the features).
+    features_reference_demo = vc.yardstick.classifier_features(reference_demo)
+    sets_demo = {"real held-out digits": real_demo, **samples_demo}
+    gaps_demo = []
+    for row_demo in rows_demo:
+        if row_demo.name in sets_demo:
+            yours_demo = density_coverage(features_reference_demo,
+                                          vc.yardstick.classifier_features(sets_demo[row_demo.name]), k=5)
+            gaps_demo.append(max(abs(yours_demo[0] - row_demo.density), abs(yours_demo[1] - row_demo.coverage)))
+    print(f"your density_coverage on the classifier's features, {len(gaps_demo)} sets: largest difference from "
+          f"the table's density and coverage {max(gaps_demo):.1e}")
     fig = vc.plotting.strip(torch.stack([images[:10] for images in samples_demo.values()]),
                             row_labels=list(samples_demo), title="first 10 samples of each method")
 
@@ -712,8 +766,8 @@ if not os.environ.get("NBGRADER_EXECUTION"):
 # reconstruct digits sharply, so how good box samples look depends on the dimension both ways (notebook
 # 01 measures it). The cause is not a failure to generalise: an AE reconstructs held-out images almost as
 # well as its training images. The cause is that we sample from a distribution unrelated to the codes.
-# The principled fix is to fit a density to the codes after training (a Gaussian or a Gaussian mixture,
-# Task 3) and sample from that; Ghosh et al. (2020) found such samples comparable to or better than a
+# The principled fix is to fit a density to the codes after training (a Gaussian as in Task 3, or a
+# Gaussian mixture) and sample from that; Ghosh et al. (2020) found such samples comparable to or better than a
 # VAE's, and the lecture notebooks measure how much it helps at each dimension. Uniform noise in pixel
 # space is worse still: it looks like static.
 #
@@ -732,15 +786,15 @@ if not os.environ.get("NBGRADER_EXECUTION"):
 # %% [markdown] nbgrader={"grade": true, "grade_id": "q1-qb-answer", "locked": false, "points": 3, "schema_version": 3, "solution": true, "task": false}
 # **Model answer.** Methods, each decoded through the decoder *mean* (Bernoulli pixel samples are
 # speckled):
-# 1. **Prior sampling** (unconditional): $z \sim \mathcal N(0, I)$, decode (Task 2).
+# 1. **Prior sampling** (unconditional): $z \sim \mathcal N(0, I)$, decode.
 # 2. **Posterior sampling** (needs an input $x$): $z \sim q(z \mid x)$ gives variations of a given image.
 # 3. **Interpolation** (needs two inputs): decode points on the path between the codes of two images;
 #    spherical interpolation keeps the path where prior samples live in high dimension, linear
 #    interpolation cuts through the low-norm middle.
 # 4. **Latent arithmetic** (needs labelled inputs): add a class-mean or attribute difference vector to
 #    a code.
-# 5. **Ex-post density estimation** (unconditional): fit a Gaussian mixture to the encoded means and
-#    sample it (Task 3); it often beats prior sampling, and it works for a plain AE too.
+# 5. **Ex-post density estimation** (unconditional): fit a Gaussian (Task 3) or a Gaussian mixture to
+#    the encoded means and sample it; it often beats prior sampling, and it works for a plain AE too.
 # Conditional VAEs (decode with a label) and importance-resampled or MCMC-refined codes are further
 # options. "A regularised latent space" is a property of training, not a method: it is what makes 1–3
 # work. How the VAE helps: the KL term pulls every $q(z \mid x)$ toward $\mathcal N(0, I)$, which fixes
@@ -778,7 +832,8 @@ if not os.environ.get("NBGRADER_EXECUTION"):
 # The noise acts on the code, not the input, so it buys robustness of the decoder to perturbed codes,
 # not denoising of perturbed images. To check: train an AE and a noisy AE with the same budget over
 # several seeds and compare the same samplers (uniform box, fitted Gaussian or mixture) on the same
-# yardstick, with the seed spread; notebook 03 does this.
+# yardstick (Fréchet distance, and density and coverage to tell fidelity from variety), with the seed
+# spread; notebook 03 does this.
 #
 # *Marking (3 points):* 1 point for a clear verdict tied to "no known code distribution / box still
 # mostly empty"; 1 point for what the noise does impose (decoder smooth at the noise scale, codes kept
