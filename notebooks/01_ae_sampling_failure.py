@@ -87,7 +87,7 @@ print(f"per seed: reference {tuple(held_out[SEED][0].shape)}, source {tuple(held
 # the largest one is the realistic case, the one in between traces how things change with d.
 
 # %%
-epochs = {"ci": 15, "full": 50}[BUDGET]
+epochs = {"ci": 12, "full": 50}[BUDGET]  # 12 models: the CI budget allows 12 epochs each
 small, large = min(LATENT_DIMS), max(LATENT_DIMS)
 MODEL_CLASSES = {"AE": vc.models.AE, "VAE": vc.models.VAE}
 models, histories = {}, {}
@@ -352,7 +352,8 @@ for d in (small, large):
 #   not (section 4).
 #
 # - The box is not bad for every model. The VAE's box samples (uniform in the box of its posterior
-#   means) beat the AE's box samples on every measure, and the VAE's own prior samples too. Both boxes
+#   means) beat the AE's box samples on density and coverage (their Fréchet distances differ by less
+#   than the seed spread), and beat the VAE's own prior samples on all three. Both boxes
 #   are almost empty of codes (section 4), so what differs is what the decoder makes of draws far from
 #   any code. A plausible reason, not tested here: the VAE's decoder was trained on codes with noise
 #   around them, which notebook 03 finds helps a noisy AE's box samples too.
@@ -384,12 +385,16 @@ vc.checks.check_true(f"every seed, {large}-D: the VAE's test reconstructions sco
                      "AE's",
                      below(f"{large}-D AE, test reconstructions", f"{large}-D VAE, test reconstructions"),
                      kind="evidence", settles=("C18",))
-vc.checks.check_true(f"every seed, {large}-D: the VAE's box samples beat the AE's box samples and the VAE's prior "
-                     "samples on the Frechet distance, density and coverage",
-                     all(below(f"{large}-D VAE, box", other)
-                         and all(v >= o for field in ("density", "coverage")
-                                 for v, o in zip(measure(f"{large}-D VAE, box", field), measure(other, field)))
-                         for other in (f"{large}-D AE, box", f"{large}-D VAE, prior")), kind="evidence")
+vc.checks.check_true(f"every seed, {large}-D: the VAE's box samples beat the AE's box samples on density and coverage",
+                     all(v > a for field in ("density", "coverage")
+                         for v, a in zip(measure(f"{large}-D VAE, box", field), measure(f"{large}-D AE, box", field))),
+                     kind="evidence")
+vc.checks.check_true(f"every seed, {large}-D: the VAE's box samples beat the VAE's prior samples on the Frechet "
+                     "distance, density and coverage",
+                     below(f"{large}-D VAE, box", f"{large}-D VAE, prior")
+                     and all(b > p for field in ("density", "coverage")
+                             for b, p in zip(measure(f"{large}-D VAE, box", field),
+                                             measure(f"{large}-D VAE, prior", field))), kind="evidence")
 vc.checks.check_true(f"every seed, {large}-D: a mixture fitted to the VAE's codes beats the VAE's prior",
                      below(f"{large}-D VAE, mixture fit", f"{large}-D VAE, prior"), kind="evidence", settles=("C5",))
 
@@ -408,8 +413,8 @@ print(f"share of grey pixels (0.1 < p < 0.9): real held-out digits {grey_share(h
 # In 2-D the picture is different, and the table says why: every 2-D row, the reconstructions
 # included, is far from the real digits. Two numbers cannot hold a sharp digit, so the decoder
 # itself is the bottleneck, and no choice of codes escapes it. (The 2-D box even scores better than
-# the 2-D reconstructions, with a higher density and coverage but fewer classes: in 2-D the box is not
-# the problem. Why its images score better than the decoder's own reconstructions is not measured
+# the 2-D reconstructions, with a higher density and coverage and no more classes: in 2-D the box is
+# not the problem. Why its images score better than the decoder's own reconstructions is not measured
 # here; see "Try it".) The larger the latent space, the better the decoder, and the more it is the *choice
 # of codes* that decides.
 #
@@ -529,8 +534,9 @@ vc.checks.check_true(f"every seed, {large}-D: less than 5% of the VAE's prior dr
 # decoder that was never trained away from its codes, and no sampler better than the box. Fitting one
 # is easy: the mixture puts a fair share of its draws near the codes.
 #
-# The measure does not explain everything in the table. The AE's Gaussian fit lands near its codes as
-# rarely as the VAE's prior lands near the VAE's, yet its samples score far better: a decoder is
+# The measure does not explain everything in the table. The AE's Gaussian fit lands near its codes
+# almost as rarely as the VAE's prior lands near the VAE's (both under 1% in 16-D), yet its samples
+# score far better: a decoder is
 # smooth enough between codes that "near a code" is not the only way to a digit. And note what is
 # measured for the VAE: distance to posterior *means*. The VAE decodes codes drawn around those
 # means, so its prior draws can still decode to digits (section 3 shows they do, blurrily);
