@@ -310,8 +310,10 @@ print("Frechet distance, copies minus held-out digits, per split: "
 # 2. random pixels (the homework's sampling "in the data space") are not digits on any measure:
 #    noise covers less than 5% of the real digits and has less than half their density, and strongly
 #    blurred digits must fail that check;
-# 3. coverage sees the missing variety that the repeated digit hides from a per-image look: each
-#    repeated-digit set covers less than 5% of the reference, real digits more than 80%;
+# 3. the repeated digit is faithful but not varied: its density (averaged over the ten digits) is
+#    above half the real digits' in every split, which uniform noise must fail; yet coverage sees the
+#    missing variety that a per-image look misses: each repeated-digit set covers less than 5% of the
+#    reference, real digits more than 80%;
 # 4. the nearest-neighbour distance is exactly 0 for copies and clearly positive for held-out digits;
 # 5. confidence does *not* separate noise from digits: noise gets a mean confidence above 0.3, three
 #    times the 0.1 of a classifier that knows it is guessing.
@@ -351,6 +353,16 @@ def covers_almost_nothing(name):
                          kind="evidence", control=True)
 
 
+def faithful(name):
+    vc.checks.check_true("every split: the set's mean density is above half the real digits' (digit-like images)",
+                         all(d > 0.5 * r for d, r in zip(every_split(name, "density"),
+                                                         every_split("real held-out digits", "density"))),
+                         kind="evidence", control=True)
+
+
+faithful("one digit, repeated")
+with vc.checks.negative_control("uniform noise"):
+    faithful("uniform noise")
 covers_almost_nothing("one digit, repeated")
 vc.checks.check_true("every split: real held-out digits cover more than 80% of the reference",
                      all(c > 0.8 for c in every_split("real held-out digits", "coverage")), kind="evidence")

@@ -28,7 +28,7 @@
 #   and a VAE's prior samples, and score all of them on every measure of the yardstick of notebook 00;
 # - measure how well a sampler matches the codes (the share of its draws that land near them), and
 #   separate what is geometry (any cloud in a high-dimensional box) from what is the AE's;
-# - settle the homework's claims with numbers, each check shown failing on a wrong input.
+# - settle the homework's claims with numbers, the central checks shown failing on a wrong input.
 #
 # **Prerequisites:** notebook 00 (data, `fit`, the yardstick: Fréchet distance, density, coverage,
 # classes, nearest-neighbour distance). The VAE is used as a black box here; notebook 02 opens it.
@@ -87,7 +87,7 @@ print(f"per seed: reference {tuple(held_out[SEED][0].shape)}, source {tuple(held
 # the largest one is the realistic case, the one in between traces how things change with d.
 
 # %%
-epochs = {"ci": 12, "full": 50}[BUDGET]  # 12 models: the CI budget allows 12 epochs each
+epochs = {"ci": 10, "full": 50}[BUDGET]  # 12 models: the CI budget allows 10 epochs each
 small, large = min(LATENT_DIMS), max(LATENT_DIMS)
 MODEL_CLASSES = {"AE": vc.models.AE, "VAE": vc.models.VAE}
 models, histories = {}, {}
@@ -191,8 +191,10 @@ with vc.checks.negative_control("the VAE's codes"):
 # So the first half of the homework's sentence is wrong and the second is right. The codes are far
 # from structureless: digits form clusters, and a code's neighbours predict its class (and more so
 # as d grows). What the AE does not give is a distribution: its codes sit far from N(0, I), in a
-# position and scale nothing in its loss chose (compare the two seeds' scatters), while the VAE's
-# codes stay close to the distribution its prior names.
+# position and scale nothing in its loss chose (compare the two seeds' scatters). The VAE's codes
+# stay far closer to the distribution its prior names, though not always within our 5-nat guess:
+# read the VAE column of the table for the largest dimension. The check's negative control only needs
+# the VAE's codes to fail the AE's check somewhere, and they do.
 #
 # ## 3. Five ways to choose codes, on every measure
 #
@@ -207,8 +209,8 @@ with vc.checks.negative_control("the VAE's codes"):
 #   (is the box bad for any model, or only for the AE?);
 # - **VAE, mixture fit**: the same ex-post mixture, on the VAE's codes;
 # - **test reconstructions** (AE and VAE): the codes of source digits, decoded. This is what each
-#   decoder makes of codes that real images produce: the best any way of choosing codes can hope for
-#   with that decoder.
+#   decoder makes of codes that real images produce: a reference for each decoder, not a ceiling (a
+#   sampler can beat it on some measures, as the table shows).
 #
 # The homework's "random points of the data space" are the **uniform noise** row that the yardstick
 # adds by itself.
@@ -337,8 +339,8 @@ for d in (small, large):
 # rows against it:
 #
 # - The AE's box samples are poor digits (density well below the real digits'), as the homework
-#   says, but not noise. And on the Fréchet distance they score *better* than the VAE's own prior
-#   samples, whose density is not much higher. The one-number yardstick, taken alone, says the
+#   says, but not noise. And they score *better* than the VAE's own prior samples on the Fréchet
+#   distance and on coverage, and about as well on density (compare the rows). The yardstick says the
 #   opposite of the story.
 # - The AE with a fitted mixture is the best sampler in the table on the Fréchet distance and on
 #   coverage, close to its own decoder's reconstructions; only the VAE's mixture samples have a
@@ -356,11 +358,11 @@ for d in (small, large):
 #   than the seed spread), and beat the VAE's own prior samples on all three. Both boxes
 #   are almost empty of codes (section 4), so what differs is what the decoder makes of draws far from
 #   any code. A plausible reason, not tested here: the VAE's decoder was trained on codes with noise
-#   around them, which notebook 03 finds helps a noisy AE's box samples too.
+#   around them; notebook 03 finds a noisy AE's box samples denser (though not better on the
+#   Fréchet distance or coverage) than a plain AE's.
 #
-# Checks of these four readings, every seed. The first one's wrong input is the AE's box: it
-# beats the VAE's prior on the Fréchet distance, and must still fail a check that asks for fidelity
-# too.
+# Checks of these four readings, every seed. The first one's wrong input is the AE decoding N(0, I)
+# draws: a plain AE sampled without regard to where its codes are must not beat the VAE's prior.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -377,8 +379,13 @@ def beats_vae_prior(ae_set):
 
 
 beats_vae_prior(f"{large}-D AE, mixture fit")
-with vc.checks.negative_control(f"the {large}-D AE's box samples (poor fidelity, though a lower Frechet distance)"):
-    beats_vae_prior(f"{large}-D AE, box")
+with vc.checks.negative_control(f"the {large}-D AE decoding N(0, I) draws (a sampler that ignores where its codes are)"):
+    for s in seeds:
+        z_standard = torch.randn(NUM_SAMPLES, large, generator=torch.Generator().manual_seed(s))
+        quality[f"{large}-D AE, N(0, I)", s] = vc.yardstick.sample_quality(
+            {"AE, N(0, I)": vc.latent.decode_mean(models["AE", large, s], z_standard)},
+            reference=held_out[s][0], real=held_out[s][1], seed=s)[-1]
+    beats_vae_prior(f"{large}-D AE, N(0, I)")
 vc.checks.check_true(f"every seed, {large}-D: the AE's box samples score a lower Frechet distance than the VAE's prior "
                      "samples", below(f"{large}-D AE, box", f"{large}-D VAE, prior"), kind="evidence")
 vc.checks.check_true(f"every seed, {large}-D: the VAE's test reconstructions score a higher Frechet distance than the "
@@ -396,7 +403,7 @@ vc.checks.check_true(f"every seed, {large}-D: the VAE's box samples beat the VAE
                              for b, p in zip(measure(f"{large}-D VAE, box", field),
                                              measure(f"{large}-D VAE, prior", field))), kind="evidence")
 vc.checks.check_true(f"every seed, {large}-D: a mixture fitted to the VAE's codes beats the VAE's prior",
-                     below(f"{large}-D VAE, mixture fit", f"{large}-D VAE, prior"), kind="evidence", settles=("C5",))
+                     below(f"{large}-D VAE, mixture fit", f"{large}-D VAE, prior"), kind="evidence")
 
 # %%
 def grey_share(images):
@@ -531,7 +538,8 @@ vc.checks.check_true(f"every seed, {large}-D: less than 5% of the VAE's prior dr
 # (at 16-D the measure is at its floor and cannot rank them). The emptiness of a high-dimensional box
 # is geometry. What happens in the empty space depends on the decoder: the VAE's box is as empty as
 # the AE's, yet its box samples are better digits (section 3). What is specific to the plain AE is a
-# decoder that was never trained away from its codes, and no sampler better than the box. Fitting one
+# decoder that does worse in that empty space (why is not measured here; its decoder, unlike the
+# VAE's, never saw codes away from the data's), and no sampler better than the box. Fitting one
 # is easy: the mixture puts a fair share of its draws near the codes.
 #
 # The measure does not explain everything in the table. The AE's Gaussian fit lands near its codes
@@ -712,8 +720,8 @@ for key, value in summary.items():
 # digits it has never seen almost as well as its training digits. What it does not learn is a
 # distribution over codes, and the homework's stand-in, the bounding box, gives poor digits in higher
 # dimensions: most of a high-dimensional box is empty. That emptiness is geometry, shared by a
-# Gaussian cloud and by a VAE's codes; what the AE adds is a decoder never trained away from its
-# codes, which turns the empty box into poor digits (a VAE's decoder does better on its own box). Fit a density to the codes after
+# Gaussian cloud and by a VAE's codes; what differs is the decoder: the AE's turns the empty box into
+# poor digits, a VAE's does better on its own box (why, this notebook does not measure). Fit a density to the codes after
 # training and the plain AE gives digit-like, varied, new samples: in 16-D, better than the VAE's
 # prior samples on the Fréchet distance, density, coverage and classes alike. So "a plain AE cannot be sampled" is
 # wrong as stated; "a plain AE comes without a sampler" is right. The VAE's advantage is a sampler
@@ -730,7 +738,7 @@ for key, value in summary.items():
 # 4. In 2-D, look at the box samples next to the 2-D reconstructions (`vc.plotting.strip`). What do
 #    the box's images have that the reconstructions lack, and which column of the table shows it?
 # 5. Set `BUDGET = "full"` (50 epochs). Which conclusions of section 3 change with longer training?
-#    This notebook measures the trade at 15 epochs only.
+#    This notebook measures the trade at the CI budget's epochs only (the summary prints how many).
 #
 # **References.** Ghosh, Sajjadi, Vergari, Black and Schölkopf 2020, *From variational to
 # deterministic autoencoders* (ex-post density estimation; they report the same ordering on MNIST,

@@ -105,7 +105,7 @@ def kl_to_standard_normal(mu, sigma):
 # The VAE, and a plain autoencoder (AE) with the same encoder and decoder widths: 784-400-16 and
 # back. A third model is a control for section 12: the same VAE trained with the weight of its KL
 # term set to 0 (`vc.models.BetaVAE(beta=0)`), a probabilistic encoder with nothing pulling its
-# codes towards the prior. It separates what the KL term does from what the noisy encoding does.
+# codes towards the prior. Whether it keeps a noisy encoder is for the run to tell (section 12).
 # Each model is trained from two seeds, so every comparison below reports a mean and the range over
 # seeds. The models move to the CPU afterwards, where all the measuring happens.
 
@@ -365,7 +365,7 @@ vc.checks.check_true("every seed: thresholding the means at 0.5 lowers the Frech
 # samples to about half of the pixel draws'. So what the Fréchet distance on these features
 # penalises is the diffuse grey of the means (and, on prior samples, the speckle too). It does not
 # ask for the real digits' grey share: about half of their inked pixels are grey, the thresholded
-# images have none, and they score best. Density reads the same images the other way round: it
+# images have none, and they score as well as the pixel draws or better (within the seed spread). Density reads the same images the other way round: it
 # rates the thresholded images lowest of the three renderings, for reconstructions and prior
 # samples alike, while coverage moves little. So the Fréchet distance's preference for pixel
 # samples says little about which codes are better. The comparison that is about the codes uses one
@@ -472,7 +472,7 @@ vc.checks.check_true("every seed: slerp midpoints' mean norm within 10% of the e
                      kind="consistency")
 vc.checks.check_true("every seed: slerp midpoints score a lower Frechet distance than lerp midpoints",
                      np.all(across_seeds("slerp midpoints (VAE)") < across_seeds("lerp midpoints (VAE)")),
-                     kind="evidence", settles=("C8",))
+                     kind="evidence")
 
 
 def smooth_paths(stats):
@@ -937,10 +937,12 @@ fig = vc.plotting.strip(torch.stack(pairs), row_labels=["VAE prior", "nearest tr
 # plain AE's, in every seed: a higher reconstruction score -log p(x|z) on the source digits (nats per
 # image, decoding f(x) for the AE and the posterior mean for the VAE; a Bernoulli score of grey-level
 # pixels, comparable between the models, not a normalised likelihood), and a higher Fréchet distance
-# of its test reconstructions. Which of the two is the cause, the noisy encoder or the KL term? The
-# control of section 2, the same VAE trained with the KL term's weight set to 0, keeps the noisy
-# encoder and drops the KL term. If the KL term is what costs reconstruction, this control
-# reconstructs about as well as the AE, and the same check with it in place of the VAE must fail.
+# of its test reconstructions. A difference counts only beyond the noise: for the score, more than
+# the spread of the AE's own score over seeds; for the Fréchet distance, more than 6, the spread of
+# the real-digits row over splits in notebook 00. The control of section 2, the same VAE trained with
+# the KL term's weight set to 0, must fail the same check if the cost comes with the KL term. (It
+# cannot say whether the KL term costs directly or through the encoder noise it keeps alive: without
+# the term the encoder is free to switch its noise off, and the printed sigma shows whether it does.)
 #
 # What the VAE gets in return, against a fair comparison: the sampler a user of a plain AE would try
 # first, the box of its codes (section 10), not N(0, I) draws that the AE was never asked to fit.
@@ -963,11 +965,16 @@ with torch.no_grad():
 
 # %%
 # NBVAL_CHECK_OUTPUT
+score_noise = max(reconstruction_nll["AE", s] for s in seeds) - min(reconstruction_nll["AE", s] for s in seeds)
+
+
 def ae_reconstructs_better_than(name):
-    vc.checks.check_true("every seed: the plain AE reconstructs source digits better than the VAE "
-                         "(-log p(x|z), and Frechet distance of the test reconstructions)",
-                         all(reconstruction_nll["AE", s] < reconstruction_nll[name, s] for s in seeds)
-                         and np.all(across_seeds("test reconstructions (AE)") < across_seeds(f"test reconstructions ({name})")),
+    vc.checks.check_true("every seed: the plain AE reconstructs source digits better than the VAE, beyond the noise "
+                         "(-log p(x|z) by more than the AE's seed spread; Frechet distance of the test reconstructions "
+                         "by more than 6)",
+                         all(reconstruction_nll[name, s] - reconstruction_nll["AE", s] > score_noise for s in seeds)
+                         and np.all(across_seeds(f"test reconstructions ({name})")
+                                    - across_seeds("test reconstructions (AE)") > 6),
                          kind="evidence", settles=("C10",), control=True)
 
 
@@ -1037,8 +1044,9 @@ print_rows(["test reconstructions (AE)", "test reconstructions (VAE)", "test rec
 #   "fundamental issue" is a missing density, which can be fitted after training. The KL term costs
 #   reconstruction: the plain AE reconstructs held-out digits better, in -log p(x|z) and in the
 #   Fréchet distance of its test reconstructions, while the same VAE trained without the KL term
-#   reconstructs as well as the AE (its encoder's sigma shrinks to almost 0). So the cost is the KL
-#   term's, not the noisy encoder's. And "realistic" overclaims: prior samples miss the VAE's own
+#   reconstructs as well as the AE. That control also switched its encoder noise off (its sigma
+#   shrinks to almost 0), so it shows the cost goes with the KL term, directly or through the noise
+#   the term keeps alive; it does not separate the two. And "realistic" overclaims: prior samples miss the VAE's own
 #   ceiling on every measure.
 # - **"A Gaussian prior is enforced, ensuring a smooth and continuous latent space" (C14):
 #   imprecise.** It is encouraged, not enforced: prior draws land where the aggregate posterior is
@@ -1053,8 +1061,8 @@ print_rows(["test reconstructions (AE)", "test reconstructions (VAE)", "test rec
 #   it does not: the box loses on density and coverage), and its samples are not copies of training
 #   digits. *Why*, measured: most of the gap is the sampler (with the VAE's own decoder, the ex-post
 #   mixture moves every measure most of the way to the decoder's ceiling); the rest of the Fréchet
-#   gap is the decoder (the AE's reconstructions are less grey and score better; section 5 measured
-#   how much the grey haze alone costs). With the same kind of sampler, neither model wins on every
+#   gap is the decoder (the AE's test reconstructions score better; section 5 measured how much the
+#   grey haze of decoder means costs). With the same kind of sampler, neither model wins on every
 #   measure: the AE's mixture has the lower Fréchet distance, the VAE's the higher density.
 #
 # **Where the evidence stops.** One small data set, one architecture, short training and two seeds.

@@ -603,8 +603,8 @@ with vc.checks.negative_control("the AE's own test reconstructions in the noisy 
 # - **the VAE's prior holds its samples back, and so, on the Fréchet distance, does its decoder**: the
 #   same VAE decoder fed from a mixture fitted to its codes beats its prior samples on all three of
 #   Fréchet distance, density and coverage; but even the VAE's test reconstructions (its decoder on
-#   real codes, what a perfect sampler of its codes could reach) have a worse Fréchet distance than the
-#   plain AE's box samples, so no sampler of the VAE's codes would win on that measure.
+#   the codes of real digits) have a worse Fréchet distance than the plain AE's box samples. (They are
+#   a reference, not a ceiling: the VAE's own box samples score a lower Fréchet distance still.)
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -688,14 +688,15 @@ vc.checks.check_true("every seed: the noisy AE's box, mixture-fit and test-recon
 # **Verdict on the samplers.** At this size and training length, the plain AE's box beats the VAE's
 # prior not only on the Fréchet distance but on density and coverage too: its samples are sharper,
 # spread more widely in feature space and cover far more of the reference digits. Neither set is close
-# to real digits: both have a density near the level of uniform noise (which density alone cannot
-# reject on these features) and well below real digits', and both find about as many classes. The
+# to real digits: both have a density well below real digits' (the VAE prior's within the range of
+# uniform noise's, which density alone cannot reject on these features; the box's just above it), and
+# both find about as many classes. The
 # VAE's prior samples are the blurriest set measured and their features are squeezed into a small part
 # of the real digits' spread. On density and coverage the prior is what holds them back: the same
 # decoder fed from a mixture fitted to the VAE's codes beats its prior samples on all three measures,
 # with a density near real digits'. On the Fréchet distance the decoder limits the VAE too: even its
-# test reconstructions (its decoder on real codes: roughly what a perfect sampler of its codes would
-# give) score worse than the plain AE's box samples. So "a VAE can be sampled from its prior" does not
+# test reconstructions (its decoder on the codes of real digits) score worse than the plain AE's box
+# samples. So "a VAE can be sampled from its prior" does not
 # hold up well here, and the measurements do not support "a plain AE cannot be sampled" either, at
 # d = 8: its box samples cover more than half the reference digits (notebook 01 shows how that changes
 # as the dimension grows).
@@ -838,7 +839,7 @@ print(f"test nll: AE {spread(t['nll'] for t in test_terms['AE'].values())}, "
 # %%
 # NBVAL_CHECK_OUTPUT
 vc.checks.check_true("every seed: fixed-scale noise: the codes end more spread out than the plain AE's (R larger)",
-                     all(radius["fixed scale"][s] > radius["AE"][s] for s in seeds), kind="evidence", settles=("C11",))
+                     all(radius["fixed scale"][s] > radius["AE"][s] for s in seeds), kind="evidence")
 vc.checks.check_true("every seed: fixed-scale noise: final noise/R below the R-scaled sqrt(0.05) (the check above "
                      "restated: the fixed scale is the AE's R)",
                      all(fixed_ratio[s][-1] < NOISE_FACTOR ** 0.5 for s in seeds), kind="consistency")
@@ -860,9 +861,10 @@ vc.checks.check_true("every seed: fixed-scale noise: final noise/R below the R-s
 # The homework lists three differences and gets one wrong (C15): "the encoding process remains
 # deterministic, even though noise is added". In training, the noisy encoder draws
 # z̃ ~ q(z|x) = N(f(x), c R² I): a Gaussian encoder whose variance is fixed and shared by every input and
-# coordinate. Two measurements make that concrete. Neither is a discovery: both hold by construction of
-# the noise layer (section 1 checked it). What they settle is how to *name* that construction: the
-# homework calls the encoding deterministic, and the measurements show a random encoding.
+# coordinate. Two measurements make that concrete. Neither is a surprise: both follow from how the
+# noise layer is built (section 1 checked it), which is exactly why the homework's claim is wrong. The
+# first is evidence all the same, on the trained model as the decoder sees it: a deterministic
+# encoder fails it (its negative control). The second is a consistency check.
 #
 # **The encoding is random.** Encode the same 4,000 training digits twice in training mode, as the decoder
 # sees them. If the encoding were deterministic, as the homework says, the two encodings would be equal.
