@@ -798,8 +798,9 @@ if not os.environ.get("NBGRADER_EXECUTION"):
 # Conditional VAEs (decode with a label) and importance-resampled or MCMC-refined codes are further
 # options. "A regularised latent space" is a property of training, not a method: it is what makes 1–3
 # work. How the VAE helps: the KL term pulls every $q(z \mid x)$ toward $\mathcal N(0, I)$, which fixes
-# the codes' location and scale to a known distribution, and training on sampled codes makes the decoder
-# produce sensible images over whole regions, not only at isolated points. It does not guarantee good
+# the codes' location and scale to a known distribution, and the decoder is trained on sampled codes, not
+# only isolated points (notebook 01 finds that a VAE's decoder renders draws far from its codes better
+# than a plain AE's does; why, it does not measure). It does not guarantee good
 # prior samples: the KL term is traded off against reconstruction, so the aggregate distribution of codes
 # does not equal the prior (the average KL equals the information the codes carry about $x$ plus
 # $\mathrm{KL}(q(z) \,\|\, p(z))$), leaving "holes" that decode to blurred or mixed digits, and VAE
@@ -815,8 +816,9 @@ if not os.environ.get("NBGRADER_EXECUTION"):
 #
 # During training we add $\mathcal N(0, 0.05\,R^2 I)$ noise to the encoder's output (Task 4). Will the
 # trained AE be better at generating data when we decode randomly sampled latent points? Answer in 4–8
-# sentences: what structure does the noise impose, why does scaling it by a detached $R$ matter, and
-# what does it still not provide? How would you check your answer by measurement?
+# sentences: what structure does the noise impose, what does scaling it by $R$ do (and what changes when
+# no gradient flows through $R$), and what does it still not provide? How would you check your answer by
+# measurement?
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "q1-qc-answer", "locked": false, "points": 3, "schema_version": 3, "solution": true, "task": false}
 # **Model answer.** Not reliably, and the reason is not that the noise does nothing. The noise does
@@ -824,9 +826,10 @@ if not os.environ.get("NBGRADER_EXECUTION"):
 # ball of radius about $\sqrt{0.05\,D}\,R$ around a code, and codes of different images must be kept
 # apart relative to $R$, so the decoder becomes smooth on the scale of the noise. Scaling by $R$ matters:
 # with noise of a fixed size the encoder can make it negligible by spreading its codes further apart,
-# while $R$-scaled noise keeps the same size relative to the codes whatever their scale. $R$ is
-# detached, so it acts as a scale, not something the encoder can shrink by gradient; the encoder can
-# still move the codes, and $R$ drifts freely during training. What the scheme does not provide is a
+# while $R$-scaled noise keeps the same size relative to the codes whatever their scale. With $R$
+# detached, each gradient step treats the noise's size as fixed, so the encoder still gains by spreading
+# its codes, and $R$ follows them: in notebook 03 the codes inflate most with $R$ detached (more than
+# with a fixed scale), while with the gradient flowing through $R$ they stay smaller than a plain AE's. What the scheme does not provide is a
 # known distribution over codes: nothing pins their location or scale, nothing makes them fill the
 # bounding box, so uniform points still mostly land far from any code, and there is no prior to sample.
 # The noise acts on the code, not the input, so it buys robustness of the decoder to perturbed codes,
@@ -837,8 +840,8 @@ if not os.environ.get("NBGRADER_EXECUTION"):
 #
 # *Marking (3 points):* 1 point for a clear verdict tied to "no known code distribution / box still
 # mostly empty"; 1 point for what the noise does impose (decoder smooth at the noise scale, codes kept
-# apart relative to R); 1 point for why R-scaling with a detached R matters (no escape by inflating the
-# codes) or for a sound measurement plan.
+# apart relative to R); 1 point for what R-scaling does (the noise keeps its size relative to the codes)
+# and what detaching R leaves open (the codes still drift), or for a sound measurement plan.
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "q1-qd-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ## Task 8 · Q1(d): the VAE vs the noisy AE (2 points, graded by hand)
