@@ -323,11 +323,7 @@ print("Frechet distance, copies minus held-out digits, per split: "
 
 # %%
 # NBVAL_CHECK_OUTPUT
-def every_split(name, field):
-    return control_values(name, field)
-
-
-frechet_of = {name: every_split(name, "frechet_distance") for name in CONTROL_SETS}
+frechet_of = {name: control_values(name, "frechet_distance") for name in CONTROL_SETS}
 vc.checks.check_true("every split: Frechet distance real < blurred 3x3 < blurred 5x5 < noise, noise > 10x real",
                      all(r < b3 < b5 < n and n > 10 * r for r, b3, b5, n in zip(
                          frechet_of["real held-out digits"], frechet_of["blurred 3x3"], frechet_of["blurred 5x5"],
@@ -337,8 +333,8 @@ vc.checks.check_true("every split: Frechet distance real < blurred 3x3 < blurred
 def not_digits(name):
     vc.checks.check_true("every split: the set covers < 5% of real digits, with < half their density",
                          all(c < 0.05 and d < 0.5 * real_d for c, d, real_d in zip(
-                             every_split(name, "coverage"), every_split(name, "density"),
-                             every_split("real held-out digits", "density"))), kind="evidence", settles=("C3",),
+                             control_values(name, "coverage"), control_values(name, "density"),
+                             control_values("real held-out digits", "density"))), kind="evidence", settles=("C3",),
                          control=True)
 
 
@@ -355,8 +351,8 @@ def covers_almost_nothing(name):
 
 def faithful(name):
     vc.checks.check_true("every split: the set's mean density is above half the real digits' (digit-like images)",
-                         all(d > 0.5 * r for d, r in zip(every_split(name, "density"),
-                                                         every_split("real held-out digits", "density"))),
+                         all(d > 0.5 * r for d, r in zip(control_values(name, "density"),
+                                                         control_values("real held-out digits", "density"))),
                          kind="evidence", control=True)
 
 
@@ -365,24 +361,24 @@ with vc.checks.negative_control("uniform noise"):
     faithful("uniform noise")
 covers_almost_nothing("one digit, repeated")
 vc.checks.check_true("every split: real held-out digits cover more than 80% of the reference",
-                     all(c > 0.8 for c in every_split("real held-out digits", "coverage")), kind="evidence")
+                     all(c > 0.8 for c in control_values("real held-out digits", "coverage")), kind="evidence")
 with vc.checks.negative_control("real held-out digits"):
     covers_almost_nothing("real held-out digits")
 
 
 def copies_score_zero(name):
     vc.checks.check_true("every split: nearest-neighbour distance is exactly 0",
-                         all(d == 0 for d in every_split(name, "nn_distance")), kind="evidence", control=True)
+                         all(d == 0 for d in control_values(name, "nn_distance")), kind="evidence", control=True)
 
 
 copies_score_zero("training digits (copies)")
 vc.checks.check_true("every split: held-out digits lie on average more than 1 (pixel L2) from their nearest training "
                      "digit",
-                     all(d > 1 for d in every_split("real held-out digits", "nn_distance")), kind="evidence")
+                     all(d > 1 for d in control_values("real held-out digits", "nn_distance")), kind="evidence")
 with vc.checks.negative_control("real held-out digits"):
     copies_score_zero("real held-out digits")
 vc.checks.check_true("every split: uniform noise earns a mean confidence above 0.3 (chance is 0.1)",
-                     all(c > 0.3 for c in every_split("uniform noise", "confidence")), kind="evidence")
+                     all(c > 0.3 for c in control_values("uniform noise", "confidence")), kind="evidence")
 
 # %% [markdown]
 # Read the columns separately. Blurring a little keeps the density of real digits (each blurred
@@ -515,10 +511,10 @@ summary = {
         f"{np.mean(frechet_of[name]):.1f}" for name in ["real held-out digits", "training digits (copies)",
                                                         "blurred 3x3", "uniform noise"]),
     "coverage: real / one digit repeated / noise": " / ".join(
-        f"{np.mean(every_split(name, 'coverage')):.3f}" for name in ["real held-out digits", "one digit, repeated",
+        f"{np.mean(control_values(name, 'coverage')):.3f}" for name in ["real held-out digits", "one digit, repeated",
                                                                       "uniform noise"]),
-    "confidence: real / noise": f"{np.mean(every_split('real held-out digits', 'confidence')):.3f} / "
-    f"{np.mean(every_split('uniform noise', 'confidence')):.3f}",
+    "confidence: real / noise": f"{np.mean(control_values('real held-out digits', 'confidence')):.3f} / "
+    f"{np.mean(control_values('uniform noise', 'confidence')):.3f}",
     "VAE neg_elbo, train / test (nats)": f"{history.final():.1f} / {history.final(split='val'):.1f}",
     "VAE prior samples, Frechet distance": f"{quality[-1].frechet_distance:.1f}",
     "VAE IWAE K=100 Bernoulli score, grey pixels (nats)": f"{log_px[100].mean():.1f}",

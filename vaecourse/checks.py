@@ -6,7 +6,7 @@ the measured value is returned for display in a neighbouring, unchecked cell. A 
 ``FAIL ...`` and raises :class:`AssertionError` with the measured and expected values, so an executed
 notebook (and nbval in lax mode) stops at a broken claim.
 
-**What a check is worth.** Every check takes a ``kind`` (docs/conventions.md, section on checks):
+**What a check is worth.** Every check takes a ``kind`` (docs/conventions.md, section 5):
 
 - ``"evidence"``: a wrong implementation or a wrong claim would make it fail, and its expected value
   is computed independently (a closed form, brute force, another estimator, a control);

@@ -81,9 +81,13 @@ def confidence(images) -> torch.Tensor:
     return _features_and_logits(_images(images))[1].softmax(dim=1).max(dim=1).values
 
 
+def _share_per_class(predictions: torch.Tensor) -> torch.Tensor:
+    return torch.bincount(predictions, minlength=NUM_CLASSES).double() / len(predictions)
+
+
 def class_histogram(images) -> torch.Tensor:
     """Share of ``images`` predicted as each digit class, ``(10,)``, summing to 1."""
-    return torch.bincount(predict(images), minlength=NUM_CLASSES).double() / len(images)
+    return _share_per_class(predict(images))
 
 
 def classes_present(histogram: torch.Tensor, share: float = CLASS_SHARE) -> int:
@@ -252,10 +256,9 @@ def sample_quality(samples: dict, *, reference, real, train_images=None, num_ima
                              "other half of split_held_out")
         features, logits = _features_and_logits(images)
         density, coverage = density_coverage_from_features(reference_features, features, k=k)
-        histogram = torch.bincount(logits.argmax(dim=1), minlength=NUM_CLASSES).double() / len(images)
         nn_distance = nearest_neighbour(images, train)[0].mean().item() if train is not None else math.nan
         rows.append(QualityRow(name, frechet_distance_from_features(features, reference_features), density, coverage,
-                               classes_present(histogram), logits.softmax(dim=1).max(dim=1).values.mean().item(),
+                               classes_present(_share_per_class(logits.argmax(dim=1))), logits.softmax(dim=1).max(dim=1).values.mean().item(),
                                nn_distance))
     return rows
 
