@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Seconds each long test file took in the last measured run (benchmarks/suite.md); notebooks take
 # their benchmark medians from benchmarks/results.md. Only the order of the work units depends on these.
 # A browser unit's figure is its own part: it also runs its widget notebooks (see _run_once).
-LONG_TEST_FILES_S = {"tests/test_grading.py": 340, "tests/test_browser.py": 30, "tests/test_jupyterlab.py": 20}
+LONG_TEST_FILES_S = {"tests/test_grading.py": 145, "tests/test_browser.py": 30, "tests/test_jupyterlab.py": 20}
 UNIT_TEST_FILE_S = 5  # any other test file: seconds at most
 # The browser tests are two work units, on two workers (each starts its own JupyterLab and Chromium):
 # one notebook run in the browser after another would otherwise be the longest unit of the suite.
@@ -57,6 +57,15 @@ def pytest_xdist_make_scheduler(config, log):
     class WorkUnitScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             return work_unit(nodeid)
+
+        def _reschedule(self, node) -> None:
+            # xdist hands a worker its next unit while more than 2 of its tests are pending; a unit of
+            # two long tests (the second browser part: notebooks 08 and 09) then took the next longest
+            # unit with it at the start, and that worker finished 90 s after the other. A worker gets
+            # its next unit when only its last test is pending (it needs one to run that test).
+            if not node.shutting_down and self.workqueue and self._pending_of(self.assigned_work[node]) > 1:
+                return
+            super()._reschedule(node)
 
     return WorkUnitScheduling(config, log)
 
