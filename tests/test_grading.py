@@ -11,7 +11,7 @@ Every assignment in ``ASSIGNMENTS`` is checked for four things:
 3. ``nbgrader validate --invert`` holds on the released notebook (no test passes on the stubs);
 4. a student who solved only the first task earns exactly its tests, and nothing for the written
    answers left as released; the untouched release earns nothing (``q0_warmup``'s battery);
-5. typical wrong answers (``q1_autoencoders``' catalogue, ``WRONG_ANSWER_CATALOGUE``) earn 0 on the test
+5. typical wrong answers (the catalogues of q1 and q2, ``WRONG_ANSWER_CATALOGUE``) earn 0 on the test
    cells they break, and they and q0's wrong answers already fail a visible test.
 
 A new assignment plugs in by being appended to ``ASSIGNMENTS``. (That the solution notebooks are
@@ -28,6 +28,7 @@ import csv
 import difflib
 import html
 import json
+import math
 import os
 import re
 import shlex
@@ -298,7 +299,7 @@ def hostile_submissions(release: nbformat.NotebookNode, source: nbformat.Noteboo
     return submissions
 
 
-# ------------------------------------------------------------------ the catalogue of wrong answers (q1)
+# ------------------------------------------------------------- the catalogues of wrong answers (q1, q2)
 
 
 @dataclass(frozen=True)
@@ -310,12 +311,12 @@ class WrongAnswer:
     fails: tuple[str, ...]  # grade_ids of the test cells it earns 0 on, each failing already in its visible part
 
 
-CATALOGUE_AID = "q1_autoencoders"
-# student id -> answer cell -> the wrong answer in it. Each submission is one notebook with one wrong answer
-# in every answer cell (the tasks are independent, so one submission tests one answer per task); grading the
-# catalogue costs one kernel per submission, not one per wrong answer. A wrong answer of the noise layer
-# that gets the values right earns the values cell's points and 0 on the gradient cell, and conversely.
-WRONG_ANSWER_CATALOGUE: dict[str, dict[str, WrongAnswer]] = {
+# assignment -> student id -> answer cell -> the wrong answer in it. Each submission is one notebook with one
+# wrong answer in every answer cell (the tasks are independent, so one submission tests one answer per task);
+# grading the catalogue costs one kernel per submission, not one per wrong answer. A wrong answer of q1's noise
+# layer that gets the values right earns the values cell's points and 0 on the gradient cell, and conversely.
+# q2's wrong answers to Task 2 compute the reconstruction term themselves: a submission's Task 1 is wrong too.
+WRONG_ANSWER_CATALOGUE: dict[str, dict[str, dict[str, WrongAnswer]]] = {"q1_autoencoders": {
     "q1_wrong_a": {
         "q1-occupancy-impl": WrongAnswer("the spacing keeps each code's zero distance to itself (off by one)", """
 def box_occupancy(codes, points):
@@ -387,7 +388,76 @@ def add_code_noise(z, noise_factor, eps):
     return z + noise_factor ** 0.5 * z.std() * eps
 """, ("q1-noise-tests", "q1-noise-grad-tests")),
     },
-}
+}, "q2_likelihood": {
+    "q2_wrong_a": {
+        "q2-bce-impl": WrongAnswer("the literal formula, log(sigmoid(l)) (log 0 at saturated logits)", """
+def bernoulli_nll(logits, x):
+    p = torch.sigmoid(logits)
+    return -(x * torch.log(p) + (1 - x) * torch.log(1 - p)).sum(dim=-1)
+""", ("q2-bce-tests",)),
+        "q2-elbo-impl": WrongAnswer("NLL - KL: the KL's sign flipped", """
+def negative_elbo(x, mu, logvar, eps, decoder):
+    z = mu + torch.exp(0.5 * logvar) * eps
+    nll = torch.nn.functional.binary_cross_entropy_with_logits(decoder(z), x, reduction="none").sum(dim=-1)
+    return nll - 0.5 * (torch.exp(logvar) + mu**2 - 1 - logvar).sum(dim=-1)
+""", ("q2-elbo-tests",)),
+        "q2-iw-impl": WrongAnswer("log(mean(exp(log_w))) without the max shift (underflows to log 0)", """
+def importance_weighted_bound(log_w):
+    return torch.log(torch.exp(log_w).mean(dim=-1))
+""", ("q2-iw-tests",)),
+        "q2-lg-impl": WrongAnswer("the identity used as its own answer: log p(x) - KL(q || p(z|x)) from the model", """
+def linear_gaussian_elbo(x, w, b, s, q_mean, q_var):
+    from vaecourse.linear_gaussian import LinearGaussian
+    model = LinearGaussian(torch.tensor([[w]], dtype=x.dtype), torch.tensor([b], dtype=x.dtype), s)
+    return model.log_marginal(x[:, None]) - model.kl_to_posterior(x[:, None], q_mean[:, None], q_var[:, None, None])
+""", ("q2-lg-tests",)),
+    },
+    "q2_wrong_b": {
+        "q2-bce-impl": WrongAnswer("the mean over pixels instead of the sum", """
+def bernoulli_nll(logits, x):
+    return (torch.clamp(logits, min=0) - logits * x + torch.log1p(torch.exp(-logits.abs()))).mean(dim=-1)
+""", ("q2-bce-tests",)),
+        "q2-elbo-impl": WrongAnswer("the variance for the standard deviation: z = mu + exp(logvar) * eps", """
+def negative_elbo(x, mu, logvar, eps, decoder):
+    z = mu + torch.exp(logvar) * eps
+    nll = torch.nn.functional.binary_cross_entropy_with_logits(decoder(z), x, reduction="none").sum(dim=-1)
+    return nll + 0.5 * (torch.exp(logvar) + mu**2 - 1 - logvar).sum(dim=-1)
+""", ("q2-elbo-tests",)),
+        "q2-iw-impl": WrongAnswer("+ log K instead of - log K", """
+def importance_weighted_bound(log_w):
+    m = log_w.max(dim=-1, keepdim=True).values
+    return (m + torch.log(torch.exp(log_w - m).sum(dim=-1, keepdim=True))).squeeze(-1) + math.log(log_w.shape[-1])
+""", ("q2-iw-tests", "q2-iw-toy-tests")),
+        "q2-lg-impl": WrongAnswer("the noise's standard deviation s used as its variance", """
+def linear_gaussian_elbo(x, w, b, s, q_mean, q_var):
+    expected = -0.5 * math.log(2 * math.pi * s) - ((x - w * q_mean - b) ** 2 + w**2 * q_var) / (2 * s)
+    return expected - 0.5 * (q_var + q_mean**2 - 1 - torch.log(q_var))
+""", ("q2-lg-tests",)),
+    },
+    "q2_wrong_c": {
+        "q2-bce-impl": WrongAnswer("softplus written as log(1 + exp(l)) (overflows at large logits)", """
+def bernoulli_nll(logits, x):
+    return (torch.log(1 + torch.exp(logits)) - logits * x).sum(dim=-1)
+""", ("q2-bce-tests",)),
+        "q2-elbo-impl": WrongAnswer("the KL averaged over the latent dimensions instead of summed", """
+def negative_elbo(x, mu, logvar, eps, decoder):
+    z = mu + torch.exp(0.5 * logvar) * eps
+    nll = torch.nn.functional.binary_cross_entropy_with_logits(decoder(z), x, reduction="none").sum(dim=-1)
+    return nll + 0.5 * (torch.exp(logvar) + mu**2 - 1 - logvar).mean(dim=-1)
+""", ("q2-elbo-tests",)),
+        "q2-iw-impl": WrongAnswer("the log of the summed weights (log K missing)", """
+def importance_weighted_bound(log_w):
+    m = log_w.max(dim=-1, keepdim=True).values
+    return (m + torch.log(torch.exp(log_w - m).sum(dim=-1, keepdim=True))).squeeze(-1)
+""", ("q2-iw-tests", "q2-iw-toy-tests")),
+        "q2-lg-impl": WrongAnswer("the w^2 v term of E_q[(x - w z - b)^2] left out", """
+def linear_gaussian_elbo(x, w, b, s, q_mean, q_var):
+    expected = -0.5 * math.log(2 * math.pi * s**2) - (x - w * q_mean - b) ** 2 / (2 * s**2)
+    return expected - 0.5 * (q_var + q_mean**2 - 1 - torch.log(q_var))
+""", ("q2-lg-tests",)),
+    },
+}}
+CATALOGUE_STUDENTS = [(aid, student) for aid, catalogue in WRONG_ANSWER_CATALOGUE.items() for student in catalogue]
 # Wrong answers of the battery (q0) that must fail a visible test too: (answer cell, code, test cell).
 VISIBLY_WRONG_Q0 = {"variance for the standard deviation": ("q0-reparam-impl", WRONG_REPARAM, "q0-reparam-tests"),
                     "KL without its -1": ("q0-kl-impl", WRONG_KL, "q0-kl-tests")}
@@ -406,12 +476,12 @@ def with_answers(notebook: nbformat.NotebookNode, answers: dict[str, str]) -> nb
     return edited
 
 
-def catalogue_submissions(release: nbformat.NotebookNode,
+def catalogue_submissions(aid: str, release: nbformat.NotebookNode,
                           source: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
     """student id -> the model answers with every answer cell replaced by that submission's wrong answer."""
     solved = paste_solutions(release, source)
     return {student: with_answers(solved, {gid: answer.code.lstrip() for gid, answer in answers.items()})
-            for student, answers in WRONG_ANSWER_CATALOGUE.items()}
+            for student, answers in WRONG_ANSWER_CATALOGUE[aid].items()}
 
 
 @dataclass
@@ -473,7 +543,7 @@ def _write_submission(root: Path, student: str, aid: str, notebook) -> None:
 # both), so each export must list every student for each of its assignments.
 COURSE_GROUPS = ([HOSTILE_AID], [aid for aid in ASSIGNMENTS if aid != HOSTILE_AID])
 EVERYONE = sorted(set(HOSTILE_CASES) | {STUDENT_SOLVED, STUDENT_UNTOUCHED, STUDENT_PARTIAL}
-                  | set(WRONG_ANSWER_CATALOGUE))
+                  | {student for _, student in CATALOGUE_STUDENTS})
 
 
 def _grade_group(root: Path, aids: list[str]) -> dict:
@@ -503,8 +573,8 @@ def _grade_group(root: Path, aids: list[str]) -> dict:
             # whose written answers are all left as released (test_unanswered_written_answers_earn_nothing).
             submissions = {STUDENT_SOLVED: paste_solutions(release_nb, source_nb),
                            STUDENT_PARTIAL: paste_first_task(release_nb, source_nb)}
-            if aid == CATALOGUE_AID:  # typical wrong answers, one per task in each submission
-                submissions.update(catalogue_submissions(release_nb, source_nb))
+            if aid in WRONG_ANSWER_CATALOGUE:  # typical wrong answers, one per task in each submission
+                submissions.update(catalogue_submissions(aid, release_nb, source_nb))
         for student, notebook in submissions.items():
             _write_submission(root, student, aid, notebook)
         students[aid] = sorted(submissions)
@@ -829,17 +899,18 @@ def _after_second_answer(release: nbformat.NotebookNode, test_cell) -> bool:
     raise AssertionError("test cell not in the release")
 
 
-# ------------------------------------------------------------------ the catalogue of wrong answers (q1)
+# ------------------------------------------------------------- the catalogues of wrong answers (q1, q2)
 
 
-def test_catalogue_fails_every_test_cell_twice() -> None:
-    """Each test cell of the catalogue's assignment has at least two typical wrong answers that must earn 0 on it."""
-    solution = nbformat.read(REPO / "solutions" / CATALOGUE_AID / f"{CATALOGUE_AID}.ipynb", as_version=4)
+@pytest.mark.parametrize("aid", list(WRONG_ANSWER_CATALOGUE))
+def test_catalogue_fails_every_test_cell_twice(aid: str) -> None:
+    """Each test cell of an assignment with a catalogue has at least two typical wrong answers that must earn 0 on it."""
+    solution = nbformat.read(REPO / "solutions" / aid / f"{aid}.ipynb", as_version=4)
     tests = [c.metadata.nbgrader["grade_id"] for c in solution.cells if is_test_cell(c)]
     answers = [c.metadata.nbgrader["grade_id"] for c in solution.cells
                if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")]
     failing = {gid: [] for gid in tests}
-    for student, wrong in WRONG_ANSWER_CATALOGUE.items():
+    for student, wrong in WRONG_ANSWER_CATALOGUE[aid].items():
         assert sorted(wrong) == sorted(answers), f"{student} must hold one wrong answer in every answer cell {answers}"
         for answer in wrong.values():
             for gid in answer.fails:
@@ -848,19 +919,19 @@ def test_catalogue_fails_every_test_cell_twice() -> None:
     assert not thin, f"test cells with fewer than two catalogued wrong answers: {thin}"
 
 
-@pytest.mark.parametrize("student", list(WRONG_ANSWER_CATALOGUE))
-def test_catalogue_wrong_answers_earn_nothing_on_their_tasks(course: Course, student: str) -> None:
+@pytest.mark.parametrize("aid, student", CATALOGUE_STUDENTS)
+def test_catalogue_wrong_answers_earn_nothing_on_their_tasks(course: Course, aid: str, student: str) -> None:
     """A catalogued wrong answer earns 0 on the test cells it targets, unflagged; the other cells keep their points."""
-    scores = course.scores[(CATALOGUE_AID, student)]
-    failing = {gid: answer.mistake for answer in WRONG_ANSWER_CATALOGUE[student].values() for gid in answer.fails}
+    scores = course.scores[(aid, student)]
+    failing = {gid: answer.mistake for answer in WRONG_ANSWER_CATALOGUE[aid][student].values() for gid in answer.fails}
     tests = {gid: s for gid, s in scores.items() if s.cell_type == "code"}
     assert set(failing) <= set(tests), f"{student}: unknown test cells {sorted(set(failing) - set(tests))}"
     expected = {gid: 0.0 if gid in failing else s.max_score for gid, s in tests.items()}
     got = {gid: s.auto_score for gid, s in tests.items()}
     assert got == expected, (f"{student} scored {got}, expected {expected} (0 for {failing}):\n"
-                             + _autograded_errors(course, CATALOGUE_AID, student))
+                             + _autograded_errors(course, aid, student))
     flagged = [gid for gid, s in tests.items() if s.needs_manual_grade]
-    assert not flagged, f"{student}: honest wrong answers were flagged: {course.comments[(CATALOGUE_AID, student)]}"
+    assert not flagged, f"{student}: honest wrong answers were flagged: {course.comments[(aid, student)]}"
 
 
 def _visible_tests(aid: str) -> dict[str, str]:
@@ -881,15 +952,16 @@ def _run_visible_test(aid: str, answers: dict[str, str], test_id: str) -> None:
     solution = nbformat.read(REPO / "solutions" / aid / f"{aid}.ipynb", as_version=4)
     model = {c.metadata.nbgrader["grade_id"]: c.source for c in solution.cells
              if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")}
-    namespace = {"torch": torch, "vc": vc, "__name__": "__visible_test__"}
+    namespace = {"math": math, "torch": torch, "F": torch.nn.functional, "vc": vc, "__name__": "__visible_test__"}
     for grade_id, source in {**model, **answers}.items():
         exec(compile(source, f"<{grade_id}>", "exec"), namespace)
     exec(compile(_visible_tests(aid)[test_id], f"<{test_id}>", "exec"), namespace)
 
 
 VISIBLY_WRONG = {
-    **{f"{CATALOGUE_AID}: {answer.mistake} ({test_id})": (CATALOGUE_AID, answer_id, answer.code, test_id)
-       for wrong in WRONG_ANSWER_CATALOGUE.values() for answer_id, answer in wrong.items() for test_id in answer.fails},
+    **{f"{aid}: {answer.mistake} ({test_id})": (aid, answer_id, answer.code, test_id)
+       for aid, catalogue in WRONG_ANSWER_CATALOGUE.items() for wrong in catalogue.values()
+       for answer_id, answer in wrong.items() for test_id in answer.fails},
     **{f"{HOSTILE_AID}: {mistake} ({test_id})": (HOSTILE_AID, answer_id, code, test_id)
        for mistake, (answer_id, code, test_id) in VISIBLY_WRONG_Q0.items()},
 }
@@ -897,7 +969,7 @@ VISIBLY_WRONG = {
 
 @pytest.mark.parametrize("case", list(VISIBLY_WRONG))
 def test_wrong_answer_fails_a_visible_test(case: str) -> None:
-    """Each catalogued wrong answer (q1) and the battery's wrong answers (q0) already fail the test cell the student sees."""
+    """Each catalogued wrong answer (q1, q2) and the battery's wrong answers (q0) already fail the test cell the student sees."""
     aid, answer_id, code, test_id = VISIBLY_WRONG[case]
     with pytest.raises(AssertionError) as failure:
         _run_visible_test(aid, {answer_id: code}, test_id)
@@ -905,7 +977,7 @@ def test_wrong_answer_fails_a_visible_test(case: str) -> None:
     assert all(word in message for word in ("expected", "got", "Hint:")), f"{case}: the failure does not teach: {message}"
 
 
-@pytest.mark.parametrize("aid, test_id", [(aid, test_id) for aid in (HOSTILE_AID, CATALOGUE_AID)
+@pytest.mark.parametrize("aid, test_id", [(aid, test_id) for aid in (HOSTILE_AID, *WRONG_ANSWER_CATALOGUE)
                                           for test_id in _visible_tests(aid)])
 def test_model_answers_pass_the_visible_tests_in_process(aid: str, test_id: str) -> None:
     """The control of test_wrong_answer_fails_a_visible_test: the same run with the model answers passes."""
