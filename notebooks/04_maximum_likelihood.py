@@ -100,7 +100,7 @@ loglik_full = Bernoulli(logits=probe_logits).log_prob(xb_train).sum()
 # %%
 # NBVAL_CHECK_OUTPUT
 vc.checks.check_close("log-likelihood from counts == sum over all pixels of all images",
-                      bernoulli_loglik_counts(probe_logits), loglik_full, rtol=1e-10, atol=0)
+                      bernoulli_loglik_counts(probe_logits), loglik_full, rtol=1e-10, atol=0, kind="identity")
 
 # %% [markdown]
 # Gradient ascent: Adam on the logits $\eta_j$ ($\theta_j = \sigma(\eta_j)$), maximising the average
@@ -134,9 +134,9 @@ interior = (counts > 0) & (counts < num_train)
 # NBVAL_CHECK_OUTPUT
 print(f"pixels with an interior maximum: {int(interior.sum())}, on the boundary: {int((~interior).sum())}")
 vc.checks.check_close("Bernoulli: gradient ascent == k/n (interior pixels)",
-                      theta_gd[interior], theta_closed[interior], rtol=0, atol=1e-3)
+                      theta_gd[interior], theta_closed[interior], rtol=0, atol=1e-3, kind="evidence")
 vc.checks.check_true("Bernoulli: boundary pixels within 0.01 of their MLE (0 or 1)",
-                     (theta_gd[~interior] - theta_closed[~interior]).abs().max() < 0.01)
+                     (theta_gd[~interior] - theta_closed[~interior]).abs().max() < 0.01, kind="evidence")
 
 # %%
 bernoulli_gap = (theta_gd[interior] - theta_closed[interior]).abs().max().item()
@@ -180,7 +180,8 @@ pi_gd = torch.softmax(grey_logits.detach(), dim=0)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-vc.checks.check_close("categorical: gradient ascent == bin frequencies", pi_gd, pi_closed, rtol=0, atol=1e-4)
+vc.checks.check_close("categorical: gradient ascent == bin frequencies", pi_gd, pi_closed, rtol=0, atol=1e-4,
+                      kind="evidence")
 
 # %%
 print("grey level bin      " + " ".join(f"{k:>7d}" for k in range(NUM_GREY_LEVELS)))
@@ -197,7 +198,8 @@ print("gradient ascent     " + " ".join(f"{p:7.4f}" for p in pi_gd.tolist()))
 #
 # Note: $p_\theta(s_i)$ is a *density* here, not a probability. With a narrow Gaussian it exceeds 1 and
 # the log-likelihood is positive (the homework's "the probability assigned to each data point" is
-# only right for discrete data). We check that the average log-density at the MLE is above 0.
+# only right for discrete data). We check that the average log-density at the MLE is above 0; the
+# same check on the Bernoulli model of section 1, whose values are probabilities, must fail.
 
 # %%
 ink = x_train.flatten(1).mean(dim=1).double()  # (4000,)
@@ -215,10 +217,20 @@ loglik_closed_gauss = gaussian_avg_loglik(mu_closed, 0.5 * var_closed.log()).ite
 
 # %%
 # NBVAL_CHECK_OUTPUT
-vc.checks.check_close("Gaussian: gradient-ascent mean == sample mean", mu_gd.detach(), mu_closed, rtol=1e-3, atol=0)
+vc.checks.check_close("Gaussian: gradient-ascent mean == sample mean", mu_gd.detach(), mu_closed, rtol=1e-3, atol=0,
+                      kind="evidence")
 vc.checks.check_close("Gaussian: gradient-ascent variance == (1/n) sum (s - mean)^2",
-                      (2 * log_sigma_gd.detach()).exp(), var_closed, rtol=1e-3, atol=0)
-vc.checks.check_true("a density: average log-likelihood at the MLE is above 0 nats", loglik_closed_gauss > 0)
+                      (2 * log_sigma_gd.detach()).exp(), var_closed, rtol=1e-3, atol=0, kind="evidence")
+
+
+def check_above_zero(avg_loglik):
+    vc.checks.check_true("a density: average log-likelihood at the MLE is above 0 nats", avg_loglik > 0,
+                         kind="evidence", settles=("C20",), control=True)
+
+
+check_above_zero(loglik_closed_gauss)
+with vc.checks.negative_control("the Bernoulli model of section 1 (probabilities, not densities)"):
+    check_above_zero(loglik_closed_bern / num_train)
 
 # %%
 print(f"mu: closed {mu_closed.item():.5f}, gradient ascent {mu_gd.item():.5f}; "
@@ -234,7 +246,8 @@ print(f"average log-density per image at the MLE: {loglik_closed_gauss:.3f} nats
 # factor is exactly 0 on unseen digits. A typical digit's log-likelihood under such a model is some
 # hundreds of nats below zero, while the smallest positive float32 number is about $e^{-103}$. So we
 # expect the float32 product to be **exactly 0.0** for at least half of the 1,000 test digits, and
-# the float32 sum of logs to be finite for all of them.
+# the float32 sum of logs to be finite for all of them. The same check on the same products taken in
+# float64 must fail (its negative control): the zero is float32's range, not the digits.
 
 # %%
 theta_smooth = ((counts + 1) / (num_train + 2)).float()  # (784,), in (0, 1)
@@ -245,9 +258,17 @@ num_zero_f32 = int((product_f32 == 0.0).sum())
 
 # %%
 # NBVAL_CHECK_OUTPUT
-vc.checks.check_true("float32 product of 784 pixel probabilities is exactly 0.0 for at least half of the test digits",
-                     num_zero_f32 >= len(product_f32) / 2)
-vc.checks.check_true("float32 sum of logs is finite for every test digit", torch.isfinite(sum_logs_f32).all())
+def check_underflow(products):
+    vc.checks.check_true("product of 784 pixel probabilities is exactly 0.0 for at least half of the test digits",
+                         int((products == 0.0).sum()) >= len(products) / 2, kind="evidence", settles=("C19",),
+                         control=True)
+
+
+check_underflow(product_f32)
+with vc.checks.negative_control("the same products in float64"):
+    check_underflow(factors.double().prod(dim=1))
+vc.checks.check_true("float32 sum of logs is finite for every test digit", torch.isfinite(sum_logs_f32).all(),
+                     kind="evidence", settles=("C19",))
 
 # %%
 print(f"test digits whose float32 product is exactly 0.0: {num_zero_f32} of {len(product_f32)}")
@@ -271,12 +292,14 @@ first_zero = int((running == 0).nonzero()[0]) + 1 if (running == 0).any() else N
 
 # %%
 # NBVAL_CHECK_OUTPUT
-vc.checks.check_true("float64 product is positive for every single test digit", (product_f64 > 0).all())
+vc.checks.check_true("float64 product is positive for every single test digit", (product_f64 > 0).all(),
+                     kind="evidence")
 vc.checks.check_close("float64: log(product) == sum of logs, per digit", product_f64.log(), sum_logs_f64,
-                      rtol=1e-10, atol=0)
+                      rtol=1e-10, atol=0, kind="identity")
 vc.checks.check_true("float64 likelihood of the whole test set (product over digits) is exactly 0.0",
-                     running[-1] == 0.0)
-vc.checks.check_true("its sum of logs is finite", torch.isfinite(sum_logs_f64.sum()))
+                     running[-1] == 0.0, kind="evidence", settles=("C19",))
+vc.checks.check_true("its sum of logs is finite", torch.isfinite(sum_logs_f64.sum()), kind="evidence",
+                     settles=("C19",))
 
 # %%
 print(f"the float64 running product hits 0.0 after {first_zero} test digits; "
@@ -302,7 +325,7 @@ nearest = int((grid - pixel.mean()).abs().argmin())
 # NBVAL_CHECK_OUTPUT
 print(f"grid index: argmax likelihood {argmax_lik}, argmax log-likelihood {argmax_loglik}, nearest k/n {nearest}")
 vc.checks.check_true("argmax of the likelihood == argmax of the log-likelihood == grid point nearest k/n",
-                     argmax_lik == argmax_loglik == nearest)
+                     argmax_lik == argmax_loglik == nearest, kind="evidence", settles=("C19",))
 
 # %% [markdown]
 # ## 5. Maximum likelihood = minimum KL = minimum cross-entropy
@@ -324,6 +347,11 @@ vc.checks.check_true("argmax of the likelihood == argmax of the log-likelihood =
 #   the same constant $H(\hat p)$ at every grid point (1e-10);
 # - minimising each of the three by gradient descent from the same start gives the same model,
 #   $\hat p$ itself (1e-4 in probability, as in section 2).
+#
+# The homework's route, "when $y_i = 1$ for observed data points", reads as a cross-entropy with a
+# one-hot target. As a negative control, the grid check runs once more with the cross-entropy to the
+# one-hot target of the more frequent outcome; its minimiser is the edge of the grid, not the data's
+# frequency, so the check must fail.
 
 # %%
 pick = torch.randperm(grey_bins.numel(), generator=torch.Generator().manual_seed(2))[:10_000]
@@ -350,9 +378,10 @@ nll_random = torch.stack([avg_nll(q) for q in random_logits])
 # %%
 # NBVAL_CHECK_OUTPUT
 vc.checks.check_close("average NLL of the data == cross-entropy H(p_data, q), 5 random q",
-                      nll_random, cross_entropy(random_logits), rtol=0, atol=1e-10)
+                      nll_random, cross_entropy(random_logits), rtol=0, atol=1e-10, kind="identity")
 vc.checks.check_close("H(p_data, q) == H(p_data) + KL(p_data || q), 5 random q",
-                      cross_entropy(random_logits), entropy_data + kl_from_data(random_logits), rtol=0, atol=1e-10)
+                      cross_entropy(random_logits), entropy_data + kl_from_data(random_logits), rtol=0, atol=1e-10,
+                      kind="identity")
 
 # %%
 is_ink = (data_bins > 0).double()  # a two-outcome view of the same data
@@ -368,11 +397,21 @@ nearest_ink = int((t_grid - is_ink.mean()).abs().argmin())
 # %%
 # NBVAL_CHECK_OUTPUT
 print(f"grid argmin: NLL {argmins[0]}, cross-entropy {argmins[1]}, KL {argmins[2]}; nearest data frequency {nearest_ink}")
-vc.checks.check_true("the three objectives have the same argmin on the grid, the point nearest the data frequency",
-                     argmins[0] == argmins[1] == argmins[2] == nearest_ink)
+def check_same_argmin(cross_entropy_grid):
+    argmin_ce = int(cross_entropy_grid.argmin())
+    vc.checks.check_true("the three objectives have the same argmin on the grid, the point nearest the data frequency",
+                         argmins[0] == argmin_ce == argmins[2] == nearest_ink, kind="evidence", settles=("C23",),
+                         control=True)
+
+
+check_same_argmin(ce_grid)
+majority = int(p_ink.argmax())  # the outcome a one-hot "y = 1" would pick
+with vc.checks.negative_control("the cross-entropy to the one-hot target of the more frequent outcome"):
+    check_same_argmin(-grid_logits[:, majority])
 vc.checks.check_close("cross-entropy - KL == H(p_data) at every grid point", ce_grid - kl_grid,
-                      Categorical(probs=p_ink).entropy(), rtol=0, atol=1e-10)
-vc.checks.check_close("average NLL == cross-entropy at every grid point", nll_grid, ce_grid, rtol=0, atol=1e-10)
+                      Categorical(probs=p_ink).entropy(), rtol=0, atol=1e-10, kind="identity")
+vc.checks.check_close("average NLL == cross-entropy at every grid point", nll_grid, ce_grid, rtol=0, atol=1e-10,
+                      kind="identity")
 
 # %%
 fitted = {}
@@ -384,7 +423,8 @@ for name, objective in [("avg NLL", avg_nll), ("cross-entropy", cross_entropy), 
 # %%
 # NBVAL_CHECK_OUTPUT
 for name, q in fitted.items():
-    vc.checks.check_close(f"minimising {name} by gradient descent gives q == p_data", q, p_data, rtol=0, atol=1e-4)
+    vc.checks.check_close(f"minimising {name} by gradient descent gives q == p_data", q, p_data, rtol=0, atol=1e-4,
+                          kind="evidence", settles=("C23",))
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 3))
@@ -420,17 +460,89 @@ nll_one_hot = -(F.one_hot(labels_test, 10) * log_softmax_manual).sum(dim=1).mean
 # %%
 # NBVAL_CHECK_OUTPUT
 vc.checks.check_close("F.cross_entropy == -Categorical(logits).log_prob(labels).mean()", ce_torch, nll_categorical,
-                      rtol=0, atol=1e-10)
-vc.checks.check_close("F.cross_entropy == manual log-softmax NLL", ce_torch, nll_manual, rtol=0, atol=1e-10)
+                      rtol=0, atol=1e-10, kind="identity")
+vc.checks.check_close("F.cross_entropy == manual log-softmax NLL", ce_torch, nll_manual, rtol=0, atol=1e-10,
+                      kind="identity")
 vc.checks.check_close("F.cross_entropy == -sum_k y_k log y_hat_k with one-hot y", ce_torch, nll_one_hot,
-                      rtol=0, atol=1e-10)
+                      rtol=0, atol=1e-10, kind="evidence", settles=("C22",))
 
 # %%
 print(f"cross-entropy of the random classifier on the test digits: {ce_torch.item():.4f} nats "
       f"(log 10 = {math.log(10):.4f} for a uniform guess)")
 
 # %% [markdown]
-# ## 7. Common mistakes
+# ## 7. Maximum likelihood can have no maximum
+#
+# The homework says maximising $\sum_i \log p_\theta(x_i)$ "ensures that the model accurately captures
+# the underlying data distribution". Section 5 showed what it does: it minimises
+# $\mathrm{KL}(\hat p\,\|\,p_\theta)$ *within the model family*. For densities that can go further
+# wrong: a family can contain densities whose likelihood grows without bound while they describe the
+# data no better. Take the ink values of section 3 and a two-component Gaussian mixture: the
+# single-Gaussian MLE with weight $1 - 1/n$, and a second component of weight $1/n$ centred **on one
+# data point** with standard deviation $\sigma$. The spike adds $(1/n)/(\sigma\sqrt{2\pi})$ to the
+# density at that point; once that outweighs the broad component's density there (below a
+# $\sigma^*$ computed below from the fit, before the run), the log-likelihood should grow like
+# $-\log\sigma$ as $\sigma \to 0$, past the single Gaussian's, with no maximum. We predict it rises
+# at every step below $\sigma^*$, down to $10^{-300}$, and ends above the single Gaussian's by more
+# than 600 nats ($-\log 10^{-300} \approx 691$, less about 10 for the weight $1/n$ and the constant).
+# Above $\sigma^*$ the spike is negligible and the curve may wobble. As a negative
+# control the second component sits 1.0 below the smallest data value, on no data point: there the
+# log-likelihood must fall as $\sigma$ shrinks, so the same check must fail. (float64; each density
+# in log space, so no $\sigma$ underflows.)
+
+# %%
+sigmas = [1e-2, 1e-4, 1e-8, 1e-16, 1e-32, 1e-64, 1e-128, 1e-300]
+weights_mix = torch.tensor([1 - 1 / len(ink), 1 / len(ink)], dtype=torch.float64)
+
+
+def log_normal(x, centre, sigma):
+    """log N(x; centre, sigma^2) with ((x - centre) / sigma)^2, not / sigma^2: sigma^2 = 1e-600 would be 0."""
+    return -0.5 * ((x - centre) / sigma) ** 2 - math.log(sigma) - 0.5 * math.log(2 * math.pi)
+
+
+def mixture_loglik(centre, sigma):
+    """Total log-likelihood of the ink values under (1 - 1/n) N(mu, var) + (1/n) N(centre, sigma^2)."""
+    log_components = torch.stack([Normal(mu_closed, var_closed.sqrt()).log_prob(ink),
+                                  log_normal(ink, centre, sigma)], dim=1)
+    return torch.logsumexp(log_components + weights_mix.log(), dim=1).sum().item()
+
+
+single_loglik = Normal(mu_closed, var_closed.sqrt()).log_prob(ink).sum().item()
+# the spike's density (1/n) / (sigma sqrt(2 pi)) equals the broad component's at the point when sigma = sigma_star
+broad_at_point = (weights_mix[0] * Normal(mu_closed, var_closed.sqrt()).log_prob(ink[0]).exp()).item()
+sigma_star = (1 / len(ink)) / (math.sqrt(2 * math.pi) * broad_at_point)
+on_a_point = [mixture_loglik(ink[0].item(), sigma) for sigma in sigmas]
+off_the_data = [mixture_loglik(ink.min().item() - 1.0, sigma) for sigma in sigmas]
+below_star = [i for i, sigma in enumerate(sigmas) if sigma < sigma_star]
+print(f"single Gaussian MLE: total log-likelihood {single_loglik:.1f} nats; sigma* = {sigma_star:.1e}")
+print(f"{'sigma':>8s} {'component on a data point':>26s} {'component on no data point':>28s}")
+for sigma, on, off in zip(sigmas, on_a_point, off_the_data):
+    print(f"{sigma:8.0e} {on:26.1f} {off:28.1f}")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+def check_unbounded(logliks):
+    steps = [logliks[i] for i in below_star]
+    vc.checks.check_true("below sigma*, the mixture's log-likelihood rises at every step as sigma shrinks to 1e-300, "
+                         "ending 600+ nats above the single Gaussian's MLE",
+                         len(steps) >= 5 and all(b > a for a, b in zip(steps, steps[1:]))
+                         and steps[-1] > single_loglik + 600, kind="evidence", settles=("C21",), control=True)
+
+
+check_unbounded(on_a_point)
+with vc.checks.negative_control("the second component on no data point"):
+    check_unbounded(off_the_data)
+
+# %% [markdown]
+# The likelihood has no maximum over this family: any "maximum-likelihood mixture" is a choice of
+# where to stop. The density that wins is useless as a model of ink: it puts a spike of mass $1/n$
+# on one training value and predicts nothing about new digits there. Practical fits avoid the
+# singularity by a floor on $\sigma$, a prior, or by starting EM away from it (Bishop 2006, section
+# 9.2.1). Maximum likelihood gives the KL-closest member of a family when one exists; whether that
+# member "captures the data distribution" depends on the family, and on where the optimisation stops.
+
+# %% [markdown]
+# ## 8. Common mistakes
 #
 # > **Common mistakes in the homework's answers to Q2(a) and Q2(b)**
 # >
@@ -462,7 +574,9 @@ print(f"cross-entropy of the random classifier on the test digits: {ce_torch.ite
 # > - *"Maximising the log-likelihood ensures that the model accurately captures the data
 # >   distribution."* It minimises the KL divergence from the data's empirical distribution *within
 # >   the model family*. A per-pixel Bernoulli model is the maximum-likelihood fit of its family
-# >   (section 1) and still a poor model of digits (its pixels are independent).
+# >   (section 1) and still a poor model of digits (its pixels are independent). For densities the
+# >   maximum need not exist: a mixture component shrinking onto one data point raises the
+# >   likelihood without bound (section 7).
 #
 # ## Summary
 #
@@ -482,6 +596,7 @@ summary = {
     "max |H(p, q) - H(p) - KL(p || q)|": f"{(cross_entropy(random_logits) - entropy_data - kl_from_data(random_logits)).abs().max().item():.1e}",
     "grid argmin NLL / CE / KL": " / ".join(str(a) for a in argmins),
     "|F.cross_entropy - categorical NLL|": f"{(ce_torch - nll_categorical).abs().item():.1e}",
+    "mixture log-lik at sigma 1e-300 - single Gaussian's": f"{on_a_point[-1] - single_loglik:.1f} nats",
 }
 for key, value in summary.items():
     print(f"{key:<48} {value}")
@@ -501,9 +616,9 @@ for key, value in summary.items():
 #    multiply pairs). Can any order avoid the zero? Why not?
 # 2. Replace the Laplace smoothing $(k+1)/(n+2)$ by the plain MLE $k/n$. What happens to the
 #    log-likelihood of test digits, and why (look at the boundary pixels of section 1)?
-# 3. In section 3, fit a two-component Gaussian mixture and shrink one component's $\sigma$ onto a
-#    single data point. What happens to the log-likelihood as $\sigma \to 0$? What does that say about
-#    "maximum likelihood captures the data distribution"?
+# 3. In section 7, put a floor on $\sigma$ (say $10^{-3}$) and fit the two-component mixture by gradient
+#    ascent from several starts. Does any start still end on a single data point? What does the floor
+#    cost on a held-out half of the ink values?
 # 4. In section 5, minimise the *reverse* divergence $\mathrm{KL}(q\,\|\,\hat p)$ instead. Same
 #    minimiser for a categorical? Why does the direction matter once the model family cannot contain
 #    $\hat p$ (notebook 05)?
