@@ -32,8 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 CLAIMS_FILE = ROOT / "docs/homework_claims.yaml"
 LEDGER_FILE = ROOT / "docs/claims.md"
 NOTEBOOK_GLOB = "notebooks/*.ipynb"
-# The claims the course must settle by now: question 1 (C1-C18) and question 2 up to the ELBO (C19-C30).
-REQUIRED_SETTLED = tuple(f"C{n}" for n in range(1, 31))
+# The claims the course must settle by now: question 1 (C1-C18) and question 2 (C19-C38) but C31 (the
+# rate-distortion reading, measured across beta in notebook 08) and C38 (active units across beta).
+REQUIRED_SETTLED = tuple(f"C{n}" for n in range(1, 38) if n != 31)
 
 CHECK_LINE = re.compile(
     r"^(?P<verdict>PASS|FAIL)  (?P<claim>.*)  \[(?P<tolerance>[^\[\]]*)\]"
