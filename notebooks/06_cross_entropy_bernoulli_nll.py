@@ -545,6 +545,46 @@ for sigma in [0.05, 0.1, 0.3, 1.0]:
 # run (more KL buys a more informative code, but 10 epochs may not be enough to turn it into
 # sharper reconstructions).
 
+# %% [markdown]
+# First as an identity, in float64: for any decoder mean and any encoder outputs, the gradient of the
+# Gaussian negative ELBO (fixed σ, the KL in closed form) equals the gradient of SSE + β KL with
+# β = 2σ², divided by 2σ², for every parameter (relative 1e-10). A common slip, β = σ² (the 2
+# forgotten), is the negative control and must fail.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+identity_generator = torch.Generator().manual_seed(SEED + 5)
+x_identity = x_test[:16].double().flatten(1)
+decoder_mean = torch.rand(16, num_pixels, generator=identity_generator, dtype=torch.float64, requires_grad=True)
+q_mean = torch.randn(16, 8, generator=identity_generator, dtype=torch.float64, requires_grad=True)
+q_logvar = torch.randn(16, 8, generator=identity_generator, dtype=torch.float64, requires_grad=True)
+identity_params = [decoder_mean, q_mean, q_logvar]
+kl_identity = 0.5 * (q_logvar.exp() + q_mean**2 - 1 - q_logvar).sum()
+
+
+def flat_grad(loss):
+    return torch.cat([g.flatten() for g in torch.autograd.grad(loss, identity_params, retain_graph=True)])
+
+
+def check_sigma_is_beta(beta_of_sigma):
+    gaussian_grads, beta_vae_grads = [], []
+    for sigma in [0.05, 0.1, 0.3, 1.0]:
+        gaussian = -Normal(decoder_mean, sigma).log_prob(x_identity).sum() + kl_identity
+        beta_vae = ((x_identity - decoder_mean) ** 2).sum() + beta_of_sigma(sigma) * kl_identity
+        gaussian_grads.append(flat_grad(gaussian))
+        beta_vae_grads.append(flat_grad(beta_vae) / (2 * sigma**2))
+    _ = vc.checks.check_close("sigma = 0.05, 0.1, 0.3, 1: gradient of the Gaussian negative ELBO == gradient of "
+                              "(SSE + beta KL) / (2 sigma^2), beta = 2 sigma^2", torch.cat(gaussian_grads),
+                              torch.cat(beta_vae_grads), rtol=1e-10, atol=1e-12, kind="identity", control=True)
+
+
+check_sigma_is_beta(lambda sigma: 2 * sigma**2)
+with vc.checks.negative_control("beta = sigma^2 (the 2 forgotten)"):
+    check_sigma_is_beta(lambda sigma: sigma**2)
+
+# %% [markdown]
+# Then as an experiment, on the trained models of section 3.
+
 # %%
 @torch.no_grad()
 def test_sse(model, x):
