@@ -27,7 +27,8 @@
 #   the log is monotone, so the maximiser does not change;
 # - check that the average negative log-likelihood **is** the cross-entropy $H(\hat p_{data}, p_\theta)$,
 #   which is $H(\hat p_{data}) + \mathrm{KL}(\hat p_{data}\,\|\,p_\theta)$;
-# - check that `F.cross_entropy` is the categorical negative log-likelihood of the labels.
+# - check that `F.cross_entropy` is the categorical negative log-likelihood of the labels;
+# - see a likelihood with no maximum: a mixture component shrinking onto one data point.
 #
 # **Prerequisites:** 00 (data, checks). **Budget:** runs in at most 60 s on 2 CPU cores (no network
 # training; a few thousand Adam steps on small parameter vectors).

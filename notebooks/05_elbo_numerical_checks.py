@@ -17,7 +17,9 @@
 # with numbers, on a latent-variable model small enough that log p(x), the posterior p(z|x) and the
 # ELBO of any Gaussian q are known exactly: the linear-Gaussian model. The homework's answer to
 # Q2(c)(i) gets the sign of the objective and the central identity wrong; both errors are executed
-# here, not only pointed out. Last, the same bounds on a VAE trained on MNIST.
+# here, not only pointed out. Then the same bounds on a VAE trained on MNIST, and the two reasons the
+# homework leaves out for training on the ELBO: why log p(x) cannot simply be estimated from prior
+# samples, and why the reparameterised gradient is what makes the ELBO trainable.
 #
 # **Learning goals**
 # - derive the ELBO twice: with Jensen's inequality, and as the exact identity
@@ -26,7 +28,9 @@
 #   exactly at the true posterior;
 # - compute the Gaussian KL in closed form and check it against `torch.distributions` and sampling;
 # - see what minimising the ELBO (the homework's sign) does to log p(x);
-# - tighten the bound with importance weighting (IWAE) and read the gaps on a trained VAE.
+# - tighten the bound with importance weighting (IWAE) and read the gaps on a trained VAE;
+# - measure how far the prior-sampling estimate of log p(x) falls below importance sampling, and how
+#   much noisier the score-function gradient is than the reparameterised one.
 #
 # **Prerequisites:** 02 (the VAE), 04 (maximum likelihood). **Budget:** runs in at most 60 s on
 # 2 CPU cores (see `benchmarks/`).
