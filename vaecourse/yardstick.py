@@ -258,8 +258,8 @@ def sample_quality(samples: dict, *, reference, real, train_images=None, num_ima
         density, coverage = density_coverage_from_features(reference_features, features, k=k)
         nn_distance = nearest_neighbour(images, train)[0].mean().item() if train is not None else math.nan
         rows.append(QualityRow(name, frechet_distance_from_features(features, reference_features), density, coverage,
-                               classes_present(_share_per_class(logits.argmax(dim=1))), logits.softmax(dim=1).max(dim=1).values.mean().item(),
-                               nn_distance))
+                               classes_present(_share_per_class(logits.argmax(dim=1))),
+                               logits.softmax(dim=1).max(dim=1).values.mean().item(), nn_distance))
     return rows
 
 
