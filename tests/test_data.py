@@ -575,3 +575,44 @@ def test_dsprites_subset_rejects_bad_input():
         data.DSpritesSubset(full, fixed={name: 0 for name in full.factor_names})
     with pytest.raises(ValueError, match=r"shape \(N, 3\)"):
         data.DSpritesSubset(full, fixed={"shape": 0, "orientation": 0}).render(np.zeros((2, 5), dtype=np.int64))
+
+
+# ----------------------------------------------------------------------------- dequantise, binarise
+def test_dequantize_puts_each_level_inside_its_own_bin():
+    levels = torch.arange(256, dtype=torch.float32).repeat(40) / 255  # every level, 40 draws each
+    y = data.dequantize(levels, generator=torch.Generator().manual_seed(0))
+    k = torch.round(levels * 255)
+    assert bool(((y >= k / 256) & (y < (k + 1) / 256)).all())
+    # the noise is uniform over the bin: its position inside the bin averages 1/2 (40 * 256 draws)
+    assert abs(((y * 256) - k).mean().item() - 0.5) < 0.02
+
+
+def test_dequantize_is_seeded_and_fresh_without_a_generator():
+    x = torch.zeros(3, 1, 28, 28)
+    a = data.dequantize(x, generator=torch.Generator().manual_seed(1))
+    b = data.dequantize(x, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(a, b)
+    assert not torch.equal(data.dequantize(x), data.dequantize(x))
+
+
+@pytest.mark.parametrize("bad", [torch.full((2, 2), 0.5), torch.full((2, 2), -1.0), torch.full((2, 2), 2.0)])
+def test_dequantize_refuses_values_off_the_grid(bad):
+    with pytest.raises(ValueError, match="quantised"):
+        data.dequantize(bad)
+
+
+def test_discrete_bound_and_bits_per_dim_of_the_uniform_density():
+    # the uniform density on [0, 1]^D has log p = 0, so the 8-bit images get D log 256 nats: 8 bits each
+    nats = data.discrete_nll_bound(0.0, 784)
+    assert nats == pytest.approx(784 * np.log(256))
+    assert data.bits_per_dim(nats, 784) == pytest.approx(8.0)
+
+
+def test_binarize_draws_each_pixel_with_its_grey_level():
+    grey = torch.full((200, 1, 28, 28), 0.3)
+    xb = data.binarize(grey, generator=torch.Generator().manual_seed(0))
+    assert set(xb.unique().tolist()) <= {0.0, 1.0}
+    assert abs(xb.mean().item() - 0.3) < 0.01  # 156,800 draws: standard error 0.0012
+    assert torch.equal(xb, data.binarize(grey, generator=torch.Generator().manual_seed(0)))
+    with pytest.raises(ValueError, match="grey levels"):
+        data.binarize(grey + 1)

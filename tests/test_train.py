@@ -238,3 +238,23 @@ def test_evaluate_terms_accepts_images_and_labels_pair(mnist):
     model = AE(latent_dim=4, hidden=(64,))
     labels = torch.zeros(len(held_out), dtype=torch.int64)
     assert evaluate_terms(model, (held_out, labels)) == pytest.approx(evaluate_terms(model, held_out))
+
+
+def test_fit_applies_the_transform_to_every_training_batch(mnist):
+    train_images, _, _ = mnist
+    seen = []
+
+    def record(batch):
+        seen.append(len(batch))
+        return batch
+
+    fit(small_vae(), train_images, epochs=2, batch_size=128, progress=False, transform=record)
+    assert sum(seen) == 2 * len(train_images) and len(seen) == 2 * math.ceil(len(train_images) / 128)
+
+
+def test_fit_transform_changes_what_is_trained_on(mnist):
+    train_images, _, _ = mnist
+    plain, transformed = small_vae(), small_vae()
+    fit(plain, train_images, epochs=1, progress=False, seed=0)
+    fit(transformed, train_images, epochs=1, progress=False, seed=0, transform=lambda batch: 1 - batch)
+    assert not params_equal(plain, transformed)

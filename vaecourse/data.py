@@ -435,3 +435,45 @@ def as_image_batch(images, image_shape: tuple[int, ...] = (1, 28, 28), *, name: 
     if batch.shape[0] == 0:
         raise ValueError(f"{name} is empty")
     return batch.float()
+
+
+# ---------------------------------------------------------------------------- footings of a likelihood
+PIXEL_LEVELS = 256  # MNIST stores 8-bit grey levels: pixel values k / 255, k = 0 .. 255
+
+
+def dequantize(images: torch.Tensor, *, levels: int = PIXEL_LEVELS, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Uniform dequantisation of quantised pixels (Theis et al. 2016): ``(k + u) / levels``, u ~ U[0, 1).
+
+    ``images`` hold grey levels ``k / (levels - 1)``. Each level k becomes a point of the bin
+    ``[k / levels, (k + 1) / levels)``, so a density p on [0, 1]^D gives a probability of the quantised
+    image of at least exp(E_u log p) / levels^D (Jensen): ``-log p(dequantised) + D log(levels)`` nats
+    bound the discrete negative log-likelihood from above. Without it a density can grow without bound
+    at repeated values (exact zeros). ``generator`` seeds u; torch's global generator otherwise.
+    Raises ``ValueError`` when ``images`` are not on the grid of ``levels`` levels.
+    """
+    if levels < 2:
+        raise ValueError(f"levels must be at least 2, got {levels}")
+    scaled = images * (levels - 1)
+    level = scaled.round()
+    if (scaled - level).abs().max() > 1e-3 or level.min() < 0 or level.max() > levels - 1:
+        raise ValueError(f"images are not quantised to {levels} levels in [0, 1]; dequantize expects k / {levels - 1}")
+    noise = torch.rand(images.shape, generator=generator, dtype=images.dtype, device=images.device)
+    return (level + noise) / levels
+
+
+def discrete_nll_bound(density_nll: torch.Tensor | float, num_pixels: int, *, levels: int = PIXEL_LEVELS):
+    """Nats of a quantised image from a density's ``-log p`` at its dequantised value: adds D log(levels)."""
+    return density_nll + num_pixels * float(np.log(levels))
+
+
+def bits_per_dim(nll_nats: torch.Tensor | float, num_pixels: int):
+    """Nats per image -> bits per pixel: ``nll / (D ln 2)``."""
+    return nll_nats / (num_pixels * float(np.log(2.0)))
+
+
+def binarize(images: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Stochastic binarisation: each pixel becomes 1 with probability its grey level (drawn once, as
+    the literature's "static" binarised MNIST). Seed it with ``generator`` to fix the data set."""
+    if images.min() < 0 or images.max() > 1:
+        raise ValueError("binarize expects grey levels in [0, 1]")
+    return torch.bernoulli(images, generator=generator)

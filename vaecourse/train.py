@@ -13,7 +13,7 @@ import math
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import torch
@@ -65,7 +65,8 @@ def _images_of(data) -> torch.Tensor:
 
 def fit(model: nn.Module, data, *, epochs: int, batch_size: int = 128, lr: float = 1e-3, seed: int = 0,
         device: str | torch.device = "auto", progress: bool = True, val_data=None,
-        optimizer: torch.optim.Optimizer | None = None, clip_grad_norm: float | None = None) -> History:
+        optimizer: torch.optim.Optimizer | None = None, clip_grad_norm: float | None = None,
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> History:
     """Train ``model`` in place and return its :class:`History`.
 
     Parameters
@@ -77,6 +78,9 @@ def fit(model: nn.Module, data, *, epochs: int, batch_size: int = 128, lr: float
         with the same seed and the same initial model give the same result.
     device : ``"auto"`` (CUDA if present), ``"cpu"`` or ``"cuda"``.
     val_data : optional held-out images, evaluated after each epoch without gradients.
+    transform : optional function applied to every training batch before the loss, drawing fresh
+        randomness each time from torch's generator (seeded by ``seed``), e.g.
+        :func:`vaecourse.data.dequantize`. ``val_data`` is not transformed.
     """
     if epochs < 0 or batch_size < 1:
         raise ValueError(f"need epochs >= 0 and batch_size >= 1, got epochs={epochs}, batch_size={batch_size}")
@@ -101,7 +105,8 @@ def fit(model: nn.Module, data, *, epochs: int, batch_size: int = 128, lr: float
         start = time.perf_counter()
         sums: dict[str, torch.Tensor] = defaultdict(lambda: torch.zeros((), device=device))
         for batch_index in torch.randperm(len(x_train), generator=shuffle_generator).split(batch_size):
-            terms = model.loss_terms(x_train[batch_index.to(device)])
+            batch = x_train[batch_index.to(device)]
+            terms = model.loss_terms(batch if transform is None else transform(batch))
             loss = terms[model.objective].mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
