@@ -95,7 +95,7 @@ def test_ema_update_matches_a_hand_computation():
     z = torch.tensor([[0.1, 0.2], [-0.3, 0.1], [4.0, 6.0]])  # two inputs to code 0, one to code 1, none to code 2
     layer.train()
     layer(z)
-    size = decay * torch.zeros(3) + (1 - decay) * torch.tensor([2.0, 1.0, 0.0])
+    size = decay * torch.ones(3) + (1 - decay) * torch.tensor([2.0, 1.0, 0.0])  # counts start at 1
     total_sum = decay * torch.tensor([[0.0, 0.0], [5.0, 5.0], [-5.0, 5.0]]) + (1 - decay) * torch.stack(
         [z[0] + z[1], z[2], torch.zeros(2)])
     smoothed = (size + epsilon) / (size.sum() + 3 * epsilon) * size.sum()
@@ -107,6 +107,46 @@ def test_ema_update_matches_a_hand_computation():
     layer.eval()
     layer(z)
     assert torch.equal(layer.codebook, before)
+
+
+def train_ema_codebook_on_three_clusters(layer, steps=200):
+    """Updates on 2-D data near 3 points within norm 1.6, which uses only a few of the codes."""
+    centres = torch.tensor([[1.0, 0.5], [-0.8, 1.2], [0.3, -1.4]])
+    data_generator = generator(12)
+    layer.train()
+    for _ in range(steps):
+        batch = centres[torch.randint(3, (64,), generator=data_generator)]
+        layer(batch + 0.05 * torch.randn(batch.shape, generator=data_generator))
+    return centres
+
+
+def codes_stay_near_the_data_and_choosable(layer, centres):
+    """Every code within distance 2 of the origin (the data lie within norm 1.6 plus noise, the initial
+    codes within 1/16) and each code is the nearest code to itself, so some input would choose it."""
+    codebook = layer.codebook
+    near = bool((codebook.norm(dim=1) < 2.0).all())
+    choosable = torch.equal(quantize.nearest_codes(codebook, codebook), torch.arange(len(codebook)))
+    return near and choosable
+
+
+def test_ema_codebook_keeps_unused_codes_near_the_data():
+    torch.manual_seed(11)
+    layer = quantize.VectorQuantizer(16, 2, ema=True)
+    centres = train_ema_codebook_on_three_clusters(layer)
+    assert codes_stay_near_the_data_and_choosable(layer, centres)
+    # the used codes sit on the clusters
+    for centre in centres:
+        assert (layer.codebook - centre).norm(dim=1).min() < 0.05
+
+
+def test_ema_codebook_with_counts_started_at_zero_throws_unused_codes_away():
+    # the negative control of the test above: the old initialisation (counts 0, sums at the codebook)
+    torch.manual_seed(11)
+    layer = quantize.VectorQuantizer(16, 2, ema=True)
+    layer.ema_cluster_size.zero_()
+    centres = train_ema_codebook_on_three_clusters(layer)
+    assert not codes_stay_near_the_data_and_choosable(layer, centres)
+    assert layer.codebook.norm(dim=1).max() > 100
 
 
 def test_dead_codes_are_restarted_onto_encoder_outputs():

@@ -9,8 +9,9 @@
 - :class:`VectorQuantizer`: the layer. Losses per example, summed over positions and code dimensions:
   ``codebook = ||sg[z_e] - e||^2`` (moves the codes), ``commitment = ||z_e - sg[e]||^2`` (moves the
   encoder; weighted by beta in the VQ-VAE loss). With ``ema=True`` the codebook is instead updated as
-  an exponential moving average of the inputs assigned to each code (appendix A.1 of the paper) and
-  the codebook loss is reported but moves nothing. ``restart_dead_codes`` moves codes that no input
+  an exponential moving average of the inputs assigned to each code (appendix A.1 of the paper),
+  started from one pseudo-observation per code at its initial position, and the codebook loss is
+  reported but moves nothing. ``restart_dead_codes`` moves codes that no input
   chose for a while onto random encoder outputs.
 """
 
@@ -91,10 +92,17 @@ class VectorQuantizer(nn.Module):
             raise ValueError(f"restart_after must be a positive number of batches, got {restart_after}")
         self.num_codes, self.code_dim, self.ema = num_codes, code_dim, ema
         self.decay, self.epsilon, self.restart_after = decay, epsilon, restart_after
-        initial = torch.empty(num_codes, code_dim).uniform_(-1 / num_codes, 1 / num_codes)  # as the paper's code
+        # Uniform in +-1/K, the common choice of PyTorch re-implementations (the authors' Sonnet code draws
+        # from a wider variance-scaling uniform): every code starts close to the origin.
+        initial = torch.empty(num_codes, code_dim).uniform_(-1 / num_codes, 1 / num_codes)
         if ema:
             self.register_buffer("codebook", initial)
-            self.register_buffer("ema_cluster_size", torch.zeros(num_codes))
+            # One pseudo-observation per code, at the code itself: count 1 and sum = the initial code.
+            # Sums at the codebook with counts at 0 (an easy slip) make every code that receives no
+            # input at the first update decay * code / (about epsilon): thrown thousands of times
+            # further out, never chosen again (notebook 09 shows it). The VQ-VAE authors' Sonnet
+            # VectorQuantizerEMA avoids it differently, by debiasing both averages from zero.
+            self.register_buffer("ema_cluster_size", torch.ones(num_codes))
             self.register_buffer("ema_sum", initial.clone())
         else:
             self.codebook = nn.Parameter(initial)
