@@ -11,7 +11,7 @@ Every assignment in ``ASSIGNMENTS`` is checked for four things:
 3. ``nbgrader validate --invert`` holds on the released notebook (no test passes on the stubs);
 4. a student who solved only the first task earns exactly its tests, and nothing for the written
    answers left as released; the untouched release earns nothing (``q0_warmup``'s battery);
-5. typical wrong answers (the catalogues of q1 and q2, ``WRONG_ANSWER_CATALOGUE``) earn 0 on the test
+5. typical wrong answers (the catalogues of q1, q2 and q5, ``WRONG_ANSWER_CATALOGUE``) earn 0 on the test
    cells they break, and they and q0's wrong answers already fail a visible test.
 
 A new assignment plugs in by being appended to ``ASSIGNMENTS``. (That the solution notebooks are
@@ -299,7 +299,7 @@ def hostile_submissions(release: nbformat.NotebookNode, source: nbformat.Noteboo
     return submissions
 
 
-# ------------------------------------------------------------- the catalogues of wrong answers (q1, q2)
+# ------------------------------------------------------------- the catalogues of wrong answers (q1, q2, q5)
 
 
 @dataclass(frozen=True)
@@ -455,6 +455,115 @@ def linear_gaussian_elbo(x, w, b, s, q_mean, q_var):
     expected = -0.5 * math.log(2 * math.pi * s**2) - (x - w * q_mean - b) ** 2 / (2 * s**2)
     return expected - 0.5 * (q_var + q_mean**2 - 1 - torch.log(q_var))
 """, ("q2-lg-tests",)),
+    },
+}, "q5_vq_vae": {
+    "q5_wrong_a": {
+        "q5-nearest-impl": WrongAnswer("argmax instead of argmin, on an N x K x D tensor of differences", """
+def nearest_codes(z, codebook):
+    return ((z[:, None, :] - codebook[None, :, :]) ** 2).sum(-1).argmax(dim=1)
+""", ("q5-nearest-tests", "q5-nearest-memory-tests")),
+        "q5-ste-impl": WrongAnswer("z_q returned as it is (no gradient reaches z_e)", """
+def straight_through(z_e, z_q):
+    return z_q
+""", ("q5-ste-tests",)),
+        "q5-losses-impl": WrongAnswer("the mean over positions and dimensions instead of the sum", """
+def vq_losses(z_e, codebook, indices):
+    chosen = codebook[indices]
+    return (z_e.detach() - chosen).pow(2).mean(dim=(1, 2)), (z_e - chosen.detach()).pow(2).mean(dim=(1, 2))
+""", ("q5-losses-tests", "q5-losses-gradient-tests")),
+        "q5-perplexity-impl": WrongAnswer("0 log 0 left in the sum (nan when a code is unused)", """
+def perplexity(indices, num_codes):
+    probs = torch.bincount(indices.flatten(), minlength=num_codes).double() / indices.numel()
+    return torch.exp(-(probs * probs.log()).sum())
+""", ("q5-perplexity-tests",)),
+        "q5-vqloss-impl": WrongAnswer("the homework's +log p", """
+def vq_vae_loss(log_px, codebook_loss, commitment_loss, beta):
+    return (log_px + codebook_loss + beta * commitment_loss).mean()
+""", ("q5-vqloss-tests",)),
+        "q5-ema-init-impl": WrongAnswer("counts started at 0 with the sums at the codebook (unused codes thrown out)", """
+def ema_init(codebook):
+    return torch.zeros(len(codebook), dtype=codebook.dtype), codebook.clone()
+""", ("q5-ema-init-tests",)),
+        "q5-ema-update-impl": WrongAnswer("no Laplace smoothing: the sums divided by the raw counts", """
+def ema_update(counts, sums, z, indices, decay=0.99, epsilon=1e-5):
+    one_hot = torch.nn.functional.one_hot(indices, len(counts)).to(z.dtype)
+    counts = decay * counts + (1 - decay) * one_hot.sum(0)
+    sums = decay * sums + (1 - decay) * one_hot.T @ z
+    return counts, sums, sums / counts[:, None]
+""", ("q5-ema-update-tests",)),
+    },
+    "q5_wrong_b": {
+        "q5-nearest-impl": WrongAnswer("the right codes through an N x K x D tensor of differences", """
+def nearest_codes(z, codebook):
+    return ((z[:, None, :] - codebook[None, :, :]) ** 2).sum(-1).argmin(dim=1)
+""", ("q5-nearest-memory-tests",)),
+        "q5-ste-impl": WrongAnswer("z_e + (z_q - z_e) without detach (the gradient to z_e cancels)", """
+def straight_through(z_e, z_q):
+    return z_e + (z_q - z_e)
+""", ("q5-ste-tests",)),
+        "q5-losses-impl": WrongAnswer("the stop-gradients swapped between the two losses", """
+def vq_losses(z_e, codebook, indices):
+    chosen = codebook[indices]
+    return (z_e - chosen.detach()).pow(2).sum(dim=(1, 2)), (z_e.detach() - chosen).pow(2).sum(dim=(1, 2))
+""", ("q5-losses-gradient-tests",)),
+        "q5-perplexity-impl": WrongAnswer("the number of codes used instead of exp(entropy)", """
+def perplexity(indices, num_codes):
+    return torch.tensor(float(len(torch.unique(indices))))
+""", ("q5-perplexity-tests",)),
+        "q5-vqloss-impl": WrongAnswer("beta on the codebook loss instead of the commitment loss", """
+def vq_vae_loss(log_px, codebook_loss, commitment_loss, beta):
+    return (-log_px + beta * codebook_loss + commitment_loss).mean()
+""", ("q5-vqloss-tests",)),
+        "q5-ema-init-impl": WrongAnswer("sums started at 0 (every unused code collapses onto the origin)", """
+def ema_init(codebook):
+    return torch.ones(len(codebook), dtype=codebook.dtype), torch.zeros_like(codebook)
+""", ("q5-ema-init-tests",)),
+        "q5-ema-update-impl": WrongAnswer("decay and 1 - decay swapped", """
+def ema_update(counts, sums, z, indices, decay=0.99, epsilon=1e-5):
+    one_hot = torch.nn.functional.one_hot(indices, len(counts)).to(z.dtype)
+    counts = (1 - decay) * counts + decay * one_hot.sum(0)
+    sums = (1 - decay) * sums + decay * one_hot.T @ z
+    total = counts.sum()
+    return counts, sums, sums / ((counts + epsilon) / (total + len(counts) * epsilon) * total)[:, None]
+""", ("q5-ema-update-tests",)),
+    },
+    "q5_wrong_c": {
+        # (a wrong choice of codes with the memory-saving expansion also loses the memory cell, whose hidden
+        # part checks the codes of a large case: so every catalogued wrong choice here builds N x K x D too)
+        "q5-nearest-impl": WrongAnswer("absolute (L1) distances, on an N x K x D tensor of differences", """
+def nearest_codes(z, codebook):
+    return (z[:, None, :] - codebook[None, :, :]).abs().sum(-1).argmin(dim=1)
+""", ("q5-nearest-tests", "q5-nearest-memory-tests")),
+        "q5-ste-impl": WrongAnswer("the detach on the wrong side: z_q + (z_e - z_q).detach() (its value is z_e)", """
+def straight_through(z_e, z_q):
+    return z_q + (z_e - z_q).detach()
+""", ("q5-ste-tests",)),
+        "q5-losses-impl": WrongAnswer("distances instead of squared distances", """
+def vq_losses(z_e, codebook, indices):
+    chosen = codebook[indices]
+    return (z_e.detach() - chosen).norm(dim=2).sum(dim=1), (z_e - chosen.detach()).norm(dim=2).sum(dim=1)
+""", ("q5-losses-tests", "q5-losses-gradient-tests")),
+        "q5-perplexity-impl": WrongAnswer("the entropy itself, without the exp", """
+def perplexity(indices, num_codes):
+    probs = torch.bincount(indices.flatten(), minlength=num_codes).double() / indices.numel()
+    probs = probs[probs > 0]
+    return -(probs * probs.log()).sum()
+""", ("q5-perplexity-tests",)),
+        "q5-vqloss-impl": WrongAnswer("summed over the batch instead of averaged", """
+def vq_vae_loss(log_px, codebook_loss, commitment_loss, beta):
+    return (-log_px + codebook_loss + beta * commitment_loss).sum()
+""", ("q5-vqloss-tests",)),
+        "q5-ema-init-impl": WrongAnswer("counts and sums both started at 0", """
+def ema_init(codebook):
+    return torch.zeros(len(codebook), dtype=codebook.dtype), torch.zeros_like(codebook)
+""", ("q5-ema-init-tests",)),
+        "q5-ema-update-impl": WrongAnswer("every code divided by the total count", """
+def ema_update(counts, sums, z, indices, decay=0.99, epsilon=1e-5):
+    one_hot = torch.nn.functional.one_hot(indices, len(counts)).to(z.dtype)
+    counts = decay * counts + (1 - decay) * one_hot.sum(0)
+    sums = decay * sums + (1 - decay) * one_hot.T @ z
+    return counts, sums, sums / counts.sum()
+""", ("q5-ema-update-tests",)),
     },
 }}
 CATALOGUE_STUDENTS = [(aid, student) for aid, catalogue in WRONG_ANSWER_CATALOGUE.items() for student in catalogue]
@@ -899,7 +1008,7 @@ def _after_second_answer(release: nbformat.NotebookNode, test_cell) -> bool:
     raise AssertionError("test cell not in the release")
 
 
-# ------------------------------------------------------------- the catalogues of wrong answers (q1, q2)
+# ------------------------------------------------------------- the catalogues of wrong answers (q1, q2, q5)
 
 
 @pytest.mark.parametrize("aid", list(WRONG_ANSWER_CATALOGUE))
@@ -969,7 +1078,7 @@ VISIBLY_WRONG = {
 
 @pytest.mark.parametrize("case", list(VISIBLY_WRONG))
 def test_wrong_answer_fails_a_visible_test(case: str) -> None:
-    """Each catalogued wrong answer (q1, q2) and the battery's wrong answers (q0) already fail the test cell the student sees."""
+    """Each catalogued wrong answer (q1, q2, q5) and the battery's wrong answers (q0) already fail the test cell the student sees."""
     aid, answer_id, code, test_id = VISIBLY_WRONG[case]
     with pytest.raises(AssertionError) as failure:
         _run_visible_test(aid, {answer_id: code}, test_id)

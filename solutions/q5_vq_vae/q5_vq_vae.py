@@ -9,16 +9,17 @@
 # ---
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "q5-header", "locked": true, "schema_version": 3, "solution": false, "task": false}
-# # q5 · VQ-VAE: the nearest-code lookup, the straight-through estimator, the two codebook losses and perplexity
+# # q5 · VQ-VAE: the nearest-code lookup, the straight-through estimator, the codebook losses, perplexity and the EMA codebook
 #
 # The practical questions of the homework ask (a) what each part of the VQ-VAE loss does and (b) what
 # `detach()` does in a VQ-VAE and how its codebook is learned. A homework answer wrote the loss with
 # $+\log p(x \mid z_q(x))$ and said that `detach()` keeps "the discrete codebook entries constant". In
-# this assignment you write the four pieces of a vector quantiser yourself and test such claims on
+# this assignment you write the pieces of a vector quantiser yourself and test such claims on
 # them: the nearest-code lookup (without the memory-hungry $N \times K \times D$ tensor), the
 # straight-through output that lets the decoder's gradient reach the encoder, the codebook and
-# commitment losses with their stop-gradients in the right places, and the codebook's perplexity, the
-# effective number of codes in use. A small ungraded demo then trains a toy VQ-VAE with your functions,
+# commitment losses with their stop-gradients in the right places, the codebook's perplexity (the
+# effective number of codes in use), the whole loss with its signs, and the codebook learned as moving
+# averages, started so that unused codes stay within reach. A small ungraded demo then trains a toy VQ-VAE with your functions,
 # and you answer parts (a) and (b) in writing. Lecture notebook 09 trains a convolutional VQ-VAE on
 # digits with the same pieces (`vaecourse.quantize`). Every cell runs in a few seconds at most.
 #
@@ -30,9 +31,12 @@
 # | 3 | `vq_losses`: the codebook and commitment losses, one value per example | 2 | automatically |
 # | 3 | `vq_losses`: each term's gradient reaches only its own tensor | 2 | automatically |
 # | 4 | `perplexity`: $\exp$ of the entropy of the code usage | 2 | automatically |
-# | 5 | Practical (a): the VQ-VAE loss, its signs and what each term trains (written answer) | 4 | by hand |
-# | 6 | Practical (b): `detach`, the straight-through estimator and how the codebook learns (written answer) | 4 | by hand |
-# | | **total** | **19** | |
+# | 5 | `vq_vae_loss`: the loss to minimise, with $-\log p$ and $\beta$ on the commitment | 2 | automatically |
+# | 6 | `ema_update`: the codebook as moving averages, one step | 2 | automatically |
+# | 6 | `ema_init`: a start from which unused codes stay where they are | 1 | automatically |
+# | 7 | Practical (a): the VQ-VAE loss, its signs and what each term trains (written answer) | 4 | by hand |
+# | 8 | Practical (b): `detach`, the straight-through estimator and how the codebook learns (written answer) | 4 | by hand |
+# | | **total** | **24** | |
 #
 # **Rules**
 # - Write code only where the notebook says `# YOUR CODE HERE`, and delete the
@@ -657,6 +661,21 @@ vc.grading.assert_equal(reached_q5g["codebook loss"], {"codebook": True, "z_e": 
 vc.grading.assert_equal(reached_q5g["commitment loss"], {"codebook": False, "z_e": True},
                         what="where the gradient of the commitment loss ||z_e - sg[e]||^2 goes",
                         hint="it must move the encoder only: detach the code in this term, not z_e")
+z_e_small_q5g = torch.tensor([[[1.0, 2.0], [0.0, 0.0]], [[3.0, 0.0], [1.0, 1.0]]], dtype=torch.float64,
+                             requires_grad=True)
+codebook_small_q5g = torch.tensor([[0.0, 0.0], [1.0, 1.0]], dtype=torch.float64, requires_grad=True)
+small_losses_q5g = vq_losses(z_e_small_q5g, codebook_small_q5g, torch.tensor([[1, 0], [1, 1]]))
+to_codebook_small_q5g, = torch.autograd.grad(small_losses_q5g[0].sum(), codebook_small_q5g)
+to_z_e_small_q5g, = torch.autograd.grad(small_losses_q5g[1].sum(), z_e_small_q5g)
+vc.grading.assert_close(to_codebook_small_q5g, torch.tensor([[0.0, 0.0], [-4.0, 0.0]], dtype=torch.float64),
+                        rtol=1e-12, atol=1e-12, what="the gradient of the summed codebook loss with respect to the "
+                        "codebook, on Task 3's example",
+                        hint="for code k, the sum of 2 (e_k - z_e) over the vectors assigned to it: code 1 has "
+                             "(1, 2), (3, 0) and (1, 1)")
+vc.grading.assert_close(to_z_e_small_q5g, torch.tensor([[[0.0, 2.0], [0.0, 0.0]], [[4.0, -2.0], [0.0, 0.0]]],
+                                                       dtype=torch.float64), rtol=1e-12, atol=1e-12,
+                        what="the gradient of the summed commitment loss with respect to z_e, on Task 3's example",
+                        hint="2 (z_e - e) for each vector: a squared distance summed, not averaged or square-rooted")
 print("vq_losses gradients: visible tests passed")
 ### BEGIN HIDDEN TESTS
 import torch
@@ -885,18 +904,314 @@ for (values_q5ph, num_codes_q5ph, name_q5ph), result_q5ph in zip(cases_q5ph, res
         f"{min(num_codes_q5ph, values_q5ph.numel())}, got {float(result_q5ph):.6f}. Hint: {hint_q5ph}")
 ### END HIDDEN TESTS
 
+# %% [markdown] nbgrader={"grade": false, "grade_id": "q5-vqloss-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Task 5 · The VQ-VAE loss, with its signs (2 points)
+#
+# The three terms of Task 3's formula go into one number to minimise. Implement
+# `vq_vae_loss(log_px, codebook_loss, commitment_loss, beta)`: `log_px` holds $\log p(x \mid z_q(x))$
+# for each of $B$ examples (shape `(B,)`, a log-likelihood: the larger the better), `codebook_loss` and
+# `commitment_loss` are the two losses of Task 3 (shape `(B,)` each). Return the loss to **minimise**,
+# averaged over the batch (shape `()`):
+#
+# $$
+# L = \frac1B \sum_{b=1}^{B} \Big( -\log p(x_b \mid z_q(x_b)) + \text{codebook}_b + \beta\, \text{commitment}_b \Big) .
+# $$
+#
+# The homework wrote $+\log p$; the tests check the sign through the gradient with respect to `log_px`.
+
+# %% nbgrader={"grade": false, "grade_id": "q5-vqloss-impl", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def vq_vae_loss(log_px: torch.Tensor, codebook_loss: torch.Tensor, commitment_loss: torch.Tensor,
+                beta: float) -> torch.Tensor:
+    """The VQ-VAE loss to minimise, averaged over the batch: mean of -log p + codebook + beta * commitment.
+
+    Parameters
+    ----------
+    log_px : torch.Tensor, shape (B,)
+        log p(x | z_q(x)) of each example.
+    codebook_loss, commitment_loss : torch.Tensor, shape (B,)
+        The two losses of Task 3.
+    beta : float
+        The weight of the commitment loss.
+
+    Returns
+    -------
+    torch.Tensor, shape ()
+    """
+    ### BEGIN SOLUTION
+    return (-log_px + codebook_loss + beta * commitment_loss).mean()
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "q5-vqloss-tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+"""vq_vae_loss: the batch mean of -log p + codebook + beta * commitment; its gradient shows each term's sign and weight."""
+log_px_q5v = torch.tensor([-10.0, -30.0], requires_grad=True)
+codebook_loss_q5v = torch.tensor([2.0, 4.0], requires_grad=True)
+commitment_loss_q5v = torch.tensor([1.0, 3.0], requires_grad=True)
+loss_q5v = vq_vae_loss(log_px_q5v, codebook_loss_q5v, commitment_loss_q5v, 0.25)
+assert isinstance(loss_q5v, torch.Tensor) and loss_q5v.dim() == 0, (
+    f"the loss: expected a tensor of shape (), got {type(loss_q5v).__name__} {tuple(getattr(loss_q5v, 'shape', ()))}. "
+    "Hint: average the per-example loss over the batch with .mean()")
+vc.grading.assert_close(loss_q5v, torch.tensor(23.5), rtol=1e-6, atol=1e-6,
+                        what="the loss of 2 examples with log p = -10, -30, codebook 2, 4, commitment 1, 3, beta 0.25",
+                        hint="the mean of (10 + 2 + 0.25) and (30 + 4 + 0.75): minus log p, and beta on the commitment")
+gradients_q5v = torch.autograd.grad(loss_q5v, (log_px_q5v, codebook_loss_q5v, commitment_loss_q5v))
+vc.grading.assert_close(gradients_q5v[0], torch.tensor([-0.5, -0.5]), rtol=1e-6, atol=1e-7,
+                        what="the gradient of the loss with respect to log p(x|z_q) (2 examples)",
+                        hint="minimising the loss must raise log p: its gradient is -1/B, so use -log p, not +log p")
+vc.grading.assert_close(torch.stack(gradients_q5v[1:]), torch.tensor([[0.5, 0.5], [0.125, 0.125]]), rtol=1e-6,
+                        atol=1e-7, what="the gradients with respect to [codebook loss, commitment loss]",
+                        hint="1/B for the codebook loss, beta/B for the commitment loss: beta weights the commitment")
+print("vq_vae_loss: visible tests passed")
+### BEGIN HIDDEN TESTS
+import torch
+
+hint_q5vh = "the batch mean of -log p(x|z_q) + codebook_loss + beta * commitment_loss"
+vc.grading.record("the loss of the visible batch", loss_q5v, rtol=1e-6, atol=1e-6, hint=hint_q5vh)
+gen_q5vh = torch.Generator().manual_seed(601)
+for b_q5vh, beta_q5vh in [(7, 0.25), (1, 2.0), (64, 0.0), (5, 1.3)]:
+    inputs_q5vh = [(-200 * torch.rand(b_q5vh, generator=gen_q5vh, dtype=torch.float64)).requires_grad_(),
+                   (5 * torch.rand(b_q5vh, generator=gen_q5vh, dtype=torch.float64)).requires_grad_(),
+                   (5 * torch.rand(b_q5vh, generator=gen_q5vh, dtype=torch.float64)).requires_grad_()]
+    loss_q5vh = vq_vae_loss(*inputs_q5vh, beta_q5vh)
+    label_q5vh = f"B = {b_q5vh}, beta = {beta_q5vh}"
+    vc.grading.record(f"the loss, {label_q5vh}", loss_q5vh, rtol=1e-12, atol=1e-12, hint=hint_q5vh)
+    gradients_q5vh = torch.autograd.grad(loss_q5vh, inputs_q5vh, allow_unused=True)
+    for name_q5vh, gradient_q5vh, input_q5vh in zip(("log p", "codebook loss", "commitment loss"), gradients_q5vh,
+                                                     inputs_q5vh):
+        vc.grading.record(f"the gradient with respect to {name_q5vh}, {label_q5vh} (None = 0)",
+                          torch.zeros_like(input_q5vh) if gradient_q5vh is None else gradient_q5vh,
+                          rtol=1e-12, atol=1e-12, hint=hint_q5vh)
+    expected_q5vh = (-inputs_q5vh[0] + inputs_q5vh[1] + beta_q5vh * inputs_q5vh[2]).mean()
+    vc.grading.assert_close(loss_q5vh, expected_q5vh, rtol=1e-12, atol=1e-12, what=f"the loss, {label_q5vh}",
+                            hint=hint_q5vh)
+### END HIDDEN TESTS
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "q5-ema-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Task 6 · The codebook as moving averages (3 points)
+#
+# Instead of the codebook loss, the VQ-VAE paper (appendix A.1) can learn the codebook as **exponential
+# moving averages** of the encoder outputs assigned to each code. It keeps, for each code $k$, a
+# moving count $N_k$ and a moving sum $m_k$ of the vectors assigned to it; with $n_k$ the number of
+# vectors of the batch assigned to code $k$ and $\gamma$ the decay,
+#
+# $$
+# N_k \leftarrow \gamma N_k + (1 - \gamma)\, n_k , \qquad
+# m_k \leftarrow \gamma m_k + (1 - \gamma) \sum_{i:\, k^\star(z_i) = k} z_i , \qquad
+# e_k = m_k / \tilde N_k ,
+# $$
+#
+# where $\tilde N_k = (N_k + \epsilon) / (n + K\epsilon) \cdot n$ with $n = \sum_j N_j$ is the count
+# smoothed so that a code that lost its inputs does not divide by zero (Laplace smoothing).
+#
+# The averages need a starting value, and this is where a common implementation goes wrong: it starts
+# the sums at the initial codebook and the counts at **zero**. Then a code that receives no vector at
+# the first update becomes $\gamma e_k / \tilde N_k$ with $\tilde N_k \approx \epsilon$: thrown about
+# $10^5$ times further out, where no encoder output will ever choose it again. Start instead with one
+# pseudo-observation per code, at the code itself: $N_k = 1$, $m_k = e_k$. Then an unused code stays
+# where it is.
+#
+# Implement `ema_init(codebook)`, returning `(counts, sums)` (shapes `(K,)` and `(K, D)`, in the dtype of
+# the codebook), and
+# `ema_update(counts, sums, z, indices, decay, epsilon)`, one step: `z` is `(N, D)`, `indices` `(N,)`
+# the chosen code of each vector; return the new `(counts, sums, codebook)`. Do not use
+# `vaecourse.quantize.VectorQuantizer`. The first test cell checks one update against a hand
+# computation; the second trains a codebook from your `ema_init` (with an update written in the
+# test) on data that uses only a few codes, and checks that every code stays near the data.
+
+# %% nbgrader={"grade": false, "grade_id": "q5-ema-init-impl", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def ema_init(codebook: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The moving averages' starting state: one pseudo-observation per code, at the code itself.
+
+    Parameters
+    ----------
+    codebook : torch.Tensor, shape (K, D)
+
+    Returns
+    -------
+    counts : torch.Tensor, shape (K,)
+    sums : torch.Tensor, shape (K, D)
+    """
+    ### BEGIN SOLUTION
+    return torch.ones(len(codebook), dtype=codebook.dtype), codebook.clone()
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": false, "grade_id": "q5-ema-update-impl", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def ema_update(counts: torch.Tensor, sums: torch.Tensor, z: torch.Tensor, indices: torch.Tensor,
+               decay: float = 0.99, epsilon: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One moving-average step of the codebook (van den Oord et al. 2017, appendix A.1).
+
+    Parameters
+    ----------
+    counts : torch.Tensor, shape (K,)
+    sums : torch.Tensor, shape (K, D)
+    z : torch.Tensor, shape (N, D)
+        The vectors of the batch.
+    indices : torch.Tensor, shape (N,), dtype torch.long
+        The chosen code of each vector.
+    decay, epsilon : float
+        gamma and the Laplace smoothing.
+
+    Returns
+    -------
+    counts, sums : the updated moving averages.
+    codebook : torch.Tensor, shape (K, D)
+        sums / smoothed counts.
+    """
+    ### BEGIN SOLUTION
+    one_hot = torch.nn.functional.one_hot(indices, len(counts)).to(z.dtype)  # (N, K)
+    counts = decay * counts + (1 - decay) * one_hot.sum(0)
+    sums = decay * sums + (1 - decay) * one_hot.T @ z
+    total = counts.sum()
+    smoothed = (counts + epsilon) / (total + len(counts) * epsilon) * total
+    return counts, sums, sums / smoothed[:, None]
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "q5-ema-update-tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+"""ema_update: one step of the moving counts, sums and the smoothed codebook, against a hand computation."""
+counts_q5e = torch.tensor([1.0, 1.0, 1.0], dtype=torch.float64)
+sums_q5e = torch.tensor([[0.0, 0.0], [5.0, 5.0], [-5.0, 5.0]], dtype=torch.float64)
+z_q5e = torch.tensor([[0.1, 0.2], [-0.3, 0.1], [4.0, 6.0]], dtype=torch.float64)
+indices_q5e = torch.tensor([0, 0, 1])  # two vectors to code 0, one to code 1, none to code 2
+result_q5e = ema_update(counts_q5e, sums_q5e, z_q5e, indices_q5e, decay=0.9, epsilon=1e-5)
+assert isinstance(result_q5e, tuple) and len(result_q5e) == 3, (
+    f"the result of ema_update: expected (counts, sums, codebook), got {type(result_q5e).__name__}. "
+    "Hint: return counts, sums, codebook")
+new_counts_q5e, new_sums_q5e, codebook_q5e = result_q5e
+vc.grading.assert_close(new_counts_q5e, torch.tensor([1.1, 1.0, 0.9], dtype=torch.float64), rtol=1e-12, atol=1e-12,
+                        what="the counts after one update (decay 0.9; 2, 1 and 0 vectors)",
+                        hint="N_k <- decay N_k + (1 - decay) n_k, with n_k the number of vectors assigned to code k")
+vc.grading.assert_close(new_sums_q5e, torch.tensor([[-0.02, 0.03], [4.9, 5.1], [-4.5, 4.5]], dtype=torch.float64),
+                        rtol=1e-12, atol=1e-12, what="the sums after one update",
+                        hint="m_k <- decay m_k + (1 - decay) times the sum of the vectors assigned to code k")
+smoothed_q5e = (torch.tensor([1.1, 1.0, 0.9], dtype=torch.float64) + 1e-5) / (3.0 + 3e-5) * 3.0
+vc.grading.assert_close(codebook_q5e, new_sums_q5e / smoothed_q5e[:, None], rtol=1e-12, atol=1e-12,
+                        what="the codebook after one update",
+                        hint="e_k = m_k / N~_k with the Laplace-smoothed count N~_k = (N_k + eps) / (n + K eps) * n, "
+                             "n the sum of the new counts")
+print("ema_update: visible tests passed")
+### BEGIN HIDDEN TESTS
+from unittest import mock
+
+import torch
+
+import vaecourse.quantize
+
+hint_q5eh = ("N_k <- decay N_k + (1 - decay) n_k, m_k <- decay m_k + (1 - decay) sum of z assigned to k, "
+             "e_k = m_k / ((N_k + eps) / (n + K eps) * n)")
+vc.grading.record("[counts, codebook] of the visible update", [new_counts_q5e.tolist(), codebook_q5e.tolist()],
+                  rtol=1e-10, atol=1e-12, hint=hint_q5eh)
+gen_q5eh = torch.Generator().manual_seed(611)
+with mock.patch("vaecourse.quantize.VectorQuantizer", side_effect=AssertionError(
+        "ema_update called vaecourse.quantize.VectorQuantizer: expected your own update, got the library's. "
+        "Hint: write the moving averages yourself")):
+    for k_q5eh, d_q5eh, n_q5eh, decay_q5eh, steps_q5eh in [(16, 3, 50, 0.99, 5), (5, 2, 8, 0.5, 3), (64, 16, 500, 0.9, 2)]:
+        counts_q5eh = 1 + torch.rand(k_q5eh, generator=gen_q5eh, dtype=torch.float64)
+        sums_q5eh = torch.randn(k_q5eh, d_q5eh, generator=gen_q5eh, dtype=torch.float64)
+        expected_counts_q5eh, expected_sums_q5eh = counts_q5eh.clone(), sums_q5eh.clone()
+        for step_q5eh in range(steps_q5eh):
+            z_q5eh = torch.randn(n_q5eh, d_q5eh, generator=gen_q5eh, dtype=torch.float64)
+            indices_q5eh = torch.randint(k_q5eh // 2, (n_q5eh,), generator=gen_q5eh)  # half of the codes unused
+            counts_q5eh, sums_q5eh, codebook_q5eh = ema_update(counts_q5eh, sums_q5eh, z_q5eh, indices_q5eh,
+                                                               decay=decay_q5eh, epsilon=1e-5)
+            assigned_q5eh = torch.zeros(k_q5eh, dtype=torch.float64)
+            assigned_sums_q5eh = torch.zeros(k_q5eh, d_q5eh, dtype=torch.float64)
+            for vector_q5eh, index_q5eh in zip(z_q5eh, indices_q5eh.tolist()):
+                assigned_q5eh[index_q5eh] += 1
+                assigned_sums_q5eh[index_q5eh] += vector_q5eh
+            expected_counts_q5eh = decay_q5eh * expected_counts_q5eh + (1 - decay_q5eh) * assigned_q5eh
+            expected_sums_q5eh = decay_q5eh * expected_sums_q5eh + (1 - decay_q5eh) * assigned_sums_q5eh
+        total_q5eh = expected_counts_q5eh.sum()
+        smoothed_q5eh = (expected_counts_q5eh + 1e-5) / (total_q5eh + k_q5eh * 1e-5) * total_q5eh
+        label_q5eh = f"K={k_q5eh}, D={d_q5eh}, N={n_q5eh}, decay {decay_q5eh}, {steps_q5eh} updates"
+        vc.grading.record(f"the codebook after {label_q5eh}", codebook_q5eh, rtol=1e-10, atol=1e-12, hint=hint_q5eh)
+        vc.grading.assert_close(counts_q5eh, expected_counts_q5eh, rtol=1e-10, atol=1e-12,
+                                what=f"the counts after {label_q5eh}", hint=hint_q5eh)
+        vc.grading.assert_close(codebook_q5eh, expected_sums_q5eh / smoothed_q5eh[:, None], rtol=1e-10, atol=1e-12,
+                                what=f"the codebook after {label_q5eh}", hint=hint_q5eh)
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "q5-ema-init-tests", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+"""ema_init: trained from it, every code of an EMA codebook stays near the data and can still be chosen."""
+
+
+def reference_ema_update_q5i(counts, sums, z, indices, decay=0.99, epsilon=1e-5):
+    """The update of appendix A.1, written out here so that this test depends on ema_init alone."""
+    one_hot = torch.nn.functional.one_hot(indices, len(counts)).to(z.dtype)
+    counts = decay * counts + (1 - decay) * one_hot.sum(0)
+    sums = decay * sums + (1 - decay) * one_hot.T @ z
+    total = counts.sum()
+    return counts, sums, sums / ((counts + epsilon) / (total + len(counts) * epsilon) * total)[:, None]
+
+
+def train_ema_codebook_q5i(codebook, steps, seed):
+    """Updates on 2-D data near 3 points (norm at most 1.6), which uses only a few of the codes."""
+    generator = torch.Generator().manual_seed(seed)
+    centres = torch.tensor([[1.0, 0.5], [-0.8, 1.2], [0.3, -1.4]], dtype=codebook.dtype)
+    counts, sums = ema_init(codebook)
+    for _ in range(steps):
+        z = centres[torch.randint(3, (64,), generator=generator)]
+        z = z + 0.05 * torch.randn(z.shape, generator=generator, dtype=codebook.dtype)
+        indices = ((z[:, None, :] - codebook[None, :, :]) ** 2).sum(-1).argmin(1)
+        counts, sums, codebook = reference_ema_update_q5i(counts, sums, z, indices)
+    return codebook
+
+
+start_q5i = torch.empty(16, 2, dtype=torch.float64).uniform_(-1 / 16, 1 / 16,
+                                                              generator=torch.Generator().manual_seed(621))
+result_q5i = ema_init(start_q5i)
+assert isinstance(result_q5i, tuple) and len(result_q5i) == 2, (
+    f"the result of ema_init: expected (counts, sums), got {type(result_q5i).__name__}. Hint: return counts, sums")
+vc.grading.assert_equal([tuple(result_q5i[0].shape), tuple(result_q5i[1].shape)], [(16,), (16, 2)],
+                        what="the shapes of (counts, sums) for 16 codes of dimension 2",
+                        hint="one count per code, one sum vector per code")
+trained_q5i = train_ema_codebook_q5i(start_q5i, steps=200, seed=622)
+largest_q5i = float(trained_q5i.norm(dim=1).max())
+assert largest_q5i < 2.0, (
+    f"the largest norm of a code after 200 updates on data within norm 1.6: expected below 2, got {largest_q5i:.4g}. "
+    "Hint: start each code with one pseudo-observation at itself: counts 1, sums = the codebook. With counts 0, an "
+    "unused code is divided by about epsilon and thrown far away")
+nearest_to_itself_q5i = ((trained_q5i[:, None, :] - trained_q5i[None, :, :]) ** 2).sum(-1).argmin(1)
+vc.grading.assert_equal(nearest_to_itself_q5i.tolist(), list(range(16)),
+                        what="the nearest code of each code after training (each code must be its own nearest)",
+                        hint="codes that sit on top of each other cannot all be chosen: start the sums at the "
+                             "codebook itself, so that an unused code stays where it started")
+print("ema_init: visible tests passed")
+### BEGIN HIDDEN TESTS
+import torch
+
+hint_q5ih = "counts = ones(K), sums = a copy of the codebook: one pseudo-observation per code, at the code itself"
+for k_q5ih, d_q5ih, dtype_q5ih in [(7, 3, torch.float64), (64, 16, torch.float32), (1, 1, torch.float64)]:
+    codebook_q5ih = torch.randn(k_q5ih, d_q5ih, generator=torch.Generator().manual_seed(631 + k_q5ih), dtype=dtype_q5ih)
+    counts_q5ih, sums_q5ih = ema_init(codebook_q5ih)
+    label_q5ih = f"K={k_q5ih}, D={d_q5ih}, {dtype_q5ih}"
+    vc.grading.record(f"the counts of ema_init, {label_q5ih}", counts_q5ih, hint=hint_q5ih)
+    vc.grading.record(f"the sums of ema_init, {label_q5ih}", sums_q5ih, hint=hint_q5ih)
+    vc.grading.assert_equal(str(counts_q5ih.dtype), str(dtype_q5ih), what=f"the dtype of the counts, {label_q5ih}",
+                            hint="create the counts in the codebook's dtype")
+for seed_q5ih in [641, 642]:
+    start_q5ih = torch.empty(32, 2, dtype=torch.float64).uniform_(-1 / 32, 1 / 32,
+                                                                  generator=torch.Generator().manual_seed(seed_q5ih))
+    trained_q5ih = train_ema_codebook_q5i(start_q5ih, steps=300, seed=seed_q5ih)
+    nearest_to_itself_q5ih = ((trained_q5ih[:, None, :] - trained_q5ih[None, :, :]) ** 2).sum(-1).argmin(1)
+    vc.grading.record(f"every code can still be chosen after 300 updates (seed {seed_q5ih})",
+                      bool(torch.equal(nearest_to_itself_q5ih, torch.arange(32)))
+                      and bool(trained_q5ih.norm(dim=1).max() < 2.0), hint=hint_q5ih)
+### END HIDDEN TESTS
+
 # %% [markdown] nbgrader={"grade": false, "grade_id": "q5-demo-intro", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ## Putting it together: a toy VQ-VAE (not graded)
 #
 # The next two cells train a toy VQ-VAE with your four functions: 2-D points from eight clusters on a
-# circle, a linear encoder and decoder, and a codebook of 16 two-dimensional codes, initialised as in
-# the paper's code (uniform in $\pm 1/K$, all close to the origin). The loss per point is
+# circle, a linear encoder and decoder, and a codebook of 16 two-dimensional codes, initialised as
+# common PyTorch implementations do (uniform in $\pm 1/K$, all close to the origin). The loss per point is
 # $\lVert x - \hat x \rVert^2$ (a Gaussian $-\log p(x \mid z_q)$ up to a constant) plus the codebook loss
 # plus $\beta = 0.25$ times the commitment loss, averaged over the batch. It is trained twice: with the
 # loss as above, and with the sign of the reconstruction term flipped, as the homework's
 # $L = \log p(x \mid z_q(x)) + \dots$ would have it. Then it prints which parameters each term of the
 # loss sends a gradient to, the reconstruction error, how far the codebook moved, and the perplexity.
-# Use what you see in Tasks 5 and 6. It runs in about a second.
+# Use what you see in Tasks 7 and 8. It runs in about a second.
 
 # %%
 def train_toy_vq_try(reconstruction_sign, steps=300, num_codes=16, beta=0.25, seed=5):
@@ -954,7 +1269,7 @@ for name, run in toy_try.items():
           f"codes that moved: {int((moved > 1e-6).sum())} of 16 (largest move {moved.max().item():.2f})")
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "q5-loss-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
-# ## Task 5 · Practical (a): the parts of the VQ-VAE loss (4 points, graded by hand)
+# ## Task 7 · Practical (a): the parts of the VQ-VAE loss (4 points, graded by hand)
 #
 # A homework answer wrote the VQ-VAE loss as
 #
@@ -1015,7 +1330,7 @@ for name, run in toy_try.items():
 # usage" (dead codes, perplexity) with evidence.
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "q5-detach-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
-# ## Task 6 · Practical (b): `detach`, the straight-through estimator and the codebook (4 points, graded by hand)
+# ## Task 8 · Practical (b): `detach`, the straight-through estimator and the codebook (4 points, graded by hand)
 #
 # A homework answer said: "`detach()` … ensures that the discrete codebook entries remain constant and
 # stable while the rest of the model is updated"; "in the paper, it is explained that `detach()` is used
