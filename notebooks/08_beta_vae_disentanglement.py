@@ -43,10 +43,13 @@ BETAS = (1.0, 4.0, 16.0)
 NUM_SEEDS = 2
 LATENT_DIM = 4
 RESOLUTION = 24  # pixels per side of the procedural dSprites
-SHAPE = 1  # 0 square, 1 ellipse, 2 heart (see "How this setting was found")
+SHAPE = 1  # 0 square, 1 ellipse, 2 heart (see "How this setting was chosen")
 
 # %%
+import json
+import math
 import warnings
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -70,14 +73,11 @@ device = vc.setup_notebook(seed=SEED, device=DEVICE)
 # factors remain, `pos_x` and `pos_y`, and the metrics see only those. The images are 24 × 24 pixels
 # and binary, so the Bernoulli likelihood of notebook 06 is exact for them.
 #
-# **How this setting was found.** On small toys, β > 1 often costs reconstruction without raising
-# any disentanglement score, and the seed spread can be as large as the β effect. Before writing this
-# notebook we searched offline, with the training budget used below. With squares, with or without
-# a free scale factor, some β = 16 seeds scored no higher MIG than the β = 1 seeds. With the ellipse
-# and the positions alone, every β = 16 model scored above every β = 1 model in each of 8 seeds on
-# two draws of the training data. So this notebook uses a setting in which we found an effect. Its
-# own numbers below say whether the effect held in this run. `SHAPE = 0` in the parameter cell
-# repeats the square case.
+# **How this setting was chosen.** On small toys, β > 1 often costs reconstruction without raising
+# any disentanglement score, and the seed spread can be as large as the β effect. The ellipse was
+# chosen by an earlier offline search; section 5 reruns that search from a script in the repository,
+# with fresh seeds and data draws, and prints what it finds for the ellipse and for squares.
+# `SHAPE = 0` in the parameter cell trains on squares instead.
 
 # %%
 dsprites = vc.data.DSprites(RESOLUTION)
@@ -92,7 +92,7 @@ fig = vc.plotting.image_grid(x_test[:20], nrow=10, title=f"dSprites {dsprites.sh
 # %%
 # NBVAL_CHECK_OUTPUT
 print(f"free factors {data.factor_names}, sizes {data.factor_sizes}; train {tuple(x_train.shape)}, test {tuple(x_test.shape)}")
-vc.checks.check_true("images are binary (0/1 pixels)", set(x_test.unique().tolist()) <= {0.0, 1.0})
+vc.checks.check_true("images are binary (0/1 pixels)", set(x_test.unique().tolist()) <= {0.0, 1.0}, kind="consistency")
 
 # %% [markdown]
 # Two measured facts about these images shape everything that follows.
@@ -267,18 +267,18 @@ z_aligned = constructed_code("aligned")(table.render(table_test))
 standard_normal = Normal(torch.zeros(5, dtype=torch.float64), 1.0)
 _ = vc.checks.check_close("rotated code: log N(Rz; 0, I) == log N(z; 0, I) (the prior cannot prefer aligned axes)",
                           standard_normal.log_prob(torch.as_tensor(z_aligned @ mixing)).sum(-1),
-                          standard_normal.log_prob(torch.as_tensor(z_aligned)).sum(-1), rtol=1e-12, atol=0)
+                          standard_normal.log_prob(torch.as_tensor(z_aligned)).sum(-1), rtol=1e-12, atol=0, kind="identity")
 aligned, rotated_, noise, ignores = (constructed[kind] for kind in kinds)
 vc.checks.check_true("aligned: MIG > 0.9, DCI D > 0.85, SAP (continuous) > 0.9",
-                     aligned["MIG"] > 0.9 and aligned["DCI D"] > 0.85 and aligned["SAP cont"] > 0.9)
-vc.checks.check_true("aligned: beta-VAE and FactorVAE metrics > 0.95", min(aligned["beta-VAE"], aligned["FactorVAE"]) > 0.95)
+                     aligned["MIG"] > 0.9 and aligned["DCI D"] > 0.85 and aligned["SAP cont"] > 0.9, kind="evidence")
+vc.checks.check_true("aligned: beta-VAE and FactorVAE metrics > 0.95", min(aligned["beta-VAE"], aligned["FactorVAE"]) > 0.95, kind="evidence")
 vc.checks.check_true("rotated: MIG lower by > 0.4, DCI D lower by > 0.3 than aligned",
-                     rotated_["MIG"] < aligned["MIG"] - 0.4 and rotated_["DCI D"] < aligned["DCI D"] - 0.3)
-vc.checks.check_true("noise: MIG < 0.05 and SAP (continuous) < 0.05", noise["MIG"] < 0.05 and noise["SAP cont"] < 0.05)
+                     rotated_["MIG"] < aligned["MIG"] - 0.4 and rotated_["DCI D"] < aligned["DCI D"] - 0.3, kind="evidence", settles=("C53", "C57"))
+vc.checks.check_true("noise: MIG < 0.05 and SAP (continuous) < 0.05", noise["MIG"] < 0.05 and noise["SAP cont"] < 0.05, kind="evidence")
 vc.checks.check_true("noise: beta-VAE and FactorVAE metrics within 0.15 of chance (0.25)",
-                     max(noise["beta-VAE"], noise["FactorVAE"]) < 0.25 + 0.15)
+                     max(noise["beta-VAE"], noise["FactorVAE"]) < 0.25 + 0.15, kind="evidence")
 vc.checks.check_true("ignores factor 0: beta-VAE metric > 0.95 but FactorVAE metric < 0.9",
-                     ignores["beta-VAE"] > 0.95 and ignores["FactorVAE"] < 0.9)
+                     ignores["beta-VAE"] > 0.95 and ignores["FactorVAE"] < 0.9, kind="evidence", settles=("C56", "C59"))
 
 # %% [markdown]
 # Read the table row by row:
@@ -332,15 +332,15 @@ for beta in (0.5, 1.0, 4.0):
     torch.manual_seed(SEED + 1)  # the same z ~ q(z|x)
     terms = {name: value.detach() for name, value in check_model.loss_terms(x_check).items()}
     _ = vc.checks.check_close(f"beta={beta}: nll + beta*KL written out == BetaVAE beta_loss", written_out,
-                              terms["beta_loss"], rtol=1e-5, atol=1e-4)
+                              terms["beta_loss"], rtol=1e-5, atol=1e-4, kind="consistency")
     if beta == 1.0:
-        _ = vc.checks.check_close("beta=1: beta_loss == neg_elbo", terms["beta_loss"], terms["neg_elbo"], rtol=0, atol=0)
+        _ = vc.checks.check_close("beta=1: beta_loss == neg_elbo", terms["beta_loss"], terms["neg_elbo"], rtol=0, atol=0, kind="identity")
     elif beta > 1:
         vc.checks.check_true(f"beta={beta}: beta_loss >= neg_elbo for every image (a looser bound)",
-                             bool((terms["beta_loss"] >= terms["neg_elbo"]).all()))
+                             bool((terms["beta_loss"] >= terms["neg_elbo"]).all()), kind="evidence", settles=("C50",))
     else:
         vc.checks.check_true(f"beta={beta}: beta_loss < neg_elbo wherever KL > 0 (no longer a bound)",
-                             bool((terms["beta_loss"] < terms["neg_elbo"])[terms["kl"] > 0].all()))
+                             bool((terms["beta_loss"] < terms["neg_elbo"])[terms["kl"] > 0].all()), kind="evidence", settles=("C50",))
 
 # %% [markdown]
 # ## 3. β-VAEs for three β and two seeds
@@ -391,7 +391,7 @@ for beta in BETAS:
 for low, high in zip(BETAS[:-1], BETAS[1:]):
     vc.checks.check_true(f"beta {low:g} -> {high:g}: test KL falls and test nll rises, every seed",
                          all(test_terms[high, s]["kl"] < test_terms[low, s]["kl"]
-                             and test_terms[high, s]["nll"] > test_terms[low, s]["nll"] for s in seeds))
+                             and test_terms[high, s]["nll"] > test_terms[low, s]["nll"] for s in seeds), kind="evidence", settles=("C51",))
 
 # %% [markdown]
 # ### KL per latent dimension and active units
@@ -426,6 +426,105 @@ for ax, beta in zip(axes, BETAS):
     ax.set(title=f"beta = {beta:g}", xlabel="latent dimension (sorted by KL)", xticks=range(LATENT_DIM))
 axes[0].set_ylabel("mean KL per dimension [nats]")
 axes[0].legend(fontsize="small")
+
+# %% [markdown]
+# ### Where the KL goes: mutual information, total correlation, dimension-wise KL
+#
+# Chen et al. (2018) split the average KL term with the **aggregate posterior** q(z) = (1/N) Σ_n
+# q(z|x_n) of the N data points:
+#
+# E_x KL(q(z|x) ‖ p(z)) = I_q(x; z) + KL(q(z) ‖ Π_j q(z_j)) + Σ_j KL(q(z_j) ‖ p(z_j)),
+#
+# the **index-code mutual information** (what the code says about which image it came from), the
+# **total correlation** (how far the code's dimensions are from independent: the term that rewards a
+# factorised, axis-aligned code when it is small) and the **dimension-wise KL** (how far each
+# marginal is from N(0, 1)). The field's explanation of why β helps is that it presses on the total
+# correlation. `vc.latent.total_correlation_decomposition` estimates the three at one z_n ~ q(z|x_n)
+# per image, with log q(z_n) and each log q(z_nj) computed over all N posteriors (Chen et al. use a
+# minibatch; with N = 2000 we can afford all of them). That the three add up to the KL estimate is a
+# telescoping identity (log q(z|x) − log q(z) + log q(z) − Σ log q(z_j) + Σ log q(z_j) − log p(z)),
+# checked as such. The evidence that each estimator is right comes first, from codes with closed-form
+# answers: posteriors N(μ_n, σ² I) with μ_n ~ N(0, AAᵀ), whose aggregate is N(0, Σ), Σ = AAᵀ + σ²I, so
+# that I = ½ (log det Σ − D log σ²), TC = ½ (Σ_j log Σ_jj − log det Σ) and the dimension-wise KL is
+# ½ Σ_j (Σ_jj − 1 − log Σ_jj). Each estimate must land within 3 standard errors of its closed form
+# (plus 0.01 nats, the size of the finite-N mixture's bias measured when this cell was written). The
+# negative control is a slip in the marginals, log q(z_j) without its − log N.
+
+# %%
+tc_generator = torch.Generator().manual_seed(SEED + 20)
+mixing = torch.tensor([[1.0, 0.0, 0.0], [0.8, 0.6, 0.0], [0.3, -0.4, 0.7]], dtype=torch.float64)
+known_sigma = 0.5
+known_mean = torch.randn(2000, 3, generator=tc_generator, dtype=torch.float64) @ mixing.T
+known_cov = mixing @ mixing.T + known_sigma**2 * torch.eye(3, dtype=torch.float64)
+closed_form = {"mutual_information": 0.5 * (torch.logdet(known_cov) - 3 * math.log(known_sigma**2)).item(),
+               "total_correlation": 0.5 * (torch.diag(known_cov).log().sum() - torch.logdet(known_cov)).item(),
+               "dimension_wise_kl": 0.5 * (torch.diag(known_cov) - 1 - torch.diag(known_cov).log()).sum().item()}
+known_parts = vc.latent.total_correlation_decomposition(known_mean, torch.full_like(known_mean, known_sigma),
+                                                        generator=tc_generator)
+
+
+def standard_error(values):
+    return (values.std() / math.sqrt(len(values))).item()
+
+
+for name, value in closed_form.items():
+    print(f"{name:20s} estimate {known_parts[name].mean().item():.4f} +- {standard_error(known_parts[name]):.4f}, "
+          f"closed form {value:.4f}")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+def check_against_closed_forms(parts):
+    vc.checks.check_true("mutual information, total correlation and dimension-wise KL estimates within 3 standard "
+                         "errors (+ 0.01 nats) of their closed forms, correlated Gaussian codes",
+                         all(abs(parts[name].mean().item() - value) <= 3 * standard_error(parts[name]) + 0.01
+                             for name, value in closed_form.items()), kind="evidence", control=True)
+
+
+check_against_closed_forms(known_parts)
+with vc.checks.negative_control("the marginals' log q(z_j) without their - log N"):
+    slip = 3 * math.log(len(known_mean))  # D log N added to log prod_j q(z_j)
+    check_against_closed_forms({"mutual_information": known_parts["mutual_information"],
+                                "total_correlation": known_parts["total_correlation"] - slip,
+                                "dimension_wise_kl": known_parts["dimension_wise_kl"] + slip})
+_ = vc.checks.check_close("mutual information + total correlation + dimension-wise KL == log q(z|x) - log p(z), "
+                          "per image (telescoping)", known_parts["mutual_information"] + known_parts["total_correlation"]
+                          + known_parts["dimension_wise_kl"], known_parts["kl"], rtol=0, atol=1e-10, kind="identity")
+
+# %% [markdown]
+# Now the six models, on 2000 test images each. Prediction, from the field's account: a larger β
+# leaves a smaller total correlation, for every seed (β = 16 against β = 1, checked). We also print
+# the closed-form KL (averaged over the same images) beside the one-sample estimate of the sum.
+
+# %%
+x_tc = x_test[:2000]
+tc_terms = {}
+for key, model in models.items():
+    with torch.no_grad():
+        q_z = model.encode(x_tc)
+    parts = vc.latent.total_correlation_decomposition(q_z.mean.double(), q_z.stddev.double(), generator=tc_generator)
+    tc_terms[key] = {name: values.mean().item() for name, values in parts.items()}
+    tc_terms[key]["closed-form KL"] = kl_divergence(q_z.base_dist, Normal(0.0, 1.0)).sum(1).mean().item()
+tc_names = ["closed-form KL", "kl", "mutual_information", "total_correlation", "dimension_wise_kl"]
+print(f"{'beta':>5s}" + "".join(f"{name:>26s}" for name in ["KL (closed form)", "KL (sum of the three)",
+                                                             "index-code MI", "total correlation", "dimension-wise KL"]))
+for beta in BETAS:
+    print(f"{beta:5g}" + "".join(f"{spread([tc_terms[beta, s][name] for s in seeds], 3):>26s}" for name in tc_names))
+print(f"(nats per image, mean [min, max] over seeds {seeds}; index-code MI is at most log N = {math.log(len(x_tc)):.2f})")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+vc.checks.check_true(f"total correlation lower at beta = {BETAS[-1]:g} than at beta = {BETAS[0]:g}, every seed",
+                     all(tc_terms[BETAS[-1], s]["total_correlation"] < tc_terms[BETAS[0], s]["total_correlation"]
+                         for s in seeds), kind="evidence")
+
+# %% [markdown]
+# As the field's account predicts, β presses hardest, relatively, on the total correlation: about
+# 2.4 nats at β = 1, 0.34 at β = 4 and 0.016 at β = 16, where the index-code mutual information only
+# falls from about 6.3 to 1.7 nats. At β = 16 the code's dimensions are nearly independent under the
+# aggregate posterior, which an axis-aligned code needs; most of what remains of the KL is
+# information about the image. (The β = 1 models' index-code MI, 6.3 nats, is near its ceiling
+# log N = 7.6: the codes almost identify each of the 2000 images.) The one-sample sum agrees with the
+# closed-form KL to within a few hundredths of a nat.
 
 # %% [markdown]
 # ### Latent traversals
@@ -511,35 +610,63 @@ print(f"MIG ceiling of these images (mean over factors): {mig_ceiling.mean():.3f
 per_factor_mig = {key: metrics.mig(codes_test[key].numpy(), factors_test) for key in models}
 vc.checks.check_true("every model's MIG term for each factor <= that factor's ceiling I(image; v)/H(v)",
                      all(per_factor_mig[key][f"mig_{k}"] <= mig_ceiling[k] + 1e-9
-                         for key in models for k in range(data.num_factors)))
+                         for key in models for k in range(data.num_factors)), kind="evidence")
 
 # %% [markdown]
-# ### How much MIG depends on its estimator
+# ### MIG, computed independently, and how much it depends on its estimator
 #
-# MIG as written in a few lines: bin each code dimension, compute the discrete mutual information
-# with each factor, and take the normalised gap. With 20 bins it must reproduce `metrics.mig`
-# exactly (checked). The number of bins is a choice of the estimator, not of the model. We print
-# each model's MIG with 10, 20 and 50 bins.
+# MIG written out in a few lines, without the package's metric code: bin each code dimension into
+# equal-width bins over its range, count the joint histogram of (bin, factor value) with
+# `np.histogram2d`, turn it into the mutual information Σ p(a, b) log p(a, b) / (p(a) p(b)), divide
+# the gap between the two most informative dimensions by the factor's entropy H(v) (printed: log 32
+# for a uniform 32-valued factor, less for the finite sample), and average over the factors. With 20
+# bins, the package's convention, it must equal `metrics.mig` to float rounding for every model
+# (checked, against the package's numbers of the table above); a version without the division by H(v)
+# must not (the negative control). The number of bins is a choice of the estimator, not of the
+# model: we print each model's MIG with 10, 20 and 50 bins.
 
 # %%
-def mig_with_bins(codes, factors, num_bins):
-    """MIG with a chosen number of equal-width bins per code dimension."""
-    information = metrics.discrete_mutual_info(metrics.discretize(codes, num_bins), factors)  # (D, K) nats
-    top_two = -np.sort(-information, axis=0)[:2]
-    return float(np.mean((top_two[0] - top_two[1]) / factor_entropy))
+def mutual_information_from_counts(joint_counts):
+    """I(a; b) in nats from a joint count table."""
+    p_joint = joint_counts / joint_counts.sum()
+    p_a, p_b = p_joint.sum(1, keepdims=True), p_joint.sum(0, keepdims=True)
+    nonzero = p_joint > 0
+    return float((p_joint[nonzero] * np.log(p_joint[nonzero] / (p_a @ p_b)[nonzero])).sum())
 
 
+def independent_mig(codes, factors, num_bins=20, normalise=True):
+    gaps = []
+    for k in range(factors.shape[1]):
+        values = factors[:, k]
+        factor_bins = np.arange(values.min(), values.max() + 2) - 0.5  # one bin per factor value
+        information = sorted((mutual_information_from_counts(np.histogram2d(codes[:, j], values,
+                                                                            bins=[num_bins, factor_bins])[0])
+                              for j in range(codes.shape[1])), reverse=True)
+        counts = np.bincount(values - values.min())
+        h_v = float(-(counts[counts > 0] / len(values) * np.log(counts[counts > 0] / len(values))).sum())
+        gaps.append((information[0] - information[1]) / (h_v if normalise else 1.0))
+    return float(np.mean(gaps))
+
+
+print("H(v) of the test factors: " + ", ".join(f"{name} {factor_entropy[k]:.4f} nats" for k, name in
+                                               enumerate(data.factor_names)) + f" (log 32 = {math.log(32):.4f})")
 bin_choices = (10, 20, 50)
-migs_by_bins = {key: [mig_with_bins(codes_test[key].numpy(), factors_test, b) for b in bin_choices] for key in models}
+migs_by_bins = {key: [independent_mig(codes_test[key].numpy(), factors_test, b) for b in bin_choices] for key in models}
 print(f"{'model':18s}" + "".join(f"{f'{b} bins':>10s}" for b in bin_choices))
 for (beta, seed), values in migs_by_bins.items():
     print(f"beta {beta:4g}, seed {seed}" + "".join(f"{v:10.3f}" for v in values))
 
 # %%
 # NBVAL_CHECK_OUTPUT
-_ = vc.checks.check_close("MIG written out with 20 bins == metrics.mig, every model",
-                          [migs_by_bins[key][bin_choices.index(20)] for key in models],
-                          [metric_rows[key]["MIG"] for key in models], rtol=0, atol=1e-12)
+def check_mig_reproduced(migs):
+    _ = vc.checks.check_close("MIG computed independently (np.histogram2d, 20 bins) == metrics.mig, every model",
+                              migs, [metric_rows[key]["MIG"] for key in models], rtol=0, atol=1e-9, kind="evidence",
+                              settles=("C55",), control=True)
+
+
+check_mig_reproduced([migs_by_bins[key][bin_choices.index(20)] for key in models])
+with vc.checks.negative_control("the gap not divided by H(v)"):
+    check_mig_reproduced([independent_mig(codes_test[key].numpy(), factors_test, 20, normalise=False) for key in models])
 
 # %% [markdown]
 # ## 5. The trade-off, and the seed spread
@@ -603,9 +730,11 @@ for name in metric_names:
 # - **Do the metrics agree?** The Spearman rank correlation of each pair of metrics over the six
 #   models. With six models these correlations are rough. A negative or near-zero entry means
 #   that two metrics order the same models differently.
-# - **Could β be chosen without labels?** The unsupervised criterion at hand is the test negative
-#   ELBO (lower is better). We print which β it prefers and which β each metric prefers. Only the
-#   metrics know the ground-truth factors.
+# - **Could β be chosen without labels?** An unsupervised criterion must not be the training
+#   objective of one of the models: the negative ELBO *is* the β = 1 objective, so β = 1 would win it
+#   by construction. We use the held-out log-likelihood instead, estimated with the importance-weighted
+#   bound L_50 on 1000 test images (notebook 05), which no model was trained on. We print which β it
+#   prefers and which β each metric prefers. Only the metrics know the ground-truth factors.
 
 # %%
 keys = list(models)
@@ -616,13 +745,79 @@ for a in metric_names:
     with warnings.catch_warnings():  # a metric that gives every model the same score has no ranking: nan
         warnings.simplefilter("ignore")
         print(f"{a:10s}" + "".join(f"{stats.spearmanr(columns[a], columns[b]).statistic:10.2f}" for b in metric_names))
-elbo_means = {beta: np.mean([test_terms[beta, s]["neg_elbo"] for s in seeds]) for beta in BETAS}
-elbo_choice = min(elbo_means, key=elbo_means.get)
-print(f"\nbeta with the best (lowest) mean test negative ELBO: {elbo_choice:g}")
+held_out = {key: vc.evaluate.iwae_log_likelihood(model, x_test[:1000], num_samples=50, batch_size=200,
+                                                 generator=torch.Generator().manual_seed(SEED + 30)).mean().item()
+            for key, model in models.items()}
+likelihood_means = {beta: np.mean([held_out[beta, s] for s in seeds]) for beta in BETAS}
+likelihood_choice = max(likelihood_means, key=likelihood_means.get)
+print("\nheld-out log-likelihood, L_50 on 1000 test images, nats/image: "
+      + ", ".join(f"beta {beta:g} {spread([held_out[beta, s] for s in seeds], 2)}" for beta in BETAS))
+print(f"beta with the best held-out log-likelihood: {likelihood_choice:g}")
 print("beta with the best mean score, per metric: "
       + ", ".join(f"{name} {'/'.join(f'{b:g}' for b in verdicts[name][0])}" for name in metric_names))
-print(f"metrics whose best beta is the one the ELBO would choose: "
-      f"{[name for name in metric_names if elbo_choice in verdicts[name][0]] or 'none'}")
+print(f"metrics whose best beta is the one the held-out likelihood would choose: "
+      f"{[name for name in metric_names if likelihood_choice in verdicts[name][0]] or 'none'}")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+vc.checks.check_true("the beta with the best held-out log-likelihood is not the beta that MIG, DCI D or the FactorVAE "
+                     "metric prefers", all(likelihood_choice not in verdicts[name][0]
+                                           for name in ["MIG", "DCI D", "FactorVAE"]),
+                     kind="evidence", settles=("C58",))
+
+# %% [markdown]
+# ### Does the effect hold beyond these two seeds? The setting search
+#
+# An earlier version of this notebook chose its setting by an offline search and reported that with
+# the ellipse every β = 16 model beat every β = 1 model. That search left no record, so it is now in
+# the repository: `experiments/beta_vae_setting_search.py` trains this notebook's model with its
+# budget, β = 1 and 16, seeds 0-3, on three subsets of dSprites, each seed with **its own draw of the
+# data** (this notebook draws its data once, with seed 0, for both of its seeds), and writes
+# `experiments/beta_vae_setting_search.json`, which we read here. A consistency check first: seed 0
+# uses this notebook's data draw, so the file must hold the MIG of the two seed-0 models trained above.
+# Then two predictions, each checked on all three settings: β = 16 raises the **mean** MIG over seeds;
+# and, from the earlier claim, in the ellipse setting every β = 16 seed beats every β = 1 seed.
+
+# %%
+def find_in_repository(relative):
+    """The file at ``relative`` from the repository root, found from the working folder upwards."""
+    for folder in [Path.cwd(), *Path.cwd().parents]:
+        if (folder / relative).exists():
+            return folder / relative
+    raise FileNotFoundError(f"{relative} not found above {Path.cwd()}; run this notebook inside the course repository")
+
+
+search = json.loads(find_in_repository("experiments/beta_vae_setting_search.json").read_text())
+print(f"{'setting':30s} {'beta = 1, seeds ' + str(search['seeds']):>34s} {'beta = 16':>30s} {'means':>16s}")
+for setting, by_beta in search["mig"].items():
+    print(f"{setting:30s} {' '.join(f'{v:6.3f}' for v in by_beta['1']):>34s}"
+          f" {' '.join(f'{v:6.3f}' for v in by_beta['16']):>30s}"
+          f" {np.mean(by_beta['1']):7.3f} {np.mean(by_beta['16']):7.3f}")
+print(f"(MIG, 20 bins; {search['budget']['epochs']} epochs x {search['budget']['train_images']} images; "
+      f"the search took {search['seconds']} s on one core)")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+setting_name = {1: "ellipse, positions", 0: "square, positions"}[SHAPE]
+_ = vc.checks.check_close("the search file's seed-0 MIG == this notebook's seed-0 models (beta 1 and 16)",
+                          [search["mig"][setting_name][f"{beta:g}"][0] for beta in (1.0, 16.0)],
+                          [metric_rows[beta, 0]["MIG"] for beta in (1.0, 16.0)], rtol=0, atol=1e-3, kind="consistency")
+vc.checks.check_true("in every setting of the search, the mean MIG over seeds is higher at beta = 16 than at beta = 1",
+                     all(np.mean(by_beta["16"]) > np.mean(by_beta["1"]) for by_beta in search["mig"].values()),
+                     kind="evidence", settles=("C51",))
+separated_settings = [setting for setting, by_beta in search["mig"].items() if min(by_beta["16"]) > max(by_beta["1"])]
+print("settings in which every beta = 16 seed beats every beta = 1 seed:", separated_settings or "none")
+
+# %% [markdown]
+# The file's seed-0 numbers are this notebook's (the consistency check). The mean MIG rises with β in
+# all three settings (the evidence check): about 0.08 to 0.16 for the ellipse, 0.04 to 0.28 for the
+# squares, 0.05 to 0.23 for squares with a free scale. Seed by seed, only the ellipse separates, and
+# by a hair: its worst β = 16 seed (0.0964) beats its best β = 1 seed (0.0960) by 0.0004, far inside
+# the seed spread; in each square setting one β = 16 seed scores below a β = 1 seed. So the earlier
+# claim survives, only just, and the ellipse is not the setting with the largest effect: the squares
+# show a larger mean effect with less reliability. What this measures is Locatello et al.'s lesson:
+# β shifts the distribution of MIG over seeds and data draws, and two seeds that share one data draw
+# (this notebook's, which separated clearly) say little about where the next run will land.
 
 # %% [markdown]
 # > **Common mistakes (homework Q4)**
@@ -631,17 +826,17 @@ print(f"metrics whose best beta is the one the ELBO would choose: "
 # >   information about x passes through z. That reliably costs reconstruction (section 3's check).
 # >   Disentanglement is a hoped-for side effect. It depends on the data and on the inductive biases
 # >   of the model (here, the diagonal posterior and an ellipse whose two positions move different
-# >   numbers of pixels). In our offline search the square did not show it reliably. Section 5
-# >   prints whether it held in this run and whether it exceeds the seed spread.
+# >   numbers of pixels). The setting search of section 5 shows whether squares show it. Section 5
+# >   also prints whether it held in this run and whether it exceeds the seed spread.
 # > - *"Standard VAEs equally weigh reconstruction and regularization."* β = 1 is "equal weight"
 # >   only relative to a likelihood scale. With a Gaussian decoder, σ already acts as a KL weight
 # >   (notebook 06: β = 2σ² relative to the squared error).
 # > - *"Disentanglement metrics help verify that the latent space aligns with the data's factors"* and
 # >   *"guide hyperparameter tuning, such as selecting an optimal β."* Every one of them needs the
 # >   ground-truth factors (section 1), so none can verify anything on unlabelled data. With labels
-# >   available, they can select β. Without labels, the objective at hand (the ELBO) prefers the β
-# >   printed above, and Locatello et al. found that good models could not be identified without
-# >   labels.
+# >   available, they can select β. Without labels, the held-out likelihood prefers the β printed in
+# >   section 5, not the β the metrics prefer, and Locatello et al. found that good models could not
+# >   be identified without labels.
 # > - *"The paper highlights MIG, the Beta-VAE metric and DCI."* The β-VAE paper (Higgins et al.
 # >   2017) introduced only the β-VAE metric. MIG is from Chen et al. (2018), DCI from Eastwood and
 # >   Williams (2018), the FactorVAE metric from Kim and Mnih (2018), SAP from Kumar et al. (2018). All
@@ -688,21 +883,23 @@ print("best beta separated from worst beta for every seed: " + ", ".join(f"{name
 #   factor perfect, while the FactorVAE metric does not. Discrete SAP also measures its
 #   classifier.
 # - Whether β raised disentanglement in this run, by how much compared with the seed spread, and
-#   whether the metrics agree are the computed lines of section 5. In the setting we validated
-#   offline (the ellipse), β = 16 beat β = 1 on MIG for every seed, and the effect came at a large
-#   reconstruction cost. With squares the effect did not hold for every seed. A disentanglement
-#   result is a result about a data set, a model, a metric and a set of seeds.
+#   whether the metrics agree are the computed lines of section 5. In the setting search (four seeds,
+#   each with its own data draw) β = 16 raised the mean MIG in every setting, at a large
+#   reconstruction cost, but separated seed by seed only for the ellipse, by 0.0004. A
+#   disentanglement result is a result about a data set, a model, a metric and a set of seeds.
+# - β shrinks the total correlation of the code far faster than its information about the image
+#   (section 3), the field's explanation of why β can help.
 #
 # **Try it**
-# 1. Set `SHAPE = 0` (squares) and rerun: does β = 16 still separate from β = 1 on MIG for every
-#    seed? Compare the pixel counts of one step in x and in y.
+# 1. Set `SHAPE = 0` (squares) and rerun: does β = 16 still separate from β = 1 on MIG for both
+#    seeds? Compare the pixel counts of one step in x and in y, and the setting search's squares.
 # 2. Set `NUM_SEEDS = 4` (about a minute more): do the verdicts of section 5 change?
 # 3. Replace the FactorVAE metric's pruning threshold (`prune_threshold`, default 0.05) by 0 on the
 #    β = 16 models: what happens to its score when collapsed dimensions can vote?
 #
 # **References:** Higgins et al., "β-VAE: learning basic visual concepts with a constrained
 # variational framework" (ICLR 2017); Burgess et al., "Understanding disentangling in β-VAE" (2018);
-# Chen et al., "Isolating sources of disentanglement in VAEs" (NeurIPS 2018, MIG); Kim and Mnih,
+# Chen et al., "Isolating sources of disentanglement in VAEs" (NeurIPS 2018, MIG and the total-correlation decomposition); Kim and Mnih,
 # "Disentangling by factorising" (ICML 2018, FactorVAE metric); Eastwood and Williams, "A framework
 # for the quantitative evaluation of disentangled representations" (ICLR 2018, DCI); Kumar et al.,
 # "Variational inference of disentangled latent concepts from unlabeled observations" (ICLR 2018,

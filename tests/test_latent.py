@@ -1,5 +1,7 @@
 """Unit tests of vaecourse.latent: encoding a data set, box sampling, box occupancy and fitted densities."""
 
+import math
+
 import pytest
 import torch
 
@@ -190,3 +192,41 @@ def test_near_data_share_hand_computed_case():
 def test_near_data_share_rejects_draws_of_another_dimension():
     with pytest.raises(ValueError, match=r"draws must have shape \(M, 3\)"):
         latent.near_data_share(torch.zeros(5, 3), torch.zeros(4, 2))
+
+
+# ------------------------------------------------------------------ total correlation decomposition
+def correlated_gaussian_codes(num, sigma, seed):
+    """Posteriors N(mu_n, sigma^2 I) with mu_n ~ N(0, A A^T): the aggregate is N(0, A A^T + sigma^2 I)."""
+    mixing = torch.tensor([[1.0, 0, 0], [0.8, 0.6, 0], [0.3, -0.4, 0.7]], dtype=torch.float64)
+    mean = torch.randn(num, 3, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) @ mixing.T
+    covariance = mixing @ mixing.T + sigma**2 * torch.eye(3, dtype=torch.float64)
+    return mean, torch.full_like(mean, sigma), covariance
+
+
+def test_total_correlation_decomposition_matches_closed_forms():
+    mean, std, covariance = correlated_gaussian_codes(3000, 0.5, seed=1)
+    parts = latent.total_correlation_decomposition(mean, std, generator=torch.Generator().manual_seed(2))
+    variances = torch.diag(covariance)
+    closed = {"mutual_information": 0.5 * (torch.logdet(covariance) - 3 * math.log(0.25)),
+              "total_correlation": 0.5 * (variances.log().sum() - torch.logdet(covariance)),
+              "dimension_wise_kl": 0.5 * (variances - 1 - variances.log()).sum()}
+    for name, value in closed.items():
+        estimate, standard_error = parts[name].mean(), parts[name].std() / math.sqrt(len(mean))
+        assert abs(estimate - value) < 4 * standard_error + 0.01, (name, float(estimate), float(value))
+    # the three parts add up to log q(z|x) - log p(z) at each input (a telescoping identity)
+    torch.testing.assert_close(parts["mutual_information"] + parts["total_correlation"] + parts["dimension_wise_kl"],
+                               parts["kl"], rtol=0, atol=1e-10)
+
+
+def test_total_correlation_of_independent_codes_is_near_zero():
+    generator = torch.Generator().manual_seed(3)
+    mean = torch.randn(2000, 2, generator=generator, dtype=torch.float64) * torch.tensor([1.0, 0.5], dtype=torch.float64)
+    parts = latent.total_correlation_decomposition(mean, torch.full_like(mean, 0.4), generator=generator)
+    assert abs(float(parts["total_correlation"].mean())) < 0.03
+
+
+def test_total_correlation_decomposition_refuses_bad_shapes():
+    with pytest.raises(ValueError, match=r"\(N, D\)"):
+        latent.total_correlation_decomposition(torch.zeros(4, 2), torch.ones(4, 3))
+    with pytest.raises(ValueError, match="positive"):
+        latent.total_correlation_decomposition(torch.zeros(4, 2), torch.zeros(4, 2))
