@@ -17,7 +17,7 @@ Where things go:
   widget before and after each control moved; in ``pictures/``, each notebook's widget at the end
   (the README's pictures, ``docs/images/``, are copies of these); the course map; the console and
   server logs; ``summary.txt`` with the times and the share of pixels each move changed.
-- The server serves a temporary copy of README.md, docs/ and the notebooks, with autosave off: the
+- The server serves a temporary copy of README.md, docs/, the notebooks and experiments/ results, with autosave off: the
   browser never writes into the project.
 
 A widget notebook runs once per test command: here, in JupyterLab. After Run All, its checked cells
@@ -141,6 +141,8 @@ class Lab(LabServer):
             shutil.copytree(ROOT / "docs", root / "docs")
         for notebook in (ROOT / "notebooks").glob("*.ipynb"):
             shutil.copy(notebook, root / "notebooks")
+        # results that notebooks read (notebook 08 reads the setting search's file)
+        shutil.copytree(ROOT / "experiments", root / "experiments", ignore=shutil.ignore_patterns("*.py", "__pycache__"))
         nbformat.write(_negative_control_notebook(), root / "negative_control.ipynb")
         _write_settings(home / "lab-settings")
         # the kernels share the reference classifier the other tests train and cache

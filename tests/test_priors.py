@@ -279,3 +279,39 @@ def test_bad_input_is_refused_with_a_clear_message():
         priors.GroupedOneHotCategorical(torch.zeros(3))
     with pytest.raises(ValueError, match="codes must end in 6"):
         priors.GroupedOneHotCategorical(torch.zeros(2, 3)).log_prob(torch.zeros(5))
+
+
+class _FixedPosteriors(torch.nn.Module):
+    """A stand-in model: q(z|x_n) = N(means[n], std^2 I) for the n-th image, prior N(0, I)."""
+
+    image_shape = SMALL_IMAGE
+
+    def __init__(self, means, std):
+        super().__init__()
+        self.register_buffer("means", means)
+        self.std = std
+
+    def encode(self, x):
+        means = self.means[: len(x)]
+        return torch.distributions.Independent(torch.distributions.Normal(means, torch.full_like(means, self.std)), 1)
+
+    def prior(self):
+        zeros = torch.zeros(self.means.shape[1], dtype=self.means.dtype)
+        return torch.distributions.Independent(torch.distributions.Normal(zeros, torch.ones_like(zeros)), 1)
+
+
+def test_prior_hole_kl_matches_the_closed_form_when_every_code_is_the_same():
+    # every posterior is N(0, 0.1^2 I) in 2-D: q(z) = N(0, 0.01 I) exactly, and KL(N(0, I) || N(0, 0.01 I))
+    # = 2 * 1/2 (1/0.01 - 1 + log 0.01) nats
+    model = _FixedPosteriors(torch.zeros(40, 2, dtype=torch.float64), 0.1)
+    x = torch.rand(40, *SMALL_IMAGE, generator=torch.Generator().manual_seed(17))
+    estimate = latent.prior_hole_kl(model, x, num_samples=4000, generator=torch.Generator().manual_seed(18))
+    assert estimate == pytest.approx(100 - 1 + math.log(0.01), rel=0.05)
+
+
+def test_prior_hole_kl_is_small_when_the_codes_fill_the_prior():
+    # posterior means ~ N(0, 0.75 I) with std 0.5: the aggregate is (close to) N(0, I) itself
+    means = math.sqrt(0.75) * torch.randn(2000, 2, generator=torch.Generator().manual_seed(19), dtype=torch.float64)
+    model = _FixedPosteriors(means, 0.5)
+    x = torch.rand(2000, *SMALL_IMAGE, generator=torch.Generator().manual_seed(20))
+    assert abs(latent.prior_hole_kl(model, x, num_samples=2000, generator=torch.Generator().manual_seed(21))) < 0.05

@@ -12,12 +12,14 @@ the usual candidates, all as plain functions of a code matrix ``(N, D)``:
   a Gaussian or a Gaussian mixture fitted to the codes after training (Ghosh et al. 2020);
 - :func:`kl_decomposition`: the KL term split into mutual information and the aggregate posterior's
   distance from the prior (notebook 07);
+- :func:`prior_hole_kl`: KL(p(z) || q(z)), the prior mass where the codes do not go (notebook 07);
 - :func:`total_correlation_decomposition`: that distance split further, for diagonal Gaussian
   posteriors and a standard normal prior, into total correlation and dimension-wise KL (notebook 08).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import TYPE_CHECKING
 
@@ -159,6 +161,26 @@ def kl_decomposition(model, images, *, generator: torch.Generator | None = None)
     return {"avg_kl": (log_q_own - log_p).mean().item(),
             "mutual_information": (log_q_own - log_q_aggregate).mean().item(),
             "marginal_kl": (log_q_aggregate - log_p).mean().item()}
+
+
+def prior_hole_kl(model, images, *, num_samples: int = 500, generator: torch.Generator | None = None) -> float:
+    """KL(p(z) || q(z)) in nats, q(z) = (1/N) sum_n q(z|x_n) the aggregate posterior of the N ``images``.
+
+    The reverse of :func:`kl_decomposition`'s marginal KL: it weighs the **prior's** samples, so it is
+    large where the prior puts mass that no code occupies (the "holes" that prior samples decode
+    from), while KL(q(z) || p(z)) is large where the codes go and the prior does not. Estimated at
+    ``num_samples`` prior draws, with log q(z) computed over all N posteriors (a finite mixture: for a
+    prior sample far from every code the estimate is large, as it should be).
+    """
+    images = as_image_batch(images, model.image_shape)
+    device = next(itertools.chain(model.parameters(), model.buffers()), torch.empty(0)).device
+    with torch.no_grad(), eval_mode(model), seeded(generator):
+        q_z = model.encode(images.to(device))
+        prior = model.prior()
+        z = prior.sample((num_samples,))
+        log_q = torch.stack([torch.logsumexp(q_z.log_prob(z_k.expand(len(images), *z_k.shape)), dim=0) for z_k in z])
+        log_q = log_q - math.log(len(images))
+        return (prior.log_prob(z) - log_q).mean().item()
 
 
 @torch.no_grad()
