@@ -169,41 +169,12 @@ assert all(abs(v) < 5 for v in z_scores_q3k), (
 print("monte_carlo_kl against the Gaussian closed form: visible tests passed")
 ### BEGIN HIDDEN TESTS
 import math
-from unittest import mock
 
 import torch
 from torch.distributions import Independent, Normal
 
 import vaecourse as vc
-
-
-class PooledGaussian_q3kh(Independent):
-    """A diagonal Gaussian whose samples loc + scale * eps take eps from a fixed pool, in order.
-
-    Every answer that draws its num_samples samples through q.rsample (in one call or in several) gets the same
-    samples as the model solution, so its estimate and gradient can be recorded exactly. The pool holds
-    4 * num_samples draws, for answers that draw more than once.
-    """
-
-    def __init__(self, loc, scale, pool):
-        super().__init__(Normal(loc, scale), 1)
-        self.pool, self.used = pool, 0
-
-    def rsample(self, sample_shape=torch.Size()):
-        shape = torch.Size(sample_shape)
-        if self.used + shape.numel() > len(self.pool):
-            raise AssertionError(
-                f"the number of samples drawn from q: expected num_samples = {len(self.pool) // 4}, got "
-                f"{self.used + shape.numel()} so far. Hint: draw once, z = q.rsample((num_samples,)), and use the "
-                "same samples for the estimate and for its standard error")
-        eps = self.pool[self.used:self.used + shape.numel()].reshape(shape + self.batch_shape + self.event_shape)
-        self.used += shape.numel()
-        return self.base_dist.loc + self.base_dist.scale * eps
-
-    def sample(self, sample_shape=torch.Size()):
-        with torch.no_grad():
-            return self.rsample(sample_shape)
-
+from vaecourse import testkit
 
 # q: batch (6,), d = 5; p: a non-standard diagonal Gaussian shared by the batch. Under q, with
 # z = m1 + s1 e, r = const + c e^2 + b e per dimension, so Var(r) = sum over dims of 2 c^2 + b^2.
@@ -219,28 +190,26 @@ num_q3kh = 5000
 # The same q, and the visible q rebuilt from its seed, with noise from fixed pools (for the records).
 gen_pool_q3kh = torch.Generator().manual_seed(313)
 loc_pooled_q3kh = loc_q_q3kh.clone().requires_grad_()
-q_pooled_q3kh = PooledGaussian_q3kh(loc_pooled_q3kh, scale_q_q3kh,
-                                    torch.randn(4 * num_q3kh, 6, 5, generator=gen_pool_q3kh, dtype=torch.float64))
+q_pooled_q3kh = testkit.PooledGaussian(loc_pooled_q3kh, scale_q_q3kh,
+                                       torch.randn(4 * num_q3kh, 6, 5, generator=gen_pool_q3kh, dtype=torch.float64))
 gen_visible_q3kh = torch.Generator().manual_seed(301)
 loc_visible_q3kh = torch.randn(3, 4, generator=gen_visible_q3kh, dtype=torch.float64)
 scale_visible_q3kh = torch.exp(0.5 * torch.randn(3, 4, generator=gen_visible_q3kh, dtype=torch.float64))
-q_visible_pooled_q3kh = PooledGaussian_q3kh(loc_visible_q3kh, scale_visible_q3kh,
-                                            torch.randn(4 * 4000, 3, 4, generator=gen_pool_q3kh, dtype=torch.float64))
+q_visible_pooled_q3kh = testkit.PooledGaussian(loc_visible_q3kh, scale_visible_q3kh,
+                                               torch.randn(4 * 4000, 3, 4, generator=gen_pool_q3kh, dtype=torch.float64))
 p_visible_q3kh = Independent(Normal(torch.zeros(4, dtype=torch.float64), torch.ones(4, dtype=torch.float64)), 1)
 no_reference_q3kh = AssertionError(
     "monte_carlo_kl called a library KL: expected your own average, got a call of kl_divergence or "
     "vc.priors.monte_carlo_kl. Hint: average log q(z) - log p(z) over z = q.rsample((num_samples,)) yourself")
-with mock.patch("torch.distributions.kl_divergence", side_effect=no_reference_q3kh), \
-        mock.patch("torch.distributions.kl.kl_divergence", side_effect=no_reference_q3kh), \
-        mock.patch("__main__.kl_divergence", side_effect=no_reference_q3kh, create=True), \
-        mock.patch("vaecourse.priors.monte_carlo_kl", side_effect=no_reference_q3kh):
+with testkit.banned(no_reference_q3kh, "torch.distributions.kl_divergence", "torch.distributions.kl.kl_divergence",
+                    "vaecourse.priors.monte_carlo_kl", create=("__main__.kl_divergence",)):
     torch.manual_seed(312)
     estimate_q3kh, stderr_q3kh = monte_carlo_kl(q_q3kh, p_q3kh, num_q3kh)
     estimate_pooled_q3kh, stderr_pooled_q3kh = monte_carlo_kl(q_pooled_q3kh, p_q3kh, num_q3kh)
     estimate_visible_q3kh, stderr_visible_q3kh = monte_carlo_kl(q_visible_pooled_q3kh, p_visible_q3kh, 4000)
 if isinstance(estimate_pooled_q3kh, torch.Tensor) and estimate_pooled_q3kh.requires_grad:
     estimate_pooled_q3kh.sum().backward()
-grad_pooled_q3kh = loc_pooled_q3kh.grad if loc_pooled_q3kh.grad is not None else torch.zeros_like(loc_q_q3kh)
+grad_pooled_q3kh = testkit.grad_or_zeros(loc_pooled_q3kh)
 hint_estimate_q3kh = ("the mean over the samples (dim=0) of q.log_prob(z) - p.log_prob(z), with z = "
                       "q.rsample((num_samples,)): samples from q, log q minus log p")
 hint_stderr_q3kh = "the standard deviation of the r_n over the samples divided by sqrt(num_samples), not by num_samples"
@@ -257,8 +226,7 @@ vc.grading.record("KL estimate on the visible q (3 x 4), fixed noise", estimate_
                   hint=hint_estimate_q3kh)
 vc.grading.record("standard error on the visible q, fixed noise", stderr_visible_q3kh, rtol=0.1, atol=0,
                   hint=hint_stderr_q3kh)
-exact_q3kh = (torch.log(scale_p_q3kh / scale_q_q3kh)
-              + (scale_q_q3kh**2 + (loc_q_q3kh - loc_p_q3kh) ** 2) / (2 * scale_p_q3kh**2) - 0.5).sum(-1)
+exact_q3kh = testkit.diagonal_gaussian_kl(loc_q_q3kh, scale_q_q3kh, loc_p_q3kh, scale_p_q3kh)
 c_q3kh = scale_q_q3kh**2 / (2 * scale_p_q3kh**2) - 0.5
 b_q3kh = (loc_q_q3kh - loc_p_q3kh) * scale_q_q3kh / scale_p_q3kh**2
 sd_exact_q3kh = torch.sqrt((2 * c_q3kh**2 + b_q3kh**2).sum(-1))
@@ -270,7 +238,7 @@ assert all(0.9 < v < 1.1 for v in spread_ratio_q3kh), (
     f"stderr * sqrt(N), the standard deviation of log q(z) - log p(z) under q: expected {sd_exact_q3kh.tolist()}, "
     f"got {(stderr_q3kh.detach() * math.sqrt(num_q3kh)).tolist()} (ratios {spread_ratio_q3kh}). "
     "Hint: did you divide the standard deviation by sqrt(num_samples), not by num_samples, and use num_samples samples?")
-z_scores_q3kh = ((estimate_q3kh.detach() - exact_q3kh) / stderr_q3kh.detach()).tolist()
+z_scores_q3kh = testkit.z_scores(estimate_q3kh, exact_q3kh, stderr_q3kh)
 assert all(abs(v) < 5 for v in z_scores_q3kh), (
     f"the estimate against a non-standard Gaussian p: expected within 5 standard errors of the closed form "
     f"{exact_q3kh.tolist()}, got {estimate_q3kh.tolist()} (z-scores {z_scores_q3kh}). Hint: {hint_estimate_q3kh}")
@@ -330,41 +298,12 @@ print("upper bound (nats):", [round(v, 3) for v in upper_q3m.tolist()])
 print("monte_carlo_kl against a mixture prior: visible tests passed")
 ### BEGIN HIDDEN TESTS
 import math
-from unittest import mock
 
 import torch
 from torch.distributions import Categorical, Independent, MixtureSameFamily, Normal
 
 import vaecourse as vc
-
-
-class PooledGaussian_q3mh(Independent):
-    """A diagonal Gaussian whose samples loc + scale * eps take eps from a fixed pool, in order.
-
-    Every answer that draws its num_samples samples through q.rsample (in one call or in several) gets the same
-    samples as the model solution, so its estimate can be recorded exactly. The pool holds 4 * num_samples draws,
-    for answers that draw more than once.
-    """
-
-    def __init__(self, loc, scale, pool):
-        super().__init__(Normal(loc, scale), 1)
-        self.pool, self.used = pool, 0
-
-    def rsample(self, sample_shape=torch.Size()):
-        shape = torch.Size(sample_shape)
-        if self.used + shape.numel() > len(self.pool):
-            raise AssertionError(
-                f"the number of samples drawn from q: expected num_samples = {len(self.pool) // 4}, got "
-                f"{self.used + shape.numel()} so far. Hint: draw once, z = q.rsample((num_samples,)), and use the "
-                "same samples for the estimate and for its standard error")
-        eps = self.pool[self.used:self.used + shape.numel()].reshape(shape + self.batch_shape + self.event_shape)
-        self.used += shape.numel()
-        return self.base_dist.loc + self.base_dist.scale * eps
-
-    def sample(self, sample_shape=torch.Size()):
-        with torch.no_grad():
-            return self.rsample(sample_shape)
-
+from vaecourse import testkit
 
 gen_q3mh = torch.Generator().manual_seed(331)
 loc_q3mh = torch.randn(5, 3, generator=gen_q3mh, dtype=torch.float64)
@@ -377,21 +316,21 @@ p_q3mh = MixtureSameFamily(Categorical(probs=weights_q3mh), Independent(Normal(m
 num_q3mh = 20_000
 # The same q, and the visible q and mixture rebuilt from their seed, with noise from fixed pools (for the records).
 gen_pool_q3mh = torch.Generator().manual_seed(333)
-q_pooled_q3mh = PooledGaussian_q3mh(loc_q3mh, scale_q3mh,
-                                    torch.randn(4 * num_q3mh, 5, 3, generator=gen_pool_q3mh, dtype=torch.float64))
+q_pooled_q3mh = testkit.PooledGaussian(loc_q3mh, scale_q3mh,
+                                       torch.randn(4 * num_q3mh, 5, 3, generator=gen_pool_q3mh, dtype=torch.float64))
 gen_visible_q3mh = torch.Generator().manual_seed(321)
 loc_visible_q3mh = torch.randn(4, 2, generator=gen_visible_q3mh, dtype=torch.float64)
 scale_visible_q3mh = torch.exp(0.5 * torch.randn(4, 2, generator=gen_visible_q3mh, dtype=torch.float64))
 means_visible_q3mh = 2 * torch.randn(3, 2, generator=gen_visible_q3mh, dtype=torch.float64)
 scales_visible_q3mh = torch.exp(0.3 * torch.randn(3, 2, generator=gen_visible_q3mh, dtype=torch.float64))
-q_visible_pooled_q3mh = PooledGaussian_q3mh(loc_visible_q3mh, scale_visible_q3mh,
-                                            torch.randn(4 * num_q3mh, 4, 2, generator=gen_pool_q3mh, dtype=torch.float64))
+q_visible_pooled_q3mh = testkit.PooledGaussian(loc_visible_q3mh, scale_visible_q3mh,
+                                               torch.randn(4 * num_q3mh, 4, 2, generator=gen_pool_q3mh, dtype=torch.float64))
 p_visible_q3mh = MixtureSameFamily(Categorical(probs=torch.tensor([0.5, 0.3, 0.2], dtype=torch.float64)),
                                    Independent(Normal(means_visible_q3mh, scales_visible_q3mh), 1))
 no_reference_q3mh = AssertionError(
     "monte_carlo_kl called vc.priors.monte_carlo_kl: expected your own average, got the course's. "
     "Hint: write the average of log q(z) - log p(z) yourself")
-with mock.patch("vaecourse.priors.monte_carlo_kl", side_effect=no_reference_q3mh):
+with testkit.banned(no_reference_q3mh, "vaecourse.priors.monte_carlo_kl"):
     torch.manual_seed(332)
     estimate_q3mh, stderr_q3mh = monte_carlo_kl(q_q3mh, p_q3mh, num_q3mh)
     estimate_pooled_q3mh, stderr_pooled_q3mh = monte_carlo_kl(q_pooled_q3mh, p_q3mh, num_q3mh)
@@ -516,6 +455,7 @@ print("gumbel_softmax_sample: visible tests passed")
 import torch
 
 import vaecourse as vc
+from vaecourse import testkit
 
 gen_q3gh = torch.Generator().manual_seed(341)
 logits_q3gh = 2 * torch.randn(5, 3, 7, generator=gen_q3gh, dtype=torch.float64)
@@ -524,12 +464,11 @@ noise_many_q3gh = torch.rand(4, 5, 3, 7, generator=gen_q3gh, dtype=torch.float64
 extreme_logits_q3gh = torch.tensor([[1000.0, -1000.0, 0.0], [-1000.0, -1000.0, 1000.0]], dtype=torch.float64)
 extreme_noise_q3gh = torch.tensor([[0.3, 0.6, 0.9], [0.5, 0.5, 0.5]], dtype=torch.float64)
 taus_q3gh = (0.05, 0.5, 1.0, 3.0)
-rng_before_q3gh = torch.get_rng_state()
-results_q3gh = {tau: gumbel_softmax_sample(logits_q3gh, tau, noise_q3gh) for tau in taus_q3gh}
-result_many_q3gh = gumbel_softmax_sample(logits_q3gh, 0.7, noise_many_q3gh)
-result_extreme_q3gh = gumbel_softmax_sample(extreme_logits_q3gh, 0.1, extreme_noise_q3gh)
-result_extreme32_q3gh = gumbel_softmax_sample(extreme_logits_q3gh.float(), 0.1, extreme_noise_q3gh.float())
-rng_after_q3gh = torch.get_rng_state()
+with testkit.RandomStateWatch() as rng_q3gh:
+    results_q3gh = {tau: gumbel_softmax_sample(logits_q3gh, tau, noise_q3gh) for tau in taus_q3gh}
+    result_many_q3gh = gumbel_softmax_sample(logits_q3gh, 0.7, noise_many_q3gh)
+    result_extreme_q3gh = gumbel_softmax_sample(extreme_logits_q3gh, 0.1, extreme_noise_q3gh)
+    result_extreme32_q3gh = gumbel_softmax_sample(extreme_logits_q3gh.float(), 0.1, extreme_noise_q3gh.float())
 hint_q3gh = ("softmax((logits + g) / tau) over the last dimension with g = -log(-log u): both minus signs, the noise "
              "added before dividing by the temperature")
 vc.grading.record("the sample on the visible logits (2 x 3), tau = 1", sample_q3g, rtol=1e-9, atol=1e-12,
@@ -546,7 +485,7 @@ expected_q3gh = {tau: torch.softmax((logits_q3gh - torch.log(-torch.log(noise_q3
                  for tau in taus_q3gh}
 expected_many_q3gh = torch.softmax((logits_q3gh - torch.log(-torch.log(noise_many_q3gh))) / 0.7, dim=-1)
 one_hot_q3gh = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], dtype=torch.float64)
-assert torch.equal(rng_after_q3gh, rng_before_q3gh), (
+assert not rng_q3gh.changed, (
     "torch's random state: expected unchanged, got changed: gumbel_softmax_sample drew its own noise. "
     "Hint: use uniform_noise only (no torch.rand, torch.nn.functional.gumbel_softmax or Gumbel().sample())")
 for tau_q3gh in taus_q3gh:
@@ -589,6 +528,7 @@ print("gumbel_softmax_sample, argmax is a categorical draw: visible tests passed
 import torch
 
 import vaecourse as vc
+from vaecourse import testkit
 
 gen_q3th = torch.Generator().manual_seed(361)
 logits_q3th = torch.randn(200, 6, generator=gen_q3th, dtype=torch.float64)
@@ -608,7 +548,7 @@ for tau_q3th in (0.5, 2.0):
     samples_grad_q3th[tau_q3th] = gumbel_softmax_sample(logits_grad_q3th, tau_q3th, noise_q3th)
     if samples_grad_q3th[tau_q3th].requires_grad:
         (weights_q3th * samples_grad_q3th[tau_q3th]).sum().backward()
-    grads_q3th[tau_q3th] = logits_grad_q3th.grad if logits_grad_q3th.grad is not None else torch.zeros_like(logits_q3th)
+    grads_q3th[tau_q3th] = testkit.grad_or_zeros(logits_grad_q3th)
 hint_q3th = "softmax((logits + g) / tau) over the last dimension with g = -log(-log u), in float64"
 vc.grading.record("argmax frequencies of the 40,000 visible samples", frequencies_q3t, rtol=0, atol=1e-12,
                   hint="the argmax of the sample is the argmax of logits + g with g = -log(-log u)")
@@ -778,52 +718,11 @@ assert all(abs(v) < 5 for v in z_scores_q3b), (
 print("pathwise_gradient against the exact derivative: visible tests passed")
 ### BEGIN HIDDEN TESTS
 import math
-from unittest import mock
 
 import torch
-from scipy import integrate, special
-from torch.distributions import Beta
 
 import vaecourse as vc
-
-
-def pooled_dirichlet_q3bh(a, b, num, seed):
-    """A stand-in for torch._sample_dirichlet that hands out fixed Beta(a, b) draws (as pairs z, 1 - z), in order.
-
-    The pool holds 4 * num draws made here with torch's own sampler after torch.manual_seed(seed); gradients still
-    flow through torch's implicit reparameterisation. Every answer that draws its num samples through
-    Beta(...).rsample (in one call or in several) gets the same samples as the model solution, so its recorded
-    results do not depend on how it batches its draws. Concentrations other than (a, b) in float64 go to torch.
-    """
-    original = torch._sample_dirichlet
-    concentration = torch.tensor([a, b], dtype=torch.float64)
-    state = torch.get_rng_state()
-    torch.manual_seed(seed)
-    pool = original(concentration.expand(4 * num, 2))
-    torch.set_rng_state(state)
-    used = [0]
-
-    def sample(alpha):
-        if alpha.shape[-1:] != (2,) or alpha.dtype != torch.float64 or not bool((alpha == concentration).all()):
-            return original(alpha)
-        count = alpha.numel() // 2
-        if used[0] + count > 4 * num:
-            raise AssertionError(
-                f"the number of Beta samples drawn: expected num_samples = {num}, got {used[0] + count} so far. "
-                "Hint: draw num_samples samples once, Beta(a_n, b_n).rsample(), and use them for both results")
-        x = pool[used[0]:used[0] + count].reshape(alpha.shape).clone()
-        used[0] += count
-        return x
-
-    return sample
-
-
-def expectation_q3bh(f_scalar, a, b):
-    """E_{Beta(a, b)}[f(z)] by adaptive quadrature (float64)."""
-    log_norm = special.betaln(a, b)
-    density = lambda z: math.exp((a - 1) * math.log(z) + (b - 1) * math.log1p(-z) - log_norm)
-    return integrate.quad(lambda z: f_scalar(z) * density(z), 0.0, 1.0, epsabs=1e-13, epsrel=1e-12, limit=200)[0]
-
+from vaecourse import testkit
 
 h_q3bh = 1e-4
 cases_q3bh = [(2.0, 3.0, lambda z: (z - 0.3) ** 2, lambda z: (z - 0.3) ** 2, "(z - 0.3)^2"),
@@ -835,19 +734,13 @@ cases_q3bh = [(2.0, 3.0, lambda z: (z - 0.3) ** 2, lambda z: (z - 0.3) ** 2, "(z
 # estimator fails the next test cell).
 tolerances_q3bh = []
 for index_q3bh, (a_q3bh, b_q3bh, f_q3bh, _, _) in enumerate(cases_q3bh):
-    a_n_q3bh = torch.full((20_000,), a_q3bh, dtype=torch.float64, requires_grad=True)
-    b_n_q3bh = torch.full((20_000,), b_q3bh, dtype=torch.float64, requires_grad=True)
-    with mock.patch("torch._sample_dirichlet", new=pooled_dirichlet_q3bh(a_q3bh, b_q3bh, 20_000, seed=381 + index_q3bh)):
-        z_q3bh = Beta(a_n_q3bh, b_n_q3bh).rsample()
-    pathwise_q3bh = torch.stack(torch.autograd.grad(f_q3bh(z_q3bh).sum(), (a_n_q3bh, b_n_q3bh)), dim=-1)
-    z_q3bh = z_q3bh.detach()
-    digamma_q3bh = torch.special.digamma(torch.tensor([a_q3bh, b_q3bh, a_q3bh + b_q3bh], dtype=torch.float64))
-    score_q3bh = f_q3bh(z_q3bh)[:, None] * torch.stack([torch.log(z_q3bh) - digamma_q3bh[0] + digamma_q3bh[2],
-                                                         torch.log1p(-z_q3bh) - digamma_q3bh[1] + digamma_q3bh[2]], dim=-1)
+    with testkit.pooled_beta_samples(a_q3bh, b_q3bh, 20_000, seed=381 + index_q3bh):
+        pathwise_q3bh, z_q3bh = testkit.beta_pathwise_gradients(a_q3bh, b_q3bh, f_q3bh, 20_000)
+    score_q3bh = testkit.beta_score_function_gradients(a_q3bh, b_q3bh, f_q3bh, z_q3bh)
     tolerances_q3bh.append(5 * ((pathwise_q3bh.std(0) + score_q3bh.std(0)) / math.sqrt(20_000)).max().item())
 results_q3bh = []
 for index_q3bh, (a_q3bh, b_q3bh, f_q3bh, _, _) in enumerate(cases_q3bh):
-    with mock.patch("torch._sample_dirichlet", new=pooled_dirichlet_q3bh(a_q3bh, b_q3bh, 20_000, seed=381 + index_q3bh)):
+    with testkit.pooled_beta_samples(a_q3bh, b_q3bh, 20_000, seed=381 + index_q3bh):
         results_q3bh.append(pathwise_gradient(a_q3bh, b_q3bh, f_q3bh, 20_000))
 for (a_q3bh, b_q3bh, _, _, name_q3bh), (estimate_q3bh, _), tolerance_q3bh in zip(cases_q3bh, results_q3bh,
                                                                                   tolerances_q3bh):
@@ -856,14 +749,12 @@ for (a_q3bh, b_q3bh, _, _, name_q3bh), (estimate_q3bh, _), tolerance_q3bh in zip
                       hint="the mean over samples of the autograd gradients of f(Beta(a, b).rsample()) with respect "
                            "to a and b, in that order, in float64")
 for index_q3bh, (a_q3bh, b_q3bh, _, f_scalar_q3bh, name_q3bh) in enumerate(cases_q3bh):
-    finite_difference_q3bh = torch.tensor([
-        (expectation_q3bh(f_scalar_q3bh, a_q3bh + h_q3bh, b_q3bh) - expectation_q3bh(f_scalar_q3bh, a_q3bh - h_q3bh, b_q3bh)) / (2 * h_q3bh),
-        (expectation_q3bh(f_scalar_q3bh, a_q3bh, b_q3bh + h_q3bh) - expectation_q3bh(f_scalar_q3bh, a_q3bh, b_q3bh - h_q3bh)) / (2 * h_q3bh)],
-        dtype=torch.float64)
+    finite_difference_q3bh = testkit.central_differences(
+        lambda a, b: testkit.beta_expectation(f_scalar_q3bh, a, b), a_q3bh, b_q3bh, h_q3bh)
     estimate_q3bh, stderr_q3bh = results_q3bh[index_q3bh]
     vc.grading.assert_equal(tuple(estimate_q3bh.shape), (2,), what=f"the shape of the estimate for f(z) = {name_q3bh}",
                             hint="[d/da, d/db]: average the per-sample gradients over the samples")
-    z_scores_q3bh = ((estimate_q3bh.detach() - finite_difference_q3bh) / stderr_q3bh.detach()).tolist()
+    z_scores_q3bh = testkit.z_scores(estimate_q3bh, finite_difference_q3bh, stderr_q3bh)
     assert all(abs(v) < 5 for v in z_scores_q3bh), (
         f"f(z) = {name_q3bh}, a = {a_q3bh}, b = {b_q3bh}: expected the finite difference of the exact expectation "
         f"{finite_difference_q3bh.tolist()} within 5 standard errors, got {estimate_q3bh.tolist()} ({z_scores_q3bh} "
@@ -884,62 +775,18 @@ assert all(1.8 < v < 2.2 for v in ratio_q3s), (
 print("pathwise_gradient standard error scaling: visible tests passed")
 ### BEGIN HIDDEN TESTS
 import math
-from unittest import mock
 
 import torch
-from torch.distributions import Beta
 
 import vaecourse as vc
-
-
-def pooled_dirichlet_q3sh(a, b, num, seed):
-    """A stand-in for torch._sample_dirichlet that hands out fixed Beta(a, b) draws (as pairs z, 1 - z), in order.
-
-    The pool holds 4 * num draws made here with torch's own sampler after torch.manual_seed(seed); gradients still
-    flow through torch's implicit reparameterisation. Every answer that draws its num samples through
-    Beta(...).rsample (in one call or in several) gets the same samples as the model solution, so its recorded
-    results do not depend on how it batches its draws. Concentrations other than (a, b) in float64 go to torch.
-    """
-    original = torch._sample_dirichlet
-    concentration = torch.tensor([a, b], dtype=torch.float64)
-    state = torch.get_rng_state()
-    torch.manual_seed(seed)
-    pool = original(concentration.expand(4 * num, 2))
-    torch.set_rng_state(state)
-    used = [0]
-
-    def sample(alpha):
-        if alpha.shape[-1:] != (2,) or alpha.dtype != torch.float64 or not bool((alpha == concentration).all()):
-            return original(alpha)
-        count = alpha.numel() // 2
-        if used[0] + count > 4 * num:
-            raise AssertionError(
-                f"the number of Beta samples drawn: expected num_samples = {num}, got {used[0] + count} so far. "
-                "Hint: draw num_samples samples once, Beta(a_n, b_n).rsample(), and use them for both results")
-        x = pool[used[0]:used[0] + count].reshape(alpha.shape).clone()
-        used[0] += count
-        return x
-
-    return sample
-
-
-def pathwise_spread_q3sh(a, b, f, n, seed):
-    """The standard deviation of the per-sample pathwise gradients, from n samples drawn here."""
-    generator_state = torch.get_rng_state()
-    torch.manual_seed(seed)
-    a_n = torch.full((n,), a, dtype=torch.float64, requires_grad=True)
-    b_n = torch.full((n,), b, dtype=torch.float64, requires_grad=True)
-    grads = torch.autograd.grad(f(Beta(a_n, b_n).rsample()).sum(), (a_n, b_n))
-    torch.set_rng_state(generator_state)
-    return torch.stack(grads, dim=-1).std(dim=0)
-
+from vaecourse import testkit
 
 # In these three cases the score-function estimator's spread is 1.8 to 10 times the pathwise one.
 cases_q3sh = [(2.0, 3.0, lambda z: z, "z"), (2.0, 3.0, lambda z: (z - 0.3) ** 2, "(z - 0.3)^2"),
               (0.8, 2.5, lambda z: torch.exp(-3 * z), "exp(-3 z)")]
 stderrs_q3sh = []
 for index_q3sh, (a_q3sh, b_q3sh, f_q3sh, _) in enumerate(cases_q3sh):
-    with mock.patch("torch._sample_dirichlet", new=pooled_dirichlet_q3sh(a_q3sh, b_q3sh, 20_000, seed=411 + index_q3sh)):
+    with testkit.pooled_beta_samples(a_q3sh, b_q3sh, 20_000, seed=411 + index_q3sh):
         stderrs_q3sh.append(pathwise_gradient(a_q3sh, b_q3sh, f_q3sh, 20_000)[1])
 # rtol 0.1, the band of the test below: N or N - 1 in the standard deviation, other ways to draw Beta samples;
 # the score-function estimator's spread is 1.8 to 10 times the pathwise one
@@ -948,7 +795,7 @@ vc.grading.record("standard errors [d/da, d/db] for z, (z - 0.3)^2, exp(-3 z), f
                   hint="the standard deviation over samples of the per-sample pathwise gradients (rsample and "
                        "autograd, not the score function), divided by sqrt(num_samples)")
 for index_q3sh, (a_q3sh, b_q3sh, f_q3sh, name_q3sh) in enumerate(cases_q3sh):
-    spread_q3sh = pathwise_spread_q3sh(a_q3sh, b_q3sh, f_q3sh, 200_000, seed=401 + index_q3sh)
+    spread_q3sh = testkit.beta_pathwise_spread(a_q3sh, b_q3sh, f_q3sh, 200_000, seed=401 + index_q3sh)
     ratio_q3sh = (stderrs_q3sh[index_q3sh].detach() * math.sqrt(20_000) / spread_q3sh).tolist()
     assert all(0.9 < v < 1.1 for v in ratio_q3sh), (
         f"f(z) = {name_q3sh}, a = {a_q3sh}, b = {b_q3sh}: stderr * sqrt(N), expected the spread of the pathwise "
