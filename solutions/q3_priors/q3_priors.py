@@ -166,6 +166,26 @@ assert all(abs(v) < 5 for v in z_scores_q3k), (
     f"the estimate against N(0, I): expected within 5 standard errors {stderr_q3k.tolist()} of the closed-form KL "
     f"{exact_q3k.tolist()}, got {estimate_q3k.tolist()} (z-scores {z_scores_q3k}). Hint: average log q(z) - log p(z) "
     "(in that order) over z drawn from q, not from p")
+# Under q, with z = m + s e, each dimension adds (s^2 - 1) / 2 e^2 + m s e to r: Var(r) = sum of 2 c^2 + b^2.
+sd_exact_q3k = torch.sqrt((2 * ((scale_q3k**2 - 1) / 2) ** 2 + (loc_q3k * scale_q3k) ** 2).sum(-1))
+spread_ratio_q3k = (stderr_q3k.detach() * math.sqrt(4000) / sd_exact_q3k).tolist()
+assert all(0.9 < v < 1.1 for v in spread_ratio_q3k), (
+    f"stderr * sqrt(N), the standard deviation of log q(z) - log p(z) under q: expected {sd_exact_q3k.tolist()}, got "
+    f"{(stderr_q3k.detach() * math.sqrt(4000)).tolist()}. Hint: the standard error is the sample standard deviation of "
+    "the r_n divided by sqrt(num_samples), not by num_samples")
+# With z = m + s e and p = N(0, I), the gradient of the estimate with respect to m is the mean of the z_n:
+# m + s e_bar, within 5 / sqrt(N) standard deviations of the gradient of the KL, m.
+loc_grad_q3k = loc_q3k.clone().requires_grad_()
+estimate_grad_q3k = monte_carlo_kl(Independent(Normal(loc_grad_q3k, scale_q3k), 1), p_q3k, 4000)[0]
+vc.grading.assert_equal(bool(getattr(estimate_grad_q3k, "requires_grad", False)), True,
+                        what="estimate.requires_grad for a q whose mean requires grad",
+                        hint="keep the estimate a torch expression of z = q.rsample(...): no .detach() or .item()")
+grad_q3k = torch.autograd.grad(estimate_grad_q3k.sum(), loc_grad_q3k)[0]
+vc.grading.assert_close(grad_q3k, loc_q3k, rtol=0, atol=5 * scale_q3k.max().item() / math.sqrt(4000),
+                        what="the gradient of the summed estimate with respect to q's mean (the KL's gradient is "
+                             "the mean itself for p = N(0, I))",
+                        hint="draw the samples with q.rsample, not q.sample: samples from q.sample do not move with "
+                             "q's mean, and the gradient loses its pathwise term")
 print("monte_carlo_kl against the Gaussian closed form: visible tests passed")
 ### BEGIN HIDDEN TESTS
 import math
@@ -292,6 +312,14 @@ assert inside_q3m, (
     f"the estimates against the mixture: expected within 5 standard errors of the bounds [{lower_q3m.tolist()}, "
     f"{upper_q3m.tolist()}], got {estimate_q3m.tolist()}. Hint: evaluate the mixture with p.log_prob (it mixes the "
     "component densities, not their logs)")
+# The spread of the log-ratios under q, from 20,000 draws of this cell's own
+z_check_q3m = loc_q3m + scale_q3m * torch.randn(20_000, 4, 2, generator=gen_q3m, dtype=torch.float64)
+spread_q3m = (q_q3m.log_prob(z_check_q3m) - p_q3m.log_prob(z_check_q3m)).std(0)
+spread_ratio_q3m = (stderr_q3m * math.sqrt(20_000) / spread_q3m).tolist()
+assert all(0.85 < v < 1.15 for v in spread_ratio_q3m), (
+    f"stderr * sqrt(N) against the mixture: expected about the spread of log q(z) - log p(z) under q, "
+    f"{[round(v, 4) for v in spread_q3m.tolist()]}, got {(stderr_q3m * math.sqrt(20_000)).tolist()}. Hint: the "
+    "standard error is the sample standard deviation of the r_n divided by sqrt(num_samples)")
 print("lower bound (nats):", [round(v, 3) for v in lower_q3m.tolist()])
 print("estimate (nats):   ", [round(v, 3) for v in estimate_q3m.tolist()])
 print("upper bound (nats):", [round(v, 3) for v in upper_q3m.tolist()])
@@ -450,6 +478,10 @@ vc.grading.assert_close(sample_q3g[1], torch.softmax(logits_q3g[1] + gumbel_q3g,
                         what="the second row, softmax(logits + g) with g = -log(-log u)",
                         hint="check both minus signs and that you add the noise to the logits before dividing by "
                              "the temperature")
+vc.grading.assert_close(gumbel_softmax_sample(logits_q3g[1], 0.5, noise_q3g[1]),
+                        torch.softmax((logits_q3g[1] + gumbel_q3g) / 0.5, dim=-1),
+                        what="the second row at temperature 0.5, softmax((logits + g) / 0.5)",
+                        hint="divide logits + g by the temperature inside the softmax")
 print("gumbel_softmax_sample: visible tests passed")
 ### BEGIN HIDDEN TESTS
 import torch
@@ -523,6 +555,12 @@ assert all(abs(v) < 5 for v in z_scores_q3t), (
     f"standard errors (Gumbel-max trick), got {frequencies_q3t.tolist()} (z-scores {z_scores_q3t}). "
     "Hint: did you use g = -log(-log u)?")
 print("argmax frequencies:", [round(v, 3) for v in frequencies_q3t.tolist()], "probabilities:", probs_q3t.tolist())
+cold_q3t = gumbel_softmax_sample(torch.tensor([2.0, 0.0, 0.0], dtype=torch.float64), 0.01,
+                                 torch.full((3,), 0.5, dtype=torch.float64))
+vc.grading.assert_close(cold_q3t, torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64), rtol=0, atol=1e-6,
+                        what="the sample at temperature 0.01 for logits (2, 0, 0) and equal noise",
+                        hint="as tau -> 0 the sample tends to the one-hot vector of the largest logits + g: divide "
+                             "(logits + g) by tau, do not multiply or leave tau out")
 print("gumbel_softmax_sample, argmax is a categorical draw: visible tests passed")
 ### BEGIN HIDDEN TESTS
 import torch
@@ -772,6 +810,17 @@ assert all(1.8 < v < 2.2 for v in ratio_q3s), (
     f"the ratio of the standard errors for 4,000 and 16,000 samples: expected about 2 (4 times more samples halve "
     f"the standard error), got {ratio_q3s}. Hint: divide the standard deviation by sqrt(num_samples), and draw "
     "num_samples samples")
+_, stderr_z_q3s = pathwise_gradient(2.0, 3.0, lambda z: z, 20_000)
+a_n_q3s = torch.full((200_000,), 2.0, dtype=torch.float64, requires_grad=True)
+b_n_q3s = torch.full((200_000,), 3.0, dtype=torch.float64, requires_grad=True)
+spread_q3s = torch.stack(torch.autograd.grad(Beta(a_n_q3s, b_n_q3s).rsample().sum(), (a_n_q3s, b_n_q3s)), dim=-1).std(0)
+spread_ratio_q3s = (stderr_z_q3s.detach() * math.sqrt(20_000) / spread_q3s).tolist()
+assert all(0.9 < v < 1.1 for v in spread_ratio_q3s), (
+    f"stderr * sqrt(N) for f(z) = z at a = 2, b = 3: expected the spread of the pathwise per-sample gradients "
+    f"{[round(v, 4) for v in spread_q3s.tolist()]} (200,000 rsample draws), got "
+    f"{(stderr_z_q3s.detach() * math.sqrt(20_000)).tolist()}. Hint: differentiate f(rsample) per sample with autograd "
+    "(the score function f(z) d log p(z) / da is unbiased too, but spreads differently), then the standard deviation "
+    "over the samples divided by sqrt(num_samples)")
 print("pathwise_gradient standard error scaling: visible tests passed")
 ### BEGIN HIDDEN TESTS
 import math
