@@ -15,9 +15,11 @@
 # disentanglement metrics matter and how they are used. A common answer says that β > 1 "prioritises
 # disentanglement" and that the metrics "verify interpretability". In this assignment you build the
 # tools that let you check such claims: the β-VAE objective from a model's distributions, the mutual
-# information gap (MIG) from arrays, in three steps (discretise the codes, a discrete mutual
-# information, the gap itself), with the sanity checks every metric implementation should pass, and
-# a latent traversal, the picture that β-VAE papers show. Then you answer Question 4 in writing.
+# information gap (MIG) from arrays (a discrete mutual information, then the gap itself, on codes
+# discretised by a given helper), with the sanity checks every metric implementation should pass; then
+# you *read* MIG and the β-VAE metric on constructed codes whose answer is known, including a code on
+# which the β-VAE metric is fooled, and decode a latent traversal, the picture that β-VAE papers show.
+# Then you answer Question 4 in writing.
 # Lecture notebook 08 trains β-VAEs on dSprites and measures what β does. Nothing is trained here;
 # every cell runs in a few seconds at most.
 #
@@ -25,14 +27,15 @@
 # | --- | --- | --- | --- |
 # | 1 | `beta_vae_loss`: $\mathrm{NLL} + \beta\,\mathrm{KL}$ per example from the encoder's and decoder's distributions | 2 | automatically |
 # | 1 | `beta_vae_loss`: gradients, and β weighs only the KL's gradient | 1 | automatically |
-# | 2 | `discretize`: equal-width bins per code dimension, as `np.histogram` | 1 | automatically |
+# | 2 | `discretize`: equal-width bins per code dimension (given) | 0 | |
 # | 3 | `mutual_information`: the discrete mutual information of two label arrays, in nats | 2 | automatically |
 # | 4 | `mig`: the mutual information gap from codes and ground-truth factors | 2 | automatically |
 # | 4 | `mig` sanity checks: perfect, rotated, noise, redundant codes; invariances | 1 | automatically |
-# | 5 | `traversal_codes`: a base code with one coordinate swept | 1 | automatically |
-# | 5 | `latent_traversal`: decode the sweep around an image's posterior mean | 2 | automatically |
-# | 6 | Q4, part 1: the idea of β-VAE and its difference from the VAE (written answer) | 3 | by hand |
-# | 7 | Q4, part 2: what disentanglement metrics measure and how they are used (written answer) | 4 | by hand |
+# | 5 | `mig_gaps`: the gap of each factor, with and without the entropy normalisation | 1 | automatically |
+# | 5 | reading MIG and the β-VAE metric on constructed codes: which code, which factor, the β-VAE metric's blind spot | 2 | automatically |
+# | 6 | `latent_traversal`: decode a sweep around an image's posterior mean (`traversal_codes` given) | 1 | automatically |
+# | 7 | Q4, part 1: the idea of β-VAE and its difference from the VAE (written answer) | 3 | by hand |
+# | 8 | Q4, part 2: what disentanglement metrics measure and how they are used (written answer) | 4 | by hand |
 # | | **total** | **19** | |
 #
 # **Rules**
@@ -161,6 +164,19 @@ vc.grading.assert_close(terms_q4l["kl"], torch.zeros(3), rtol=1.3e-6, atol=1e-5,
 vc.grading.assert_close(terms_q4l["nll"], torch.full((3,), 4 * math.log(2.0)), rtol=1.3e-6, atol=1e-5,
                         what="terms['nll'] for logits of 0 on 4 pixels",
                         hint="logits of 0 give each of the 4 pixels probability 1/2: the NLL is 4 log 2 nats")
+q_z_wide_q4l = Independent(Normal(torch.ones(3, 5), torch.full((3, 5), 2.0)), 1)
+terms_wide_q4l = beta_vae_loss(x_q4l, q_z_wide_q4l, p_x_q4l, 4.0)
+kl_wide_q4l = 0.5 * 5 * (4.0 + 1.0 - 1.0 - math.log(4.0))  # every dimension: sigma^2 = 4, mu = 1
+vc.grading.assert_close(terms_wide_q4l["kl"], torch.full((3,), kl_wide_q4l), rtol=1.3e-6, atol=1e-5,
+                        what="terms['kl'] for q(z|x) = N(1, 2^2 I) in d = 5",
+                        hint="0.5 * sum over the 5 latent dimensions of (sigma^2 + mu^2 - 1 - log sigma^2), with "
+                             "sigma^2 = q_z.variance (not q_z.stddev): a sum over the dimensions, not a mean")
+nll_wide_q4l = torch.full((3,), 4 * math.log(2.0))
+vc.grading.assert_close(torch.stack([terms_wide_q4l["neg_elbo"], terms_wide_q4l["beta_loss"]]),
+                        torch.stack([nll_wide_q4l + kl_wide_q4l, nll_wide_q4l + 4.0 * kl_wide_q4l]),
+                        rtol=1.3e-6, atol=1e-5, what="[neg_elbo, beta_loss] for beta = 4 and the KL above",
+                        hint="neg_elbo = nll + kl whatever beta is; beta_loss = nll + beta * kl: beta weighs the KL, "
+                             "not the NLL")
 print("beta_vae_loss: visible tests passed")
 ### BEGIN HIDDEN TESTS
 from unittest import mock
@@ -242,6 +258,17 @@ terms_q4g["beta_loss"].sum().backward()
 vc.grading.assert_equal([mu_q4g.grad is not None, logvar_q4g.grad is not None], [True, True],
                         what="[a gradient reached mu, a gradient reached logvar]",
                         hint="compute the KL from q_z.mean and q_z.variance with torch operations")
+mu_ref_q4g = mu_q4g.detach().clone().requires_grad_()
+logvar_ref_q4g = logvar_q4g.detach().clone().requires_grad_()
+z_ref_q4g = mu_ref_q4g + torch.exp(0.5 * logvar_ref_q4g) * eps_q4g
+nll_ref_q4g = torch.nn.functional.binary_cross_entropy_with_logits(
+    (z_ref_q4g @ weight_q4g).view(4, 1, 2, 3), x_q4g, reduction="none").sum(dim=(1, 2, 3))
+kl_ref_q4g = 0.5 * (torch.exp(logvar_ref_q4g) + mu_ref_q4g**2 - 1 - logvar_ref_q4g).sum(-1)
+grads_ref_q4g = torch.autograd.grad((nll_ref_q4g + 2.0 * kl_ref_q4g).sum(), (mu_ref_q4g, logvar_ref_q4g))
+vc.grading.assert_close(torch.stack([mu_q4g.grad, logvar_q4g.grad]), torch.stack(grads_ref_q4g), rtol=1e-4, atol=1e-5,
+                        what="[d sum(beta_loss) / d mu, d sum(beta_loss) / d logvar] at beta = 2",
+                        hint="the NLL reaches mu and logvar through z; beta multiplies the KL (summed over the latent "
+                             "dimensions) and nothing else")
 print("beta_vae_loss gradients: visible tests passed")
 ### BEGIN HIDDEN TESTS
 import torch.nn.functional as F_q4gh
@@ -287,7 +314,7 @@ for beta_q4gh, student_q4gh in zip(betas_q4gh, student_grads_q4gh):
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "q4-discretize-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
-# ## Task 2 · Discretising the codes (1 point)
+# ## Task 2 · Discretising the codes (given, not graded)
 #
 # The mutual information gap of Chen et al. (2018) compares, for each ground-truth factor $v_k$ (the
 # shape, scale, position ... of a dSprites image), how much information each code dimension $z_j$
@@ -295,16 +322,16 @@ for beta_q4gh, student_q4gh in zip(betas_q4gh, student_grads_q4gh):
 # (`disentanglement_lib`, Locatello et al. 2019) and `vc.metrics.mig` discretise each code dimension
 # into **20 equal-width bins over its own range** and compute discrete mutual informations.
 #
-# Implement `discretize(codes, num_bins=20)`: `codes` is a NumPy array `(N, D)`; return an integer
-# array `(N, D)` whose column $j$ holds the bin index in $\{0, \dots, \text{num\_bins} - 1\}$ of each
+# The read-only cell below defines `discretize(codes, num_bins=20)`, which Tasks 4 and 5 use: `codes`
+# is a NumPy array `(N, D)`; it returns an integer array `(N, D)` whose column $j$ holds the bin index in $\{0, \dots, \text{num\_bins} - 1\}$ of each
 # value of code $j$, with exactly the bins of `np.histogram(codes[:, j], bins=num_bins)`: edges from
 # `np.histogram_bin_edges`, each bin $[e_b, e_{b+1})$ closed on the left, and the last bin
-# $[e_{n-1}, e_n]$ closed on both sides, so the minimum lands in bin 0 and the maximum in the last bin.
-# `np.digitize` with the right edges does it in one line per column. A constant column must not
-# break anything (all its values land in one bin). (`disentanglement_lib` numbers the bins 1 to 20;
+# $[e_{n-1}, e_n]$ closed on both sides, so the minimum lands in bin 0 and the maximum in the last bin
+# (`np.digitize` with the interior edges). A constant column lands in one bin. Read it: the number of
+# bins is an estimator choice that every MIG value depends on. (`disentanglement_lib` numbers the bins 1 to 20;
 # the numbering changes no mutual information.)
 
-# %% nbgrader={"grade": false, "grade_id": "q4-discretize-impl", "locked": false, "schema_version": 3, "solution": true, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "q4-discretize-given", "locked": true, "schema_version": 3, "solution": false, "task": false}
 def discretize(codes: np.ndarray, num_bins: int = 20) -> np.ndarray:
     """Bin each code dimension into ``num_bins`` equal-width bins over its own range.
 
@@ -320,18 +347,16 @@ def discretize(codes: np.ndarray, num_bins: int = 20) -> np.ndarray:
     np.ndarray of int, shape (N, D)
         Bin indices in 0 .. num_bins - 1, the bins of ``np.histogram(codes[:, j], bins=num_bins)``.
     """
-    ### BEGIN SOLUTION
     codes = np.asarray(codes, dtype=np.float64)
     binned = np.empty(codes.shape, dtype=np.int64)
     for j in range(codes.shape[1]):
         edges = np.histogram_bin_edges(codes[:, j], bins=num_bins)
         binned[:, j] = np.digitize(codes[:, j], edges[1:-1])  # interior edges: 0 .. num_bins - 1
     return binned
-    ### END SOLUTION
 
 
 # %%
-# Try it (not graded): 11 evenly spaced values in 5 bins, next to np.histogram's counts.
+# Try it: 11 evenly spaced values in 5 bins, next to np.histogram's counts.
 codes_try_bins = np.stack([np.arange(11.0), np.linspace(-1, 1, 11) ** 3], axis=1)
 binned_try = discretize(codes_try_bins, num_bins=5)
 print(f"shape {binned_try.shape}, dtype {binned_try.dtype}")
@@ -339,65 +364,6 @@ print("column 0 bins:", binned_try[:, 0].tolist())
 print("column 1 bins:", binned_try[:, 1].tolist())
 print("your counts per bin (column 1):", np.bincount(binned_try[:, 1], minlength=5).tolist(),
       "| np.histogram:", np.histogram(codes_try_bins[:, 1], bins=5)[0].tolist())
-
-# %% nbgrader={"grade": true, "grade_id": "q4-discretize-tests", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-"""discretize gives each column np.histogram's equal-width bins, numbered 0 .. num_bins - 1."""
-codes_q4d = np.arange(11.0)[:, None]
-binned_q4d = np.asarray(discretize(codes_q4d, num_bins=5))
-vc.grading.assert_equal(binned_q4d.shape, (11, 1), what="the shape of discretize(codes of shape (11, 1))",
-                        hint="one bin index per value: the result has the shape of codes")
-assert np.issubdtype(binned_q4d.dtype, np.integer), (
-    f"the dtype of the bin indices: expected an integer dtype, got {binned_q4d.dtype}. "
-    "Hint: np.digitize returns integers; convert a float formula with .astype(np.int64)")
-expected_q4d = [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 4]
-vc.grading.assert_equal(binned_q4d[:, 0].tolist(), expected_q4d, what="0, 1, ..., 10 in 5 bins of width 2",
-                        hint="bins are closed on the left, the maximum goes into the last bin, and numbering "
-                             "starts at 0")
-print("discretize: visible tests passed")
-### BEGIN HIDDEN TESTS
-gen_q4dh = np.random.default_rng(421)
-codes_q4dh = np.concatenate([gen_q4dh.normal(size=(500, 1)), 100 * gen_q4dh.exponential(size=(500, 1)) - 7,
-                             1e-3 * gen_q4dh.uniform(size=(500, 1)), np.full((500, 1), 2.5),
-                             gen_q4dh.integers(0, 7, size=(500, 1)).astype(float)], axis=1)
-bins_q4dh = (20, 3, 50)
-binned_all_q4dh = [np.asarray(discretize(codes_q4dh.copy(), num_bins=n)) for n in bins_q4dh]
-hint_q4dh = ("each column uses its own range (min to max), bins [e_b, e_b+1) numbered from 0, the maximum in "
-             "the last bin; a value exactly on an edge belongs to the bin on its right (use "
-             "np.histogram_bin_edges and np.digitize)")
-vc.grading.record("bins of 0, 1, ..., 10 in 5 bins", binned_q4d.astype(np.int64), hint=hint_q4dh)
-for num_bins_q4dh, binned_q4dh in zip(bins_q4dh, binned_all_q4dh):
-    # a constant column (index 3) may land in any one bin: recorded are the other columns and the number of
-    # distinct bins of the constant one (1)
-    vc.grading.record(f"bins of the 4 non-constant hidden columns (500 values), num_bins = {num_bins_q4dh}",
-                      binned_q4dh[:, [0, 1, 2, 4]].astype(np.int64), hint=hint_q4dh)
-    vc.grading.record(f"number of distinct bins of a constant column, num_bins = {num_bins_q4dh}",
-                      len(np.unique(binned_q4dh[:, 3])),
-                      hint="np.histogram_bin_edges widens a zero range to [c - 0.5, c + 0.5]: one bin")
-for num_bins_q4dh, binned_q4dh in zip(bins_q4dh, binned_all_q4dh):
-    vc.grading.assert_equal(binned_q4dh.shape, codes_q4dh.shape,
-                            what=f"the shape of discretize(codes of shape (500, 5), num_bins={num_bins_q4dh})",
-                            hint="one bin index per value: the result has the shape of codes")
-    for j_q4dh in range(codes_q4dh.shape[1]):
-        column_q4dh = codes_q4dh[:, j_q4dh]
-        if j_q4dh == 3:  # constant column: one bin, any index, nothing broken
-            values_q4dh = np.unique(binned_q4dh[:, j_q4dh])
-            assert len(values_q4dh) == 1 and 0 <= values_q4dh[0] < num_bins_q4dh, (
-                f"a constant column with num_bins = {num_bins_q4dh}: expected one valid bin index, got the bin "
-                f"indices {values_q4dh.tolist()}. Hint: np.histogram_bin_edges widens a zero range to "
-                "[c - 0.5, c + 0.5]")
-            continue
-        edges_q4dh = np.histogram_bin_edges(column_q4dh, bins=num_bins_q4dh)
-        reference_q4dh = np.digitize(column_q4dh, edges_q4dh[:-1]) - 1
-        wrong_q4dh = int((binned_q4dh[:, j_q4dh] != reference_q4dh).sum())
-        assert wrong_q4dh == 0, (
-            f"column {j_q4dh} with num_bins = {num_bins_q4dh}: expected every value in np.histogram's bin, got "
-            f"{wrong_q4dh} values in the wrong bin. Hint: {hint_q4dh} (a floor formula can round an edge value "
-            "the other way)")
-        counts_q4dh = np.bincount(binned_q4dh[:, j_q4dh], minlength=num_bins_q4dh).tolist()
-        vc.grading.assert_equal(counts_q4dh, np.histogram(column_q4dh, bins=num_bins_q4dh)[0].tolist(),
-                                what=f"the counts per bin of column {j_q4dh} with num_bins = {num_bins_q4dh}",
-                                hint=hint_q4dh)
-### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "q4-mi-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ## Task 3 · The discrete mutual information (2 points)
@@ -548,7 +514,7 @@ for index_q4mh, (result_q4mh, swapped_result_q4mh, reference_q4mh) in enumerate(
 # The homework's "difference between the top two latent dimensions" leaves out the normalisation and
 # the average.
 #
-# Implement `mig(codes, factors, num_bins=20)` with your `discretize` and `mutual_information`: `codes`
+# Implement `mig(codes, factors, num_bins=20)` with `discretize` (given) and your `mutual_information`: `codes`
 # is `(N, D)` with $D \ge 2$, `factors` is an integer array `(N, K)` whose columns all vary; return the
 # MIG as a Python float. The first test cell compares it with an independent computation (2 points);
 # the second runs the sanity checks that any implementation of a disentanglement metric should pass
@@ -614,6 +580,11 @@ vc.grading.assert_close(score_q4g, 1.0, rtol=0, atol=1e-9,
                         what="MIG of two independent factors, each copied exactly into one code",
                         hint="each gap is H(v_k) / H(v_k) = 1; did you divide each gap by the factor's entropy "
                              "and average over factors?")
+codes_redundant_q4g = factors_q4g.astype(float)[:, [1, 0, 0]].copy()  # factor 0 copied into two codes
+vc.grading.assert_close(mig(codes_redundant_q4g, factors_q4g), 0.5, rtol=0, atol=1e-9,
+                        what="MIG when factor 0 is copied into two codes and factor 1 into one",
+                        hint="factor 0's top two codes carry the same information, so its gap is 0 and MIG is "
+                             "(0 + 1) / 2: subtract the second-largest mutual information, not the smallest")
 print("mig: visible tests passed")
 ### BEGIN HIDDEN TESTS
 from unittest import mock
@@ -692,6 +663,11 @@ assert perfect_score_q4s > 0.9, (
 assert noise_score_q4s < 0.05, (
     f"MIG of a code independent of the factors: expected near 0 (< 0.05), got {noise_score_q4s}. "
     "Hint: with no information about the factors, every gap is small")
+duplicated_score_q4s = mig(np.concatenate([perfect_q4s, perfect_q4s[:, [0]]], axis=1), factors_q4s)
+assert duplicated_score_q4s < perfect_score_q4s - 0.25, (
+    f"MIG with an exact second copy of factor 0's code: expected about a third below the perfect code's "
+    f"{perfect_score_q4s:.3f} (by more than 0.25), got {duplicated_score_q4s:.3f}. Hint: the copy leaves factor 0 no "
+    "gap between its two largest mutual informations (the largest minus the second largest, not the smallest)")
 print("mig sanity checks: visible tests passed")
 ### BEGIN HIDDEN TESTS
 standard_q4sh = (factors_q4s - factors_q4s.mean(0)) / factors_q4s.std(0)
@@ -728,8 +704,283 @@ assert redundant_score_q4sh < perfect_score_q4s - 0.25, (
     "factor 0 no gap between its top two codes")
 ### END HIDDEN TESTS
 
+# %% [markdown] nbgrader={"grade": false, "grade_id": "q4-reading-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Task 5 · Reading the metrics on codes with a known answer (3 points)
+#
+# A metric is only as useful as its reading. The read-only cell below builds three independent
+# factors with 2, 6 and 20 values (every combination 10 times: 2,400 rows) and four codes of four
+# dimensions each, every dimension with a little noise:
+#
+# - `"aligned"`: each factor (standardised) in its own dimension, and a noise dimension;
+# - `"missing"`: factors 0 and 1 in their own dimensions, factor 2 in **no** dimension (two noise dimensions);
+# - `"rotated"`: factor 0 in its own dimension, factors 1 and 2 mixed by a 45-degree rotation;
+# - `"redundant"`: as `"aligned"`, with the noise dimension replaced by a second copy of factor 0.
+#
+# It also scores every code with the **β-VAE metric** of Higgins et al. (2017), `vc.metrics.beta_vae_score`:
+# pairs of examples that share one factor, the mean absolute difference of their codes as the features,
+# and the accuracy of a linear classifier that names the shared factor. Kim and Mnih (2018) pointed out
+# that it can be perfect on a code that is not: when a code leaves one factor out entirely, the
+# classifier still names that factor, by elimination (a pair that shares it differs in every dimension
+# the code does use, and no other factor gives that pattern).
+#
+# 1. Implement `mig_gaps(codes, factors, num_bins=20, normalise=True)`: the NumPy array `(K,)` of the
+#    per-factor gaps $I(z_{j^{(1)}_k}; v_k) - I(z_{j^{(2)}_k}; v_k)$, divided by $H(v_k)$ when `normalise`
+#    is true (the terms that MIG averages) and in nats when it is false. Use `discretize` and your
+#    `mutual_information`; the hidden tests switch the libraries' mutual informations off. (1 point)
+# 2. Fill in the dict `reading`, with `mig`, `mig_gaps`, `mutual_information` and the printed β-VAE
+#    scores (2 points):
+#    - `"best_by_mig"`: the name of the code that MIG ranks first;
+#    - `"betavae_blind_spot"`: the name of the code that the β-VAE metric scores at least 0.99 although
+#      one factor is carried by no code dimension at all. Careful: a gap of 0 can mean that no
+#      dimension carries the factor, or that two carry it equally; the largest mutual information
+#      itself tells them apart;
+#    - `"factor_left_out"`: the index (0, 1 or 2) of the factor that this code leaves out;
+#    - `"factor_without_gap_in_redundant"`: the index of the factor whose gap the `"redundant"` code destroys;
+#    - `"largest_gap_in_nats"`: in the `"aligned"` code, the index of the factor with the largest gap
+#      *without* the normalisation. Every factor is captured there, so the normalised gaps are all near
+#      1; the gaps in nats show why MIG divides by $H(v_k)$ before it averages over factors.
+
+# %% nbgrader={"grade": false, "grade_id": "q4-reading-data", "locked": true, "schema_version": 3, "solution": false, "task": false}
+factor_sizes_read = (2, 6, 20)
+grid_read = np.stack(np.meshgrid(*(np.arange(n) for n in factor_sizes_read), indexing="ij"), axis=-1).reshape(-1, 3)
+factors_read = np.repeat(grid_read, 10, axis=0)  # 2,400 rows, every combination 10 times
+names_read = ("aligned", "missing", "rotated", "redundant")
+
+
+def construct_code_read(name, factors, rng):
+    """The code ``name`` of the factor values ``factors`` (M, 3): 4 dimensions, plus noise of standard deviation 0.05."""
+    sizes = np.array(factor_sizes_read)
+    s0, s1, s2 = ((factors - (sizes - 1) / 2) / np.sqrt((sizes**2 - 1) / 12)).T  # each factor standardised
+    noise = rng.standard_normal(len(factors))
+    columns = {"aligned": [s0, s1, s2, noise], "missing": [s0, s1, rng.standard_normal(len(factors)), noise],
+               "rotated": [s0, (s1 - s2) / 2**0.5, (s1 + s2) / 2**0.5, noise], "redundant": [s0, s1, s2, s0]}[name]
+    return np.stack(columns, axis=1) + 0.05 * rng.standard_normal((len(factors), 4))
+
+
+class FactorsAsData:
+    """Ground-truth "data" whose images are the factor values themselves, for vc.metrics.beta_vae_score."""
+
+    factor_sizes = factor_sizes_read
+
+    def sample_factors(self, num, rng):
+        return np.stack([rng.integers(0, size, num) for size in self.factor_sizes], axis=1)
+
+    def render(self, factors):
+        return factors
+
+
+codes_read = {name: construct_code_read(name, factors_read, np.random.default_rng(481 + index))
+              for index, name in enumerate(names_read)}
+betavae_read = {}
+for index_read, name_read in enumerate(names_read):
+    rng_read = np.random.default_rng(491 + index_read)
+    betavae_read[name_read] = vc.metrics.beta_vae_score(
+        FactorsAsData(), lambda factors, name=name_read, rng=rng_read: construct_code_read(name, factors, rng),
+        random_state=0, batch_size=32, num_train=500, num_eval=300)["eval_accuracy"]
+print("beta-VAE metric (accuracy on 300 new points):", {name: round(v, 3) for name, v in betavae_read.items()})
+
+# %% nbgrader={"grade": false, "grade_id": "q4-gaps-impl", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def mig_gaps(codes: np.ndarray, factors: np.ndarray, num_bins: int = 20, normalise: bool = True) -> np.ndarray:
+    """Per-factor mutual information gaps: largest minus second-largest I(code_j; factor_k).
+
+    Parameters
+    ----------
+    codes : np.ndarray, shape (N, D), D >= 2
+    factors : np.ndarray of int, shape (N, K); every column varies
+    num_bins : int
+        Bins per code dimension (``discretize``).
+    normalise : bool
+        Divide each gap by the factor's entropy H(v_k) (as MIG does); otherwise the gaps are in nats.
+
+    Returns
+    -------
+    np.ndarray, shape (K,)
+    """
+    ### BEGIN SOLUTION
+    binned = discretize(codes, num_bins)
+    factors = np.asarray(factors)
+    gaps = np.empty(factors.shape[1])
+    for k in range(factors.shape[1]):
+        information = np.sort([mutual_information(binned[:, j], factors[:, k]) for j in range(binned.shape[1])])[::-1]
+        gaps[k] = information[0] - information[1]
+        if normalise:
+            gaps[k] /= mutual_information(factors[:, k], factors[:, k])
+    return gaps
+    ### END SOLUTION
+
+
+# %%
+# Try it (not graded): MIG, the normalised gaps and the gaps in nats of each constructed code.
+for name_try_read, codes_try_read in codes_read.items():
+    print(f"{name_try_read:>9}: MIG {mig(codes_try_read, factors_read):.3f}, gaps "
+          f"{np.round(mig_gaps(codes_try_read, factors_read), 3).tolist()}, in nats "
+          f"{np.round(mig_gaps(codes_try_read, factors_read, normalise=False), 3).tolist()}, "
+          f"beta-VAE metric {betavae_read[name_try_read]:.3f}")
+
+# %% nbgrader={"grade": true, "grade_id": "q4-gaps-tests", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+"""mig_gaps returns each factor's gap, divided by H(v_k) or in nats, from the two largest mutual informations."""
+grid_q4p = np.stack(np.meshgrid(np.arange(3), np.arange(4), indexing="ij"), axis=-1).reshape(-1, 2)
+factors_q4p = np.repeat(grid_q4p, 5, axis=0)  # two independent factors with 3 and 4 values
+copied_q4p = factors_q4p.astype(float)[:, ::-1].copy()  # each factor copied into one code
+gaps_q4p = mig_gaps(copied_q4p, factors_q4p)
+vc.grading.assert_equal([type(gaps_q4p).__name__, list(np.shape(gaps_q4p))], ["ndarray", [2]],
+                        what="[type, shape] of mig_gaps for 2 factors",
+                        hint="return one gap per factor, as a NumPy array of shape (K,)")
+vc.grading.assert_close(gaps_q4p, np.ones(2), rtol=0, atol=1e-9,
+                        what="the normalised gaps of two factors, each copied exactly into one code",
+                        hint="(largest - second-largest mutual information) / H(v_k) is 1 for a factor copied into "
+                             "one code")
+nats_q4p = mig_gaps(copied_q4p, factors_q4p, normalise=False)
+vc.grading.assert_close(nats_q4p, np.log([3.0, 4.0]), rtol=0, atol=1e-9,
+                        what="the gaps in nats (normalise=False) of the same code",
+                        hint="without the normalisation the gap of a copied factor is its entropy in nats, "
+                             "log(number of values) here")
+duplicated_q4p = mig_gaps(factors_q4p.astype(float)[:, [0, 1, 0]].copy(), factors_q4p)
+vc.grading.assert_close(duplicated_q4p, np.array([0.0, 1.0]), rtol=0, atol=1e-9,
+                        what="the normalised gaps when factor 0 is copied into two codes",
+                        hint="subtract the second-largest mutual information (here factor 0's copy), not the smallest")
+print("mig_gaps: visible tests passed")
+### BEGIN HIDDEN TESTS
+from vaecourse import testkit
+
+gen_q4ph = np.random.default_rng(501)
+factors_mixed_q4ph = np.stack([gen_q4ph.integers(0, size, 1500) for size in (3, 7, 12)], axis=1)
+codes_mixed_q4ph = factors_mixed_q4ph @ gen_q4ph.normal(size=(3, 5)) + 0.3 * gen_q4ph.normal(size=(1500, 5))
+cases_q4ph = [(codes_read[name], factors_read) for name in names_read] + [(codes_mixed_q4ph, factors_mixed_q4ph)]
+references_q4ph = [(testkit.reference_mig_gaps(c, f), testkit.reference_mig_gaps(c, f, normalise=False))
+                   for c, f in cases_q4ph]
+reference_bins_q4ph = testkit.reference_mig_gaps(codes_mixed_q4ph, factors_mixed_q4ph, num_bins=7)
+no_reference_q4ph = AssertionError(
+    "mig_gaps called a library's mutual information: expected your own count, got a library call. "
+    "Hint: use discretize and the mutual_information you wrote in Task 3")
+with testkit.banned(no_reference_q4ph, "sklearn.metrics.mutual_info_score", "sklearn.metrics.cluster.mutual_info_score",
+                    "sklearn.metrics.cluster._supervised.mutual_info_score", "vaecourse.metrics.discrete_mutual_info",
+                    "vaecourse.metrics._mutual_info", "vaecourse.metrics._entropy", "vaecourse.metrics.mig",
+                    create=("__main__.mutual_info_score",)):
+    results_q4ph = [(np.asarray(mig_gaps(c.copy(), f.copy())), np.asarray(mig_gaps(c.copy(), f.copy(), normalise=False)))
+                    for c, f in cases_q4ph]
+    result_bins_q4ph = np.asarray(mig_gaps(codes_mixed_q4ph.copy(), factors_mixed_q4ph.copy(), num_bins=7))
+hint_q4ph = ("per factor: the largest minus the second-largest mutual information of a discretised code with it, "
+             "divided by H(v_k) = I(v_k; v_k) when normalise is true and in nats otherwise; num_bins as given")
+vc.grading.record("normalised gaps of the visible copied and duplicated codes", [gaps_q4p, duplicated_q4p], rtol=0,
+                  atol=1e-9, hint=hint_q4ph)
+vc.grading.record("gaps in nats of the visible copied code", nats_q4p, rtol=0, atol=1e-9, hint=hint_q4ph)
+vc.grading.record("normalised gaps of the aligned, missing, rotated, redundant and a hidden mixed code",
+                  [normalised for normalised, _ in results_q4ph], rtol=0, atol=1e-9, hint=hint_q4ph)
+vc.grading.record("gaps in nats of the same five codes", [nats for _, nats in results_q4ph], rtol=0, atol=1e-9,
+                  hint=hint_q4ph)
+vc.grading.record("normalised gaps of the hidden mixed code with 7 bins", result_bins_q4ph, rtol=0, atol=1e-9,
+                  hint="pass num_bins on to discretize")
+for index_q4ph, ((normalised_q4ph, nats_q4ph), (ref_normalised_q4ph, ref_nats_q4ph)) in enumerate(
+        zip(results_q4ph, references_q4ph)):
+    vc.grading.assert_close(normalised_q4ph, ref_normalised_q4ph, rtol=0, atol=1e-9,
+                            what=f"case {index_q4ph}: the normalised gaps", hint=hint_q4ph)
+    vc.grading.assert_close(nats_q4ph, ref_nats_q4ph, rtol=0, atol=1e-9, what=f"case {index_q4ph}: the gaps in nats",
+                            hint=hint_q4ph)
+vc.grading.assert_close(result_bins_q4ph, reference_bins_q4ph, rtol=0, atol=1e-9,
+                        what="the normalised gaps of a mixed code with num_bins = 7", hint="pass num_bins on to discretize")
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": false, "grade_id": "q4-reading-impl", "locked": false, "schema_version": 3, "solution": true, "task": false}
+# Fill in the five answers; compute them with mig, mig_gaps, mutual_information and betavae_read.
+reading = {"best_by_mig": None, "betavae_blind_spot": None, "factor_left_out": None,
+           "factor_without_gap_in_redundant": None, "largest_gap_in_nats": None}
+### BEGIN SOLUTION
+mig_read = {name: mig(codes, factors_read) for name, codes in codes_read.items()}
+gaps_read = {name: mig_gaps(codes, factors_read) for name, codes in codes_read.items()}
+entropy_read = [mutual_information(factors_read[:, k], factors_read[:, k]) for k in range(3)]
+# A factor is left out when even its most informative dimension carries (almost) nothing about it.
+left_out_read = {}
+for name, codes in codes_read.items():
+    binned = discretize(codes)
+    top = [max(mutual_information(binned[:, j], factors_read[:, k]) for j in range(4)) for k in range(3)]
+    left_out_read[name] = [k for k in range(3) if top[k] < 0.1 * entropy_read[k]]
+blind_read = [name for name in codes_read if betavae_read[name] >= 0.99 and left_out_read[name]]
+reading = {
+    "best_by_mig": max(mig_read, key=mig_read.get),
+    "betavae_blind_spot": blind_read[0],  # "missing": a perfect beta-VAE score, factor 2 in no dimension
+    "factor_left_out": left_out_read[blind_read[0]][0],
+    "factor_without_gap_in_redundant": int(np.argmin(gaps_read["redundant"])),  # a gap of 0, the factor twice
+    "largest_gap_in_nats": int(np.argmax(mig_gaps(codes_read["aligned"], factors_read, normalise=False))),
+}
+### END SOLUTION
+print(reading)
+
+# %% nbgrader={"grade": true, "grade_id": "q4-reading-tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+"""The reading: the code MIG ranks first, the beta-VAE metric's blind spot and its left-out factor, the gaps."""
+keys_q4r = ["best_by_mig", "betavae_blind_spot", "factor_left_out", "factor_without_gap_in_redundant",
+            "largest_gap_in_nats"]
+vc.grading.assert_equal(sorted(reading), sorted(keys_q4r), what="the keys of reading",
+                        hint="fill in the dict as given; do not rename or add keys")
+for key_q4r in keys_q4r[:2]:
+    assert reading[key_q4r] in codes_read, (
+        f"reading['{key_q4r}']: expected one of the code names {list(codes_read)}, got {reading[key_q4r]!r}. "
+        "Hint: a name, as a string")
+for key_q4r in keys_q4r[2:]:
+    assert isinstance(reading[key_q4r], (int, np.integer)) and 0 <= reading[key_q4r] < 3, (
+        f"reading['{key_q4r}']: expected a factor index 0, 1 or 2, got {reading[key_q4r]!r}. "
+        "Hint: an int counted from 0 (np.argmin and np.argmax give one)")
+# The facts, computed here with the course's package (vc.metrics), independently of your functions
+entropy_q4r = np.log(np.array(factor_sizes_read, dtype=float))  # every factor value equally frequent
+top_two_q4r = {name: -np.sort(-vc.metrics.discrete_mutual_info(vc.metrics.discretize(codes), factors_read), axis=0)[:2]
+               for name, codes in codes_read.items()}  # (2, K): the two largest I(z_j; v_k) per factor
+mig_q4r = {name: float(((top[0] - top[1]) / entropy_q4r).mean()) for name, top in top_two_q4r.items()}
+carried_q4r = {name: top[0] / entropy_q4r for name, top in top_two_q4r.items()}  # largest I(z_j; v_k) / H(v_k)
+best_q4r = reading["best_by_mig"]
+assert mig_q4r[best_q4r] == max(mig_q4r.values()), (
+    f"reading['best_by_mig']: expected the code with the largest MIG ({max(mig_q4r.values()):.3f}), got "
+    f"{best_q4r!r}, whose MIG is {mig_q4r[best_q4r]:.3f}. Hint: compute mig(codes_read[name], factors_read) for "
+    "every name and take the largest")
+blind_q4r = reading["betavae_blind_spot"]
+assert betavae_read[blind_q4r] >= 0.99 and bool((carried_q4r[blind_q4r] < 0.1).any()), (
+    f"reading['betavae_blind_spot']: expected a code that the beta-VAE metric scores at least 0.99 although some "
+    f"factor has no informative dimension, got {blind_q4r!r} (beta-VAE metric {betavae_read[blind_q4r]:.3f}; largest "
+    f"mutual information of a dimension with each factor, divided by its entropy: "
+    f"{np.round(carried_q4r[blind_q4r], 3).tolist()}). Hint: a gap of 0 also comes from two dimensions that both carry "
+    "the factor; look at the largest mutual information itself")
+left_q4r = reading["factor_left_out"]
+assert carried_q4r[blind_q4r][left_q4r] < 0.1, (
+    f"reading['factor_left_out']: expected the factor that no dimension of {blind_q4r!r} carries, got factor "
+    f"{left_q4r} (its most informative dimension carries {carried_q4r[blind_q4r][left_q4r]:.3f} of its entropy). "
+    "Hint: factors are numbered from 0; the left-out factor's largest mutual information with any dimension is near 0")
+gaps_redundant_q4r = (top_two_q4r["redundant"][0] - top_two_q4r["redundant"][1]) / entropy_q4r
+lost_q4r = reading["factor_without_gap_in_redundant"]
+assert gaps_redundant_q4r[lost_q4r] < 0.1, (
+    f"reading['factor_without_gap_in_redundant']: expected the factor whose normalised gap the duplicate destroys "
+    f"(near 0), got factor {lost_q4r}, whose gap is {gaps_redundant_q4r[lost_q4r]:.3f}. Hint: the copied factor's "
+    "two largest mutual informations are equal; factors are numbered from 0")
+nats_aligned_q4r = top_two_q4r["aligned"][0] - top_two_q4r["aligned"][1]
+largest_q4r = reading["largest_gap_in_nats"]
+assert nats_aligned_q4r[largest_q4r] == nats_aligned_q4r.max(), (
+    f"reading['largest_gap_in_nats']: expected the factor with the largest unnormalised gap in the aligned code "
+    f"({nats_aligned_q4r.max():.3f} nats), got factor {largest_q4r}, whose gap is {nats_aligned_q4r[largest_q4r]:.3f} "
+    "nats. Hint: without dividing by H(v_k), a factor captured perfectly has a gap equal to its entropy, so the "
+    "factor with the most values weighs most: compute mig_gaps(..., normalise=False)")
+print("reading the metrics: visible tests passed")
+### BEGIN HIDDEN TESTS
+from vaecourse import testkit
+
+hint_q4rh = ("the code with the largest MIG; the code with a beta-VAE score of at least 0.99 that leaves a factor out "
+             "(not the one with two copies of a factor); factors numbered from 0")
+vc.grading.record("reading: the code MIG ranks first and the beta-VAE metric's blind spot",
+                  [str(reading["best_by_mig"]), str(reading["betavae_blind_spot"])], hint=hint_q4rh)
+vc.grading.record("reading: the factor left out, the factor without a gap in the redundant code, the largest gap in nats",
+                  [int(reading[key]) for key in keys_q4r[2:]], rtol=0, atol=0, hint=hint_q4rh)
+# The same facts from testkit's independent MIG (np.histogram bins, scikit-learn's mutual information)
+mig_q4rh = {name: testkit.reference_mig(codes, factors_read) for name, codes in codes_read.items()}
+vc.grading.assert_equal(reading["best_by_mig"], max(mig_q4rh, key=mig_q4rh.get),
+                        what="the code with the largest MIG (an independent computation)", hint=hint_q4rh)
+vc.grading.assert_equal(int(reading["factor_without_gap_in_redundant"]),
+                        int(np.argmin(testkit.reference_mig_gaps(codes_read["redundant"], factors_read))),
+                        what="the factor without a gap in the redundant code (an independent computation)",
+                        hint=hint_q4rh)
+vc.grading.assert_equal(int(reading["largest_gap_in_nats"]),
+                        int(np.argmax(testkit.reference_mig_gaps(codes_read["aligned"], factors_read, normalise=False))),
+                        what="the factor with the largest gap in nats (an independent computation)", hint=hint_q4rh)
+### END HIDDEN TESTS
+
 # %% [markdown] nbgrader={"grade": false, "grade_id": "q4-traversal-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
-# ## Task 5 · Latent traversals (3 points)
+# ## Task 6 · Latent traversals (1 point)
 #
 # A *latent traversal* decodes a code in which one coordinate sweeps a range of values while all the
 # others stay fixed, usually at the posterior mean of one image. If the model has disentangled the
@@ -738,18 +989,15 @@ assert redundant_score_q4sh < perfect_score_q4s - 0.25, (
 # and a qualitative one: it shows a few rows for one base image and one model, so it cannot replace a
 # metric.
 #
-# Implement two functions:
-#
-# - `traversal_codes(base_code, dimension, values)`: `base_code` is a tensor `(D,)`, `values` a tensor
-#   `(K,)` (or a list); return a new tensor `(K, D)` with the dtype of `base_code` whose row $i$ is
-#   `base_code` with coordinate `dimension` replaced by `values[i]`. Do not modify `base_code`.
-# - `latent_traversal(model, x, dimension, values)`: `x` is one image, shape `(1, C, H, W)`, and `model`
+# The read-only cell below gives `traversal_codes(base_code, dimension, values)`: a new tensor `(K, D)`
+# whose row $i$ is `base_code` (shape `(D,)`) with coordinate `dimension` replaced by `values[i]`.
+# Implement `latent_traversal(model, x, dimension, values)`: `x` is one image, shape `(1, C, H, W)`, and `model`
 #   has `encode(x)` (a distribution whose `.mean` is `(1, D)`) and `decode(z)` (a distribution whose
 #   `.mean` is the images). Take the **posterior mean** of `x` as the base code (a sample would make the
 #   picture random), build the codes with `traversal_codes`, decode them in one call, and return the
 #   decoder means, shape `(K, C, H, W)`, computed without gradients (`torch.no_grad()`).
 
-# %% nbgrader={"grade": false, "grade_id": "q4-traversal-impl", "locked": false, "schema_version": 3, "solution": true, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "q4-traversal-codes-given", "locked": true, "schema_version": 3, "solution": false, "task": false}
 def traversal_codes(base_code: torch.Tensor, dimension: int, values) -> torch.Tensor:
     """Copies of ``base_code`` with coordinate ``dimension`` set to each of ``values``.
 
@@ -765,14 +1013,13 @@ def traversal_codes(base_code: torch.Tensor, dimension: int, values) -> torch.Te
     torch.Tensor, shape (K, D), dtype of ``base_code``
         Row i is ``base_code`` with ``[dimension]`` replaced by ``values[i]``.
     """
-    ### BEGIN SOLUTION
     values = torch.as_tensor(values, dtype=base_code.dtype, device=base_code.device)
     codes = base_code.detach().unsqueeze(0).repeat(len(values), 1)
     codes[:, dimension] = values
     return codes
-    ### END SOLUTION
 
 
+# %% nbgrader={"grade": false, "grade_id": "q4-traversal-impl", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def latent_traversal(model, x: torch.Tensor, dimension: int, values) -> torch.Tensor:
     """Decoder means along a sweep of one latent coordinate around the posterior mean of ``x``.
 
@@ -817,65 +1064,7 @@ fig = vc.plotting.strip(torch.stack(rows_try_traversal), title="aligned code (ro
                         row_labels=["z0", "z1", "z2", "z0 rot", "z1 rot", "z2 rot"],
                         column_labels=[f"{v:.2f}" for v in values_try_traversal.tolist()])
 
-# %% nbgrader={"grade": true, "grade_id": "q4-traversal-codes-tests", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-"""traversal_codes returns (K, D) copies of the base code with one coordinate swept; the base is untouched."""
-base_q4t = torch.tensor([0.5, -1.0, 2.0])
-codes_q4t = traversal_codes(base_q4t, 1, torch.tensor([-2.0, 0.0, 2.0, 4.0]))
-assert isinstance(codes_q4t, torch.Tensor) and tuple(codes_q4t.shape) == (4, 3), (
-    f"traversal_codes of a base of shape (3,) with 4 values: expected a tensor of shape (4, 3), one row per value, "
-    f"got {getattr(codes_q4t, 'shape', type(codes_q4t).__name__)}. Hint: repeat the base code once per value")
-expected_q4t = torch.tensor([[0.5, -2.0, 2.0], [0.5, 0.0, 2.0], [0.5, 2.0, 2.0], [0.5, 4.0, 2.0]])
-vc.grading.assert_close(codes_q4t, expected_q4t, rtol=1.3e-6, atol=1e-5,
-                        what="traversal codes of [0.5, -1, 2], dimension 1, values [-2, 0, 2, 4]",
-                        hint="only column 1 should take the values; the others keep the base code")
-vc.grading.assert_equal(base_q4t.tolist(), [0.5, -1.0, 2.0], what="base_code after the call",
-                        hint="traversal_codes modified base_code in place: copy it first")
-print("traversal_codes: visible tests passed")
-### BEGIN HIDDEN TESTS
-gen_q4th = torch.Generator().manual_seed(461)
-base_q4th = torch.randn(6, generator=gen_q4th, dtype=torch.float64)
-base_copy_q4th = base_q4th.clone()
-cases_q4th = ((0, torch.linspace(-3, 3, 5, dtype=torch.float64)), (5, [1.0, 2.0]), (3, torch.tensor([0.25])))
-codes_all_q4th, written_all_q4th = [], []
-for dimension_q4th, values_q4th in cases_q4th:
-    codes_q4th = traversal_codes(base_q4th, dimension_q4th, values_q4th)
-    codes_all_q4th.append(codes_q4th.clone())
-    codes_q4th[0, (dimension_q4th + 1) % 6] = 99.0  # rows must be independent copies
-    written_all_q4th.append(codes_q4th)
-vc.grading.record("traversal codes of the visible base (float32)", codes_q4t, rtol=0, atol=0,
-                  hint="row i is base_code with coordinate `dimension` replaced by values[i], in base_code's dtype")
-vc.grading.record("visible base_code after the call", base_q4t, rtol=0, atol=0,
-                  hint="do not modify base_code in place: copy it first")
-for (dimension_q4th, _), codes_q4th, written_q4th in zip(cases_q4th, codes_all_q4th, written_all_q4th):
-    vc.grading.record(f"hidden float64 traversal codes, dimension {dimension_q4th}", codes_q4th, rtol=0, atol=0,
-                      hint="row i is base_code with coordinate `dimension` replaced by values[i], in base_code's "
-                           "dtype (float64 here)")
-    vc.grading.record(f"hidden traversal codes, dimension {dimension_q4th}, after writing 99 into row 0",
-                      written_q4th, rtol=0, atol=0,
-                      hint="the rows must be independent copies (repeat or clone, not expand)")
-vc.grading.record("hidden base_code after three calls and the writes", base_q4th, rtol=0, atol=0,
-                  hint="traversal_codes must not modify base_code or share its storage")
-for (dimension_q4th, values_q4th), codes_q4th, written_q4th in zip(cases_q4th, codes_all_q4th, written_all_q4th):
-    values_tensor_q4th = torch.as_tensor(values_q4th, dtype=torch.float64)
-    vc.grading.assert_equal(str(codes_q4th.dtype), "torch.float64", what="the dtype of the codes of a float64 base",
-                            hint="keep the dtype of base_code")
-    vc.grading.assert_equal(tuple(codes_q4th.shape), (len(values_tensor_q4th), 6),
-                            what=f"the shape of the codes for {len(values_tensor_q4th)} values and D = 6",
-                            hint="one row per value, one column per latent coordinate")
-    expected_q4th = base_copy_q4th.repeat(len(values_tensor_q4th), 1)
-    expected_q4th[:, dimension_q4th] = values_tensor_q4th
-    vc.grading.assert_close(codes_q4th, expected_q4th, rtol=0, atol=0,
-                            what=f"traversal codes, dimension {dimension_q4th}, values {values_q4th}",
-                            hint="row i is base_code with coordinate `dimension` replaced by values[i]")
-    column_q4th = (dimension_q4th + 1) % 6
-    assert written_q4th[-1, column_q4th] != 99.0 or len(values_tensor_q4th) == 1, (
-        f"the last row after writing 99 into row 0, column {column_q4th}: expected it unchanged, got 99. "
-        "Hint: the rows share memory (expand without a copy); use repeat or clone")
-vc.grading.assert_close(base_q4th, base_copy_q4th, rtol=0, atol=0, what="base_code after the calls",
-                        hint="traversal_codes modified base_code (or its storage) in place")
-### END HIDDEN TESTS
-
-# %% nbgrader={"grade": true, "grade_id": "q4-traversal-tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": true, "grade_id": "q4-traversal-tests", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 """latent_traversal decodes the sweep around the posterior mean in one call, without gradients."""
 model_q4v = vc.models.BetaVAE(latent_dim=3, image_shape=(1, 6, 6), hidden=(8,), beta=4.0)
 x_q4v = torch.bernoulli(torch.full((1, 1, 6, 6), 0.3), generator=torch.Generator().manual_seed(471))
@@ -888,6 +1077,18 @@ vc.grading.assert_equal(images_q4v.requires_grad, False, what="images.requires_g
 assert bool(((images_q4v >= 0) & (images_q4v <= 1)).all()), (
     f"the traversal images: expected pixel probabilities in [0, 1], got values from {images_q4v.min().item():.3g} "
     f"to {images_q4v.max().item():.3g}. Hint: return the decoder's mean (decode(codes).mean), not logits")
+with torch.no_grad():
+    mean_q4v = model_q4v.encode(x_q4v).mean[0]
+    through_mean_q4v = model_q4v.decode(mean_q4v[None]).mean
+torch.manual_seed(0)
+at_mean_q4v = latent_traversal(model_q4v, x_q4v, 1, mean_q4v[1:2])
+torch.manual_seed(1)
+at_mean_again_q4v = latent_traversal(model_q4v, x_q4v, 1, mean_q4v[1:2])
+vc.grading.assert_close(torch.cat([at_mean_q4v, at_mean_again_q4v]), torch.cat([through_mean_q4v, through_mean_q4v]),
+                        rtol=1e-5, atol=1e-6,
+                        what="the traversal of dimension 1 through its posterior-mean value, under seeds 0 and 1",
+                        hint="the base code is the posterior mean model.encode(x).mean (not a sample, not zeros), "
+                             "so sweeping a coordinate through its own mean value decodes the mean code itself")
 print("latent_traversal: visible tests passed")
 ### BEGIN HIDDEN TESTS
 gen_q4vh = torch.Generator().manual_seed(472)
@@ -997,7 +1198,7 @@ if not os.environ.get("NBGRADER_EXECUTION"):
                             title="traversals around the first image, beta = 1 (top) and beta = 4 (bottom)")
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "q4-idea-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
-# ## Task 6 · Q4, part 1: the idea of β-VAE and its difference from the VAE (3 points, graded by hand)
+# ## Task 7 · Q4, part 1: the idea of β-VAE and its difference from the VAE (3 points, graded by hand)
 #
 # *In brief, what is the idea of β-VAE, and what is its difference with VAEs?* A homework answer wrote:
 # "When β > 1, the model prioritizes disentanglement, often at the cost of reconstruction fidelity.
@@ -1046,7 +1247,7 @@ if not os.environ.get("NBGRADER_EXECUTION"):
 # likelihood-scale caveat on "equal weight".
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "q4-metrics-task", "locked": true, "schema_version": 3, "solution": false, "task": false}
-# ## Task 7 · Q4, part 2: disentanglement metrics, what they measure and how they are used (4 points, graded by hand)
+# ## Task 8 · Q4, part 2: disentanglement metrics, what they measure and how they are used (4 points, graded by hand)
 #
 # *What is the importance of the disentanglement metric, and how is it used?* A homework answer said the
 # metrics "help verify that the latent space aligns with the data's underlying factors, making
@@ -1056,9 +1257,9 @@ if not os.environ.get("NBGRADER_EXECUTION"):
 #
 # In 8–12 sentences: say what data every such metric needs, and what follows for real data sets; define
 # in one sentence each what the β-VAE metric, the FactorVAE metric, MIG and DCI compute, and who
-# introduced them; give one known failure mode or disagreement; say how the metrics are used in
-# practice, what they cannot do (Locatello et al. 2019), and which sanity checks an implementation
-# should pass (Task 4). Correct or qualify each of the homework's statements.
+# introduced them; give one known failure mode or disagreement (Task 5 measured one); say how the
+# metrics are used in practice, what they cannot do (Locatello et al. 2019), and which sanity checks
+# an implementation should pass (Task 4). Correct or qualify each of the homework's statements.
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "q4-metrics-answer", "locked": false, "points": 4, "schema_version": 3, "solution": true, "task": false}
 # **Model answer.** Every disentanglement metric compares codes with **ground-truth factors of
@@ -1094,6 +1295,6 @@ if not os.environ.get("NBGRADER_EXECUTION"):
 # *Marking (4 points):* 1 point for "needs ground-truth factors, so only on labelled (synthetic)
 # benchmarks; cannot verify interpretability on real data"; 1 point for correct definitions of at least
 # two metrics, including MIG with its normalisation and average, with correct attributions; 1 point for
-# one failure mode or disagreement (β-VAE metric with $K - 1$ factors, estimator choices, MIG and
-# multi-factor codes); 1 point for the use and its limits (comparison over seeds on benchmarks; no
-# unsupervised model selection, Locatello et al. 2019) or for the sanity checks.
+# one failure mode or disagreement (β-VAE metric with $K - 1$ factors, as measured in Task 5; estimator
+# choices; MIG and multi-factor codes); 1 point for the use and its limits (comparison over seeds on
+# benchmarks; no unsupervised model selection, Locatello et al. 2019) or for the sanity checks.
