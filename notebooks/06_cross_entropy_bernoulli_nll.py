@@ -728,12 +728,6 @@ x_test_deq_flat = x_test_deq.flatten(1)
 
 
 @torch.no_grad()
-def active_units(model, x, threshold=0.01):
-    """Burda et al. (2016): the number of latent dimensions whose posterior mean varies with x by more than threshold."""
-    return int((model.encode(x).mean.var(dim=0) > threshold).sum())
-
-
-@torch.no_grad()
 def sweep_terms(model):
     """Test KL, E_q[SSE] (10 posterior samples), SSE at the posterior mean, active units; dequantised test digits."""
     q_z = model.encode(x_test_deq)
@@ -741,7 +735,7 @@ def sweep_terms(model):
                                 for _ in range(10)]).mean().item()
     sse_at_mean = ((model.decode(q_z.mean).mean.flatten(1) - x_test_deq_flat) ** 2).sum(-1).mean().item()
     kl = vc.train.evaluate_terms(model, x_test_deq)["kl"]
-    return {"kl": kl, "expected_sse": expected_sse, "sse_at_mean": sse_at_mean, "active": active_units(model, x_test_deq)}
+    return {"kl": kl, "expected_sse": expected_sse, "sse_at_mean": sse_at_mean, "active": int(vc.latent.active_units(model, x_test_deq).sum())}
 
 
 def train_sweep_run(family, sigma, seed, beta_of_sigma=lambda sigma: 2 * sigma**2):

@@ -260,6 +260,11 @@ print(f"chance level of the beta-VAE and FactorVAE metrics: 1/K = {1 / len(table
 #   right only when the noise dimension happens to have the least variance (about 1 time in 4), an
 #   expected accuracy of about 3/4 + 1/4 · 1/4 ≈ 0.81. This is the failure mode of the β-VAE metric
 #   that Kim and Mnih (2018) point out.
+# - MIG, the β-VAE metric and DCI, which the homework attributes to one paper, come from three
+#   (Chen et al. 2018, Higgins et al. 2017, Eastwood and Williams 2018) and are different measures:
+#   on the code that ignores factor 0 we expect MIG near 3/4 (one factor of four has no gap) and
+#   the β-VAE metric near 1, a spread above 0.2; on the aligned code, where all are near 1, the same
+#   check must fail (its negative control).
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -279,6 +284,20 @@ vc.checks.check_true("noise: beta-VAE and FactorVAE metrics within 0.15 of chanc
                      max(noise["beta-VAE"], noise["FactorVAE"]) < 0.25 + 0.15, kind="evidence")
 vc.checks.check_true("ignores factor 0: beta-VAE metric > 0.95 but FactorVAE metric < 0.9",
                      ignores["beta-VAE"] > 0.95 and ignores["FactorVAE"] < 0.9, kind="evidence", settles=("C56", "C59"))
+
+
+def check_three_papers_three_measures(row):
+    # The homework names MIG, the beta-VAE metric and DCI as "the paper's" metrics. They come from three papers
+    # (Chen et al. 2018, Higgins et al. 2017, Eastwood and Williams 2018) and measure different things: on a code
+    # that drops one factor of four, MIG loses about a quarter while the beta-VAE metric stays at 1.
+    values = [row["MIG"], row["beta-VAE"], row["DCI D"]]
+    vc.checks.check_true("MIG, the beta-VAE metric and DCI D, scored on one code, spread over more than 0.2",
+                         max(values) - min(values) > 0.2, kind="evidence", settles=("C54",), control=True)
+
+
+check_three_papers_three_measures(ignores)
+with vc.checks.negative_control("the aligned code, on which every metric is near 1"):
+    check_three_papers_three_measures(aligned)
 
 # %% [markdown]
 # Read the table row by row:
@@ -403,16 +422,10 @@ for low, high in zip(BETAS[:-1], BETAS[1:]):
 # Burda et al. (2016).
 
 # %%
-@torch.no_grad()
-def kl_per_dimension(model, x):
-    q_z = model.encode(x)
-    return kl_divergence(q_z.base_dist, Normal(0.0, 1.0)).mean(0)  # (D,) nats
-
-
-kl_dims = {key: kl_per_dimension(model, x_test) for key, model in models.items()}
+kl_dims = {key: vc.latent.kl_per_dimension(model, x_test) for key, model in models.items()}  # (D,) nats each
 codes_test = {key: vc.latent.encode_dataset(model, x_test) for key, model in models.items()}
 active_kl = {key: int((kl > 0.1).sum()) for key, kl in kl_dims.items()}
-active_burda = {key: int((codes_test[key].var(0) > 0.01).sum()) for key in models}
+active_burda = {key: int(vc.latent.active_units(model, x_test).sum()) for key, model in models.items()}
 for (beta, seed), kl in kl_dims.items():
     print(f"beta {beta:4.0f} seed {seed}: KL per dimension " + " ".join(f"{v:5.2f}" for v in kl.tolist())
           + f"  | active: {active_kl[beta, seed]} by KL, {active_burda[beta, seed]} by variance")

@@ -32,13 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CLAIMS_FILE = ROOT / "docs/homework_claims.yaml"
 LEDGER_FILE = ROOT / "docs/claims.md"
 NOTEBOOK_GLOB = "notebooks/*.ipynb"
-# The claims the course must settle by now: question 1 (C1-C18) and question 2 (C19-C38) but C31 (the
-# rate-distortion reading, measured across beta in notebook 08) and C38 (active units across beta).
-# Claims no notebook settles yet (issue 19): C43 and C48 (cost of sampling: a timing claim, and timed
-# checks do not belong in notebooks), C47 (flows: the flow experiment of notebook 07 is still to come),
-# C54 (a bibliographic attribution, answered by citations in notebook 08, not by a measurement).
-UNSETTLED = {43, 47, 48, 54}
-REQUIRED_SETTLED = tuple(f"C{n}" for n in range(1, 69) if n not in UNSETTLED)
+# The claims the course must settle: all of C1-C68, each through a passing evidence check.
+REQUIRED_SETTLED = tuple(f"C{n}" for n in range(1, 69))
 
 CHECK_LINE = re.compile(
     r"^(?P<verdict>PASS|FAIL)  (?P<claim>.*)  \[(?P<tolerance>[^\[\]]*)\]"

@@ -99,3 +99,26 @@ def test_spread_reports_mean_min_and_max():
     assert evaluate.spread(np.array([[0.25], [0.5]]), digits=3) == "0.375 [0.250, 0.500]"
     with pytest.raises(ValueError, match="at least one"):
         evaluate.spread([])
+
+
+def test_count_work_counts_elements_written_and_matmul_flops():
+    # Hand counts: x + y writes 12 elements (one operation); a (3 x 4) @ (4 x 5) product writes 15
+    # and costs 2 * 3 * 4 * 5 = 120 flops. A counter that missed either part would give other numbers.
+    x, y, w = torch.ones(3, 4), torch.ones(3, 4), torch.ones(4, 5)
+    add = evaluate.count_work(torch.add, x, y)
+    assert (add.operations, add.elements, add.matmul_flops) == (1, 12, 0)
+    product = evaluate.count_work(torch.mm, x, w)
+    assert (product.operations, product.elements, product.matmul_flops) == (1, 15, 120)
+    assert product.total == 135
+
+
+def test_count_work_separates_linear_from_quadratic_sampling():
+    # A diagonal Gaussian's sample is O(d); a full-covariance one multiplies by a d x d factor, O(d^2).
+    def ratio(make):
+        small, large = (evaluate.count_work(lambda d=d: make(d).rsample((10,))).total for d in (64, 128))
+        return large / small
+
+    diagonal = ratio(lambda d: torch.distributions.Normal(torch.zeros(d), torch.ones(d)))
+    full = ratio(lambda d: torch.distributions.MultivariateNormal(torch.zeros(d), scale_tril=torch.eye(d)))
+    assert 1.9 < diagonal < 2.1
+    assert full > 3.5

@@ -230,3 +230,55 @@ def test_total_correlation_decomposition_refuses_bad_shapes():
         latent.total_correlation_decomposition(torch.zeros(4, 2), torch.ones(4, 3))
     with pytest.raises(ValueError, match="positive"):
         latent.total_correlation_decomposition(torch.zeros(4, 2), torch.zeros(4, 2))
+
+
+class _FixedEncoder(torch.nn.Module):
+    """A stand-in VAE whose posterior mean is a fixed linear function of the first pixels."""
+
+    image_shape = (1, 28, 28)
+
+    def __init__(self, weights, scale=1.0, prior_scale=1.0):
+        super().__init__()
+        self.weights = torch.nn.Parameter(torch.tensor(weights), requires_grad=False)
+        self.scale, self.prior_scale = scale, prior_scale
+
+    def encode(self, x):
+        mean = x.flatten(1)[:, : len(self.weights)] * self.weights
+        return torch.distributions.Independent(torch.distributions.Normal(mean, self.scale * torch.ones_like(mean)), 1)
+
+    def prior(self):
+        d = len(self.weights)
+        return torch.distributions.Independent(torch.distributions.Normal(torch.zeros(d), self.prior_scale), 1)
+
+
+def test_active_units_counts_coordinates_whose_mean_varies():
+    # Pixels uniform on [0, 1] have variance 1/12; weights 1, 0.2, 0 give mean variances 0.083, 0.0033, 0.
+    x = torch.rand(2000, 1, 28, 28, generator=gen(1))
+    model = _FixedEncoder([1.0, 0.2, 0.0])
+    assert latent.active_units(model, x).tolist() == [True, False, False]
+    assert latent.active_units(model, x, threshold=0.001).tolist() == [True, True, False]
+    # On the prior's scale: a prior of standard deviation 10 (variance 100) makes every coordinate inactive.
+    wide = _FixedEncoder([1.0, 0.2, 0.0], prior_scale=10.0)
+    assert latent.active_units(wide, x, relative_to_prior=True, generator=gen(2)).tolist() == [False, False, False]
+    assert latent.active_units(wide, x).tolist() == [True, False, False]
+
+
+def test_kl_per_dimension_matches_the_closed_form_and_sums_to_the_kl():
+    x = torch.rand(50, 1, 28, 28, generator=gen(3))
+    model = _FixedEncoder([1.0, -2.0], scale=0.5)
+    mean = x.flatten(1)[:, :2] * torch.tensor([1.0, -2.0])
+    by_hand = (0.5 * (0.25 + mean**2 - 1) - math.log(0.5)).mean(0)  # KL(N(m, s^2) || N(0, 1)) per coordinate
+    per_dim = latent.kl_per_dimension(model, x)
+    assert torch.allclose(per_dim, by_hand, atol=1e-6)
+    q_z = model.encode(x)
+    assert torch.allclose(per_dim.sum(), torch.distributions.kl_divergence(q_z, model.prior()).mean(), atol=1e-5)
+
+
+def test_kl_per_dimension_refuses_non_gaussian_posteriors():
+    class BetaEncoder(_FixedEncoder):
+        def encode(self, x):
+            ones = torch.ones(len(x), 2)
+            return torch.distributions.Independent(torch.distributions.Beta(ones, ones), 1)
+
+    with pytest.raises(ValueError, match="diagonal Gaussian posteriors, got Beta"):
+        latent.kl_per_dimension(BetaEncoder([1.0, 1.0]), torch.rand(3, 1, 28, 28))

@@ -4,6 +4,9 @@
   2016). It is a density only where the decoder's likelihood is a normalised one: on grey-level
   pixels a Bernoulli decoder's number is not a log-likelihood (notebook 06 measures by how much).
 - :func:`spread`: "mean [min, max]" over seeds, the way the notebooks report every repeated measure.
+- :func:`count_work`: the arithmetic work of a computation, counted (not timed): the tensor elements
+  every operation writes plus the floating-point operations of its matrix products (notebook 07
+  compares what a sample and a training step cost with it, reproducibly on any machine).
 
 The sample-quality measures live in :mod:`vaecourse.yardstick`.
 """
@@ -11,6 +14,7 @@ The sample-quality measures live in :mod:`vaecourse.yardstick`.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -18,6 +22,50 @@ import torch
 from vaecourse.config import seeded
 from vaecourse.data import as_image_batch
 from vaecourse.train import eval_mode
+
+
+class Work(NamedTuple):
+    """What :func:`count_work` counted: operations dispatched, elements they wrote, matrix-product flops."""
+
+    operations: int
+    elements: int
+    matmul_flops: int
+
+    @property
+    def total(self) -> int:
+        """Elements written plus matrix-product flops: one number to compare computations by."""
+        return self.elements + self.matmul_flops
+
+
+def count_work(fn, *args, **kwargs) -> Work:
+    """Run ``fn(*args, **kwargs)`` once and count its work on tensors (no timing).
+
+    Every ATen operation it dispatches (forward and, if ``fn`` calls ``backward``, backward) is counted
+    with the number of elements of its outputs; matrix products (mm, addmm, bmm, convolutions, ...)
+    add their floating-point operations as :class:`torch.utils.flop_counter.FlopCounterMode` counts
+    them. What it cannot see: the work *inside* one operation beyond what it writes, e.g. the
+    expected iterations of a rejection sampler (torch's Gamma and Dirichlet samplers, each one
+    operation). Counts depend on torch's implementation of an operation, not on the machine.
+    """
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils._pytree import tree_flatten
+    from torch.utils.flop_counter import FlopCounterMode
+
+    class _Elements(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.operations = self.elements = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            self.operations += 1
+            self.elements += sum(t.numel() for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor))
+            return out
+
+    flops = FlopCounterMode(display=False)
+    with flops, _Elements() as elements:
+        fn(*args, **kwargs)
+    return Work(elements.operations, elements.elements, int(flops.get_total_flops()))
 
 
 def spread(values, digits: int = 1) -> str:

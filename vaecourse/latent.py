@@ -10,6 +10,8 @@ the usual candidates, all as plain functions of a code matrix ``(N, D)``:
   grows, for any cloud that does not fill its box);
 - :func:`fit_gaussian` / :func:`fit_mixture` and :func:`sample_fitted`: ex-post density estimation,
   a Gaussian or a Gaussian mixture fitted to the codes after training (Ghosh et al. 2020);
+- :func:`active_units` and :func:`kl_per_dimension`: which latent coordinates a VAE uses (Burda et
+  al. 2016's activity, notebooks 06-08);
 - :func:`kl_decomposition`: the KL term split into mutual information and the aggregate posterior's
   distance from the prior (notebook 07);
 - :func:`prior_hole_kl`: KL(p(z) || q(z)), the prior mass where the codes do not go (notebook 07);
@@ -45,6 +47,42 @@ def encode_dataset(model, images, *, batch_size: int = 1000) -> torch.Tensor:
             code = model.encode(batch.to(device))
             codes.append((code.mean if isinstance(code, torch.distributions.Distribution) else code).cpu())
     return torch.cat(codes)
+
+
+@torch.no_grad()
+def active_units(model, images, *, threshold: float = 0.01, relative_to_prior: bool = False,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+    """Which latent coordinates are active: a boolean mask ``(D,)``, ``Var_x E[z|x] > threshold``.
+
+    The activity of Burda et al. (2016): a coordinate whose posterior mean does not vary with the
+    image carries nothing about it. ``relative_to_prior`` divides each variance by the prior's
+    variance of that coordinate (from 10,000 prior samples drawn with ``generator``), so that
+    bounded latents (Beta, relaxed categorical) are judged on the scale of their prior as
+    Gaussian ones are on N(0, I)'s.
+    """
+    variance = encode_dataset(model, images).var(dim=0)
+    if relative_to_prior:
+        with seeded(generator):
+            variance = variance / model.prior().sample((10_000,)).var(dim=0).cpu()
+    return variance > threshold
+
+
+@torch.no_grad()
+def kl_per_dimension(model, images) -> torch.Tensor:
+    """KL(q(z_j|x) || N(0, 1)) per latent coordinate j, averaged over ``images``: ``(D,)`` nats.
+
+    For VAEs with diagonal Gaussian posteriors and a standard normal prior (closed form per coordinate;
+    the coordinates' values add up to the KL term).
+    """
+    images = as_image_batch(images, model.image_shape)
+    device = next(model.parameters()).device
+    with eval_mode(model):
+        q_z = model.encode(images.to(device))
+    base = q_z.base_dist if isinstance(q_z, torch.distributions.Independent) else q_z
+    if not isinstance(base, torch.distributions.Normal):
+        raise ValueError(f"kl_per_dimension needs diagonal Gaussian posteriors, got {type(base).__name__}")
+    standard = torch.distributions.Normal(torch.zeros_like(base.loc), torch.ones_like(base.scale))
+    return torch.distributions.kl_divergence(base, standard).mean(0).cpu()
 
 
 @torch.no_grad()
