@@ -11,7 +11,7 @@ Every assignment in ``ASSIGNMENTS`` is checked for four things:
 3. ``nbgrader validate --invert`` holds on the released notebook (no test passes on the stubs);
 4. a student who solved only the first task earns exactly its tests, and nothing for the written
    answers left as released; the untouched release earns nothing (``q0_warmup``'s battery);
-5. typical wrong answers (the catalogues of q1, q2 and q5, ``WRONG_ANSWER_CATALOGUE``) earn 0 on the test
+5. typical wrong answers (the catalogues of q1 to q5, ``WRONG_ANSWER_CATALOGUE``) earn 0 on the test
    cells they break, and they and q0's wrong answers already fail a visible test.
 
 A new assignment plugs in by being appended to ``ASSIGNMENTS``. (That the solution notebooks are
@@ -299,7 +299,7 @@ def hostile_submissions(release: nbformat.NotebookNode, source: nbformat.Noteboo
     return submissions
 
 
-# ------------------------------------------------------------- the catalogues of wrong answers (q1, q2, q5)
+# ------------------------------------------------------------- the catalogues of wrong answers (q1 to q5)
 
 
 @dataclass(frozen=True)
@@ -310,6 +310,19 @@ class WrongAnswer:
     code: str
     fails: tuple[str, ...]  # grade_ids of the test cells it earns 0 on, each failing already in its visible part
 
+
+# A correct discrete mutual information that q4's wrong answers to Tasks 4 and 5 bring with them.
+Q4_OWN_MI = """
+def _own_mi(a, b):
+    _, a_index = np.unique(np.asarray(a), return_inverse=True)
+    _, b_index = np.unique(np.asarray(b), return_inverse=True)
+    joint = np.zeros((a_index.max() + 1, b_index.max() + 1))
+    np.add.at(joint, (a_index.ravel(), b_index.ravel()), 1.0)
+    joint /= joint.sum()
+    product = joint.sum(axis=1, keepdims=True) * joint.sum(axis=0, keepdims=True)
+    nonzero = joint > 0
+    return float(max(0.0, (joint[nonzero] * np.log(joint[nonzero] / product[nonzero])).sum()))
+"""
 
 # assignment -> student id -> answer cell -> the wrong answer in it. Each submission is one notebook with one
 # wrong answer in every answer cell (the tasks are independent, so one submission tests one answer per task);
@@ -564,6 +577,261 @@ def ema_update(counts, sums, z, indices, decay=0.99, epsilon=1e-5):
     sums = decay * sums + (1 - decay) * one_hot.T @ z
     return counts, sums, sums / counts.sum()
 """, ("q5-ema-update-tests",)),
+    },
+}, "q3_priors": {
+    # Each wrong answer fails a visible check of the cells it lists and keeps every record of the others: q.sample
+    # gives the pooled noise of q.rsample (the estimate is right, its gradient is not), the score-function estimator
+    # is unbiased (Task 3's first cell passes, its spread fails the second).
+    "q3_wrong_a": {
+        "q3-mckl-impl": WrongAnswer("samples drawn from p instead of q", """
+def monte_carlo_kl(q, p, num_samples):
+    z = p.sample((num_samples,) + q.batch_shape)
+    log_ratio = q.log_prob(z) - p.log_prob(z)
+    return log_ratio.mean(dim=0), log_ratio.std(dim=0) / math.sqrt(num_samples)
+""", ("q3-mckl-tests", "q3-mckl-mixture-tests")),
+        "q3-gumbel-impl": WrongAnswer("the temperature left out: softmax(logits + g)", """
+def gumbel_softmax_sample(logits, temperature, uniform_noise):
+    return torch.softmax(logits - torch.log(-torch.log(uniform_noise)), dim=-1)
+""", ("q3-gumbel-tests", "q3-gumbel-temperature-tests")),
+        "q3-beta-impl": WrongAnswer("the score-function estimator f(z) d log p(z) / d(a, b) instead of the pathwise one", """
+def pathwise_gradient(a, b, f, num_samples):
+    a_t, b_t = torch.tensor(float(a), dtype=torch.float64), torch.tensor(float(b), dtype=torch.float64)
+    z = Beta(a_t, b_t).sample((num_samples,))
+    digamma = torch.special.digamma(torch.stack([a_t, b_t, a_t + b_t]))
+    per_sample = f(z)[:, None] * torch.stack([torch.log(z) - digamma[0] + digamma[2],
+                                              torch.log1p(-z) - digamma[1] + digamma[2]], dim=-1)
+    return per_sample.mean(dim=0), per_sample.std(dim=0) / math.sqrt(num_samples)
+""", ("q3-beta-stderr-tests",)),
+        "q3-icdf-impl": WrongAnswer("the naive -log(1 - Phi(eps)) (infinite in the upper tail)", """
+def normal_to_exponential(eps, rate):
+    return -torch.log(1 - torch.special.ndtr(eps)) / rate
+""", ("q3-icdf-tests",)),
+    },
+    "q3_wrong_b": {
+        "q3-mckl-impl": WrongAnswer("log p - log q: the log-ratio's order swapped", """
+def monte_carlo_kl(q, p, num_samples):
+    z = q.rsample((num_samples,))
+    log_ratio = p.log_prob(z) - q.log_prob(z)
+    return log_ratio.mean(dim=0), log_ratio.std(dim=0) / math.sqrt(num_samples)
+""", ("q3-mckl-tests", "q3-mckl-mixture-tests")),
+        "q3-gumbel-impl": WrongAnswer("softmax of the logits without Gumbel noise", """
+def gumbel_softmax_sample(logits, temperature, uniform_noise):
+    shape = torch.broadcast_shapes(logits.shape, uniform_noise.shape)
+    return torch.softmax(logits / temperature, dim=-1).expand(shape)
+""", ("q3-gumbel-tests", "q3-gumbel-temperature-tests")),
+        "q3-beta-impl": WrongAnswer("the gradient of -f: the sign flipped", """
+def pathwise_gradient(a, b, f, num_samples):
+    a_n = torch.full((num_samples,), float(a), dtype=torch.float64, requires_grad=True)
+    b_n = torch.full((num_samples,), float(b), dtype=torch.float64, requires_grad=True)
+    z = Beta(a_n, b_n).rsample()
+    grad_a, grad_b = torch.autograd.grad(-f(z).sum(), (a_n, b_n))
+    per_sample = torch.stack([grad_a, grad_b], dim=-1)
+    return per_sample.mean(dim=0), per_sample.std(dim=0) / math.sqrt(num_samples)
+""", ("q3-beta-tests",)),
+        "q3-icdf-impl": WrongAnswer("the wrong CDF: -log(Phi(eps)) (decreasing in eps)", """
+def normal_to_exponential(eps, rate):
+    return -torch.special.log_ndtr(eps) / rate
+""", ("q3-icdf-tests",)),
+    },
+    "q3_wrong_c": {
+        "q3-mckl-impl": WrongAnswer("the standard error divided by N instead of sqrt(N)", """
+def monte_carlo_kl(q, p, num_samples):
+    z = q.rsample((num_samples,))
+    log_ratio = q.log_prob(z) - p.log_prob(z)
+    return log_ratio.mean(dim=0), log_ratio.std(dim=0) / num_samples
+""", ("q3-mckl-tests", "q3-mckl-mixture-tests")),
+        "q3-gumbel-impl": WrongAnswer("-log(u) instead of -log(-log u) as the noise", """
+def gumbel_softmax_sample(logits, temperature, uniform_noise):
+    return torch.softmax((logits - torch.log(uniform_noise)) / temperature, dim=-1)
+""", ("q3-gumbel-tests", "q3-gumbel-temperature-tests")),
+        "q3-beta-impl": WrongAnswer("the standard error divided by N instead of sqrt(N)", """
+def pathwise_gradient(a, b, f, num_samples):
+    a_n = torch.full((num_samples,), float(a), dtype=torch.float64, requires_grad=True)
+    b_n = torch.full((num_samples,), float(b), dtype=torch.float64, requires_grad=True)
+    z = Beta(a_n, b_n).rsample()
+    grad_a, grad_b = torch.autograd.grad(f(z).sum(), (a_n, b_n))
+    per_sample = torch.stack([grad_a, grad_b], dim=-1)
+    return per_sample.mean(dim=0), per_sample.std(dim=0) / num_samples
+""", ("q3-beta-tests", "q3-beta-stderr-tests")),
+        "q3-icdf-impl": WrongAnswer("the rate multiplied instead of divided", """
+def normal_to_exponential(eps, rate):
+    return -torch.special.log_ndtr(-eps) * rate
+""", ("q3-icdf-tests",)),
+    },
+    "q3_wrong_d": {
+        "q3-mckl-impl": WrongAnswer("q.sample instead of q.rsample (no pathwise gradient)", """
+def monte_carlo_kl(q, p, num_samples):
+    z = q.sample((num_samples,))
+    log_ratio = q.log_prob(z) - p.log_prob(z)
+    return log_ratio.mean(dim=0), log_ratio.std(dim=0) / math.sqrt(num_samples)
+""", ("q3-mckl-tests",)),
+        "q3-gumbel-impl": WrongAnswer("the temperature multiplied instead of divided", """
+def gumbel_softmax_sample(logits, temperature, uniform_noise):
+    return torch.softmax((logits - torch.log(-torch.log(uniform_noise))) * temperature, dim=-1)
+""", ("q3-gumbel-tests", "q3-gumbel-temperature-tests")),
+        "q3-beta-impl": WrongAnswer("[d/db, d/da]: the gradients in the wrong order", """
+def pathwise_gradient(a, b, f, num_samples):
+    a_n = torch.full((num_samples,), float(a), dtype=torch.float64, requires_grad=True)
+    b_n = torch.full((num_samples,), float(b), dtype=torch.float64, requires_grad=True)
+    z = Beta(a_n, b_n).rsample()
+    grad_b, grad_a = torch.autograd.grad(f(z).sum(), (b_n, a_n))
+    per_sample = torch.stack([grad_b, grad_a], dim=-1)
+    return per_sample.mean(dim=0), per_sample.std(dim=0) / math.sqrt(num_samples)
+""", ("q3-beta-tests", "q3-beta-stderr-tests")),
+        "q3-icdf-impl": WrongAnswer("log1p(-Phi(eps)): the same cancellation as 1 - Phi(eps)", """
+def normal_to_exponential(eps, rate):
+    return -torch.log1p(-torch.special.ndtr(eps)) / rate
+""", ("q3-icdf-tests",)),
+    },
+}, "q4_beta_vae": {
+    # Task 4 and 5 answers bring their own (correct) mutual information, and the reading its answers as values, so
+    # that each fails only its own cells (the model mig and mig_gaps call the student's mutual_information).
+    "q4_wrong_a": {
+        "q4-loss-impl": WrongAnswer("beta on the NLL instead of the KL", """
+def beta_vae_loss(x, q_z, p_x, beta):
+    nll = -p_x.log_prob(x)
+    mu, var = q_z.mean, q_z.variance
+    kl = 0.5 * (var + mu**2 - 1.0 - torch.log(var)).sum(dim=-1)
+    return {"nll": nll, "kl": kl, "neg_elbo": nll + kl, "beta_loss": beta * nll + kl}
+""", ("q4-loss-tests", "q4-loss-grad-tests")),
+        "q4-mi-impl": WrongAnswer("the mutual information in bits (log2) instead of nats", """
+def mutual_information(a, b):
+    _, a_index = np.unique(np.asarray(a), return_inverse=True)
+    _, b_index = np.unique(np.asarray(b), return_inverse=True)
+    joint = np.zeros((a_index.max() + 1, b_index.max() + 1))
+    np.add.at(joint, (a_index.ravel(), b_index.ravel()), 1.0)
+    joint /= joint.sum()
+    product = joint.sum(axis=1, keepdims=True) * joint.sum(axis=0, keepdims=True)
+    nonzero = joint > 0
+    return float((joint[nonzero] * np.log2(joint[nonzero] / product[nonzero])).sum())
+""", ("q4-mi-tests",)),
+        "q4-mig-impl": WrongAnswer("MIG without the H(v) normalisation (gaps in nats)", Q4_OWN_MI + """
+def mig(codes, factors, num_bins=20):
+    binned = discretize(codes, num_bins)
+    factors = np.asarray(factors)
+    gaps = []
+    for k in range(factors.shape[1]):
+        information = np.sort([_own_mi(binned[:, j], factors[:, k]) for j in range(binned.shape[1])])[::-1]
+        gaps.append(information[0] - information[1])
+    return float(np.mean(gaps))
+""", ("q4-mig-tests", "q4-mig-sanity-tests")),
+        "q4-gaps-impl": WrongAnswer("normalise ignored: always divided by H(v)", Q4_OWN_MI + """
+def mig_gaps(codes, factors, num_bins=20, normalise=True):
+    binned = discretize(codes, num_bins)
+    factors = np.asarray(factors)
+    gaps = np.empty(factors.shape[1])
+    for k in range(factors.shape[1]):
+        information = np.sort([_own_mi(binned[:, j], factors[:, k]) for j in range(binned.shape[1])])[::-1]
+        gaps[k] = (information[0] - information[1]) / _own_mi(factors[:, k], factors[:, k])
+    return gaps
+""", ("q4-gaps-tests",)),
+        "q4-reading-impl": WrongAnswer("the redundant code (two dimensions for factor 0) read as the best by MIG", """
+reading = {"best_by_mig": "redundant", "betavae_blind_spot": "missing", "factor_left_out": 2,
+           "factor_without_gap_in_redundant": 0, "largest_gap_in_nats": 2}
+""", ("q4-reading-tests",)),
+        "q4-traversal-impl": WrongAnswer("a posterior sample as the base code instead of the mean", """
+def latent_traversal(model, x, dimension, values):
+    with torch.no_grad():
+        base_code = model.encode(x).rsample()[0]
+        return model.decode(traversal_codes(base_code, dimension, values)).mean
+""", ("q4-traversal-tests",)),
+    },
+    "q4_wrong_b": {
+        "q4-loss-impl": WrongAnswer("the KL averaged over the latent dimensions instead of summed", """
+def beta_vae_loss(x, q_z, p_x, beta):
+    nll = -p_x.log_prob(x)
+    mu, var = q_z.mean, q_z.variance
+    kl = 0.5 * (var + mu**2 - 1.0 - torch.log(var)).mean(dim=-1)
+    return {"nll": nll, "kl": kl, "neg_elbo": nll + kl, "beta_loss": nll + beta * kl}
+""", ("q4-loss-tests", "q4-loss-grad-tests")),
+        "q4-mi-impl": WrongAnswer("counts instead of frequencies inside the log ratio", """
+def mutual_information(a, b):
+    _, a_index = np.unique(np.asarray(a), return_inverse=True)
+    _, b_index = np.unique(np.asarray(b), return_inverse=True)
+    joint = np.zeros((a_index.max() + 1, b_index.max() + 1))
+    np.add.at(joint, (a_index.ravel(), b_index.ravel()), 1.0)
+    product = joint.sum(axis=1, keepdims=True) * joint.sum(axis=0, keepdims=True)
+    nonzero = joint > 0
+    return float((joint[nonzero] * np.log(joint[nonzero] / product[nonzero])).sum() / joint.sum())
+""", ("q4-mi-tests",)),
+        "q4-mig-impl": WrongAnswer("the top mutual information alone (no second one subtracted)", Q4_OWN_MI + """
+def mig(codes, factors, num_bins=20):
+    binned = discretize(codes, num_bins)
+    factors = np.asarray(factors)
+    gaps = []
+    for k in range(factors.shape[1]):
+        information = max(_own_mi(binned[:, j], factors[:, k]) for j in range(binned.shape[1]))
+        gaps.append(information / _own_mi(factors[:, k], factors[:, k]))
+    return float(np.mean(gaps))
+""", ("q4-mig-tests", "q4-mig-sanity-tests")),
+        "q4-gaps-impl": WrongAnswer("the top mutual information alone (no second one subtracted)", Q4_OWN_MI + """
+def mig_gaps(codes, factors, num_bins=20, normalise=True):
+    binned = discretize(codes, num_bins)
+    factors = np.asarray(factors)
+    gaps = np.empty(factors.shape[1])
+    for k in range(factors.shape[1]):
+        gaps[k] = max(_own_mi(binned[:, j], factors[:, k]) for j in range(binned.shape[1]))
+        if normalise:
+            gaps[k] /= _own_mi(factors[:, k], factors[:, k])
+    return gaps
+""", ("q4-gaps-tests",)),
+        "q4-reading-impl": WrongAnswer("a gap of 0 read as a factor left out: the redundant code as the blind spot", """
+reading = {"best_by_mig": "aligned", "betavae_blind_spot": "redundant", "factor_left_out": 0,
+           "factor_without_gap_in_redundant": 0, "largest_gap_in_nats": 2}
+""", ("q4-reading-tests",)),
+        "q4-traversal-impl": WrongAnswer("the sweep around the zero code instead of the posterior mean", """
+def latent_traversal(model, x, dimension, values):
+    with torch.no_grad():
+        base_code = torch.zeros_like(model.encode(x).mean[0])
+        return model.decode(traversal_codes(base_code, dimension, values)).mean
+""", ("q4-traversal-tests",)),
+    },
+    "q4_wrong_c": {
+        "q4-loss-impl": WrongAnswer("the standard deviation used as the variance in the KL", """
+def beta_vae_loss(x, q_z, p_x, beta):
+    nll = -p_x.log_prob(x)
+    mu, var = q_z.mean, q_z.stddev
+    kl = 0.5 * (var + mu**2 - 1.0 - torch.log(var)).sum(dim=-1)
+    return {"nll": nll, "kl": kl, "neg_elbo": nll + kl, "beta_loss": nll + beta * kl}
+""", ("q4-loss-tests", "q4-loss-grad-tests")),
+        "q4-mi-impl": WrongAnswer("the entropy H(a) returned for I(a; b)", """
+def mutual_information(a, b):
+    _, counts = np.unique(np.asarray(a), return_counts=True)
+    p = counts / counts.sum()
+    return float(-(p * np.log(p)).sum())
+""", ("q4-mi-tests",)),
+        "q4-mig-impl": WrongAnswer("the gap of the wrong pair: largest minus smallest", Q4_OWN_MI + """
+def mig(codes, factors, num_bins=20):
+    binned = discretize(codes, num_bins)
+    factors = np.asarray(factors)
+    gaps = []
+    for k in range(factors.shape[1]):
+        information = [_own_mi(binned[:, j], factors[:, k]) for j in range(binned.shape[1])]
+        gaps.append((max(information) - min(information)) / _own_mi(factors[:, k], factors[:, k]))
+    return float(np.mean(gaps))
+""", ("q4-mig-tests", "q4-mig-sanity-tests")),
+        "q4-gaps-impl": WrongAnswer("the gap of the wrong pair: largest minus smallest", Q4_OWN_MI + """
+def mig_gaps(codes, factors, num_bins=20, normalise=True):
+    binned = discretize(codes, num_bins)
+    factors = np.asarray(factors)
+    gaps = np.empty(factors.shape[1])
+    for k in range(factors.shape[1]):
+        information = [_own_mi(binned[:, j], factors[:, k]) for j in range(binned.shape[1])]
+        gaps[k] = max(information) - min(information)
+        if normalise:
+            gaps[k] /= _own_mi(factors[:, k], factors[:, k])
+    return gaps
+""", ("q4-gaps-tests",)),
+        "q4-reading-impl": WrongAnswer("the largest gap in nats read off the normalised gaps (the binary factor)", """
+reading = {"best_by_mig": "aligned", "betavae_blind_spot": "missing", "factor_left_out": 2,
+           "factor_without_gap_in_redundant": 0, "largest_gap_in_nats": 0}
+""", ("q4-reading-tests",)),
+        "q4-traversal-impl": WrongAnswer("the decoder's logits returned instead of its mean", """
+def latent_traversal(model, x, dimension, values):
+    with torch.no_grad():
+        base_code = model.encode(x).mean[0]
+        return model.decode(traversal_codes(base_code, dimension, values)).base_dist.logits
+""", ("q4-traversal-tests",)),
     },
 }}
 CATALOGUE_STUDENTS = [(aid, student) for aid, catalogue in WRONG_ANSWER_CATALOGUE.items() for student in catalogue]
@@ -1008,7 +1276,7 @@ def _after_second_answer(release: nbformat.NotebookNode, test_cell) -> bool:
     raise AssertionError("test cell not in the release")
 
 
-# ------------------------------------------------------------- the catalogues of wrong answers (q1, q2, q5)
+# ------------------------------------------------------------- the catalogues of wrong answers (q1 to q5)
 
 
 @pytest.mark.parametrize("aid", list(WRONG_ANSWER_CATALOGUE))
@@ -1052,17 +1320,31 @@ def _visible_tests(aid: str) -> dict[str, str]:
 def _run_visible_test(aid: str, answers: dict[str, str], test_id: str) -> None:
     """Run a released test cell in this process after the model answers, with ``answers`` replacing some of them.
 
-    No kernel, no notebook set-up: the visible tests need only torch, vaecourse and the answers' functions.
+    No kernel and no set-up cell (``vc.setup_notebook`` would change this process's threads and seeds): the
+    visible tests need torch, NumPy, the set-up's torch.distributions imports, vaecourse, the answers'
+    functions and the read-only cells that define given helpers and data (q4's ``discretize``, its
+    constructed codes), which run with the answers in notebook order, down to the test cell.
     """
+    import numpy as np
     import torch
+    from torch.distributions import Bernoulli, Beta, Categorical, Independent, MixtureSameFamily, Normal
 
     import vaecourse as vc
 
     solution = nbformat.read(REPO / "solutions" / aid / f"{aid}.ipynb", as_version=4)
-    model = {c.metadata.nbgrader["grade_id"]: c.source for c in solution.cells
-             if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")}
-    namespace = {"math": math, "torch": torch, "F": torch.nn.functional, "vc": vc, "__name__": "__visible_test__"}
-    for grade_id, source in {**model, **answers}.items():
+    cells = {}  # grade_id -> source of the answer cells and read-only code cells above the test cell, set-up aside
+    for cell in solution.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade_id") == test_id:
+            break
+        if cell.cell_type == "code" and (meta.get("solution") or (
+                meta.get("locked") and not meta.get("grade") and not meta["grade_id"].endswith("-setup"))):
+            cells[meta["grade_id"]] = answers.get(meta["grade_id"], cell.source)
+    assert set(answers) <= set(cells), f"no answer cells {sorted(set(answers) - set(cells))} in {aid}"
+    namespace = {"math": math, "np": np, "torch": torch, "F": torch.nn.functional, "vc": vc, "Bernoulli": Bernoulli,
+                 "Beta": Beta, "Categorical": Categorical, "Independent": Independent,
+                 "MixtureSameFamily": MixtureSameFamily, "Normal": Normal, "__name__": "__visible_test__"}
+    for grade_id, source in cells.items():
         exec(compile(source, f"<{grade_id}>", "exec"), namespace)
     exec(compile(_visible_tests(aid)[test_id], f"<{test_id}>", "exec"), namespace)
 
@@ -1078,7 +1360,7 @@ VISIBLY_WRONG = {
 
 @pytest.mark.parametrize("case", list(VISIBLY_WRONG))
 def test_wrong_answer_fails_a_visible_test(case: str) -> None:
-    """Each catalogued wrong answer (q1, q2, q5) and the battery's wrong answers (q0) already fail the test cell the student sees."""
+    """Each catalogued wrong answer (q1-q5) and the battery's wrong answers (q0) already fail the test cell the student sees."""
     aid, answer_id, code, test_id = VISIBLY_WRONG[case]
     with pytest.raises(AssertionError) as failure:
         _run_visible_test(aid, {answer_id: code}, test_id)
