@@ -77,8 +77,8 @@ MODULE_TO_DISTRIBUTION = {"sklearn": "scikit-learn", "torchvision": "torchvision
                           "matplotlib": "matplotlib", "ipywidgets": "ipywidgets", "tqdm": "tqdm", "mlxtend": "mlxtend",
                           "scipy": "scipy"}
 # Imported by the package but installed by jupyterlab (nbformat, IPython) or only used on the instructors' side
-# (vaecourse/autograde.py runs inside nbgrader).
-PROVIDED_OTHERWISE = {"nbformat", "nbclient", "IPython", "matplotlib_inline", "traitlets", "nbgrader"}
+# (vaecourse/autograde.py runs inside nbgrader; vaecourse/sandbox.py is the grader's kernel manager, on jupyter_client).
+PROVIDED_OTHERWISE = {"nbformat", "nbclient", "IPython", "matplotlib_inline", "traitlets", "nbgrader", "jupyter_client"}
 
 
 def test_students_requirements_cover_what_the_notebooks_import():
