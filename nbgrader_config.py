@@ -34,11 +34,22 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 c.Execute.timeout = 120
 c.Execute.error_on_timeout = {
     "ename": "CellTimeoutError",
-    "evalue": "this cell ran past the grader's per-cell time limit and was interrupted (an endless loop, "
-              "or far more work than the exercise needs); its tests score 0",
-    "traceback": ["\x1b[0;31mCellTimeoutError\x1b[0m: this cell ran past the grader's per-cell time limit "
-                  "and was interrupted"],
+    "evalue": "this cell ran past the grader's time limit (per cell, or for the whole notebook) and was "
+              "interrupted (an endless loop, or far more work than the exercise needs); its tests score 0",
+    "traceback": ["\x1b[0;31mCellTimeoutError\x1b[0m: this cell ran past the grader's time limit (per cell, or "
+                  "for the whole notebook) and was interrupted"],
 }
+
+# Every kernel that runs a student's notebook (autograde, validate) is sandboxed (vaecourse/sandbox.py,
+# docs/design.md section 6): it sees a copy of its folder and the Python environment only, has no network,
+# takes its processes with it and is capped. Without bubblewrap grading refuses to start; the instructor can
+# override that, knowingly, with --SandboxedKernelManager.unsafe=True. The caps, all overridable the same way:
+c.Execute.kernel_manager_class = "vaecourse.sandbox.SandboxedKernelManager"
+c.SandboxedKernelManager.memory_mib = 4096  # the kernel's data segment (tensors)
+c.SandboxedKernelManager.max_processes = 64  # processes and threads of the kernel's user
+c.SandboxedKernelManager.file_size_mib = 256  # any one file the kernel writes
+# A whole notebook, kernel start included (a submission cannot hold the batch with many slow cells).
+c.ExecuteSurvivingKernelDeath.notebook_timeout = 300
 
 # Put back grade and locked cells that a student deleted before grading them (nbgrader #1682).
 c.OverwriteCells.add_missing_cells = True
@@ -92,3 +103,11 @@ c.Autograde.autograde_preprocessors = [
     AssignLatePenalties,
     CheckCellMetadata,
 ]
+
+# Feedback: nbgrader's pipeline, then the hidden tests, their tracebacks and the grading records taken out of every
+# test cell (nbgrader shows them by design; the hidden tests must stay hidden).
+from nbgrader.converters import GenerateFeedback  # noqa: E402
+
+from vaecourse.autograde import HideHiddenTests  # noqa: E402
+
+c.GenerateFeedback.preprocessors = [*GenerateFeedback.class_traits()["preprocessors"].default(), HideHiddenTests]

@@ -33,16 +33,20 @@ import os
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from system_tools import missing, running_in_ci
 from vaecourse.config import thread_environment
+from vaecourse.sandbox import find_bubblewrap
 from vaecourse.grading import is_test_cell
 
 # ---------------------------------------------------------------------------------------------------
@@ -63,6 +67,10 @@ HOSTILE_AID = "q0_warmup"  # the assignment that gets the full battery of broken
 # took about 10 s on a quiet 2-core machine, and past 15 s with the test workers' other kernels
 # running beside it, before kernel start got 5 s faster; an endless loop burns the whole limit.
 SIMULATED_CELL_TIMEOUT_S = 20
+# The battery's limit per notebook (kernel start included): above what the slowest honest submission needs (about
+# 25 s: the infinite loop's 20 s), below two cells that each sleep just under the per-cell limit.
+SIMULATED_NOTEBOOK_TIMEOUT_S = 32
+DETACHED_MARKER = "vaecourse-hostile-detached"  # in the command line of the process that detached_process starts
 
 # What nbgrader's validate prints (nbgrader 0.9.x, nbgrader/validator.py). Its exit status is 0
 # whether the tests pass or fail, so the tests read these lines instead.
@@ -95,6 +103,14 @@ def run_nbgrader(course_dir: Path, *args: str, may_reject: bool = False) -> subp
     ``may_reject``: nbgrader exits with 1 when it could not process some submission (it logs which
     and goes on with the others); the hostile batch expects that, and checks the log instead.
     """
+    if args and args[0] in ("autograde", "validate") and not find_bubblewrap():
+        # The course's config refuses to run students' code unconfined. Without bubblewrap the grading tests still
+        # run, unconfined (the sandbox's own tests, tests/test_sandbox.py, skip, and fail under CI=true).
+        if running_in_ci():
+            missing("bubblewrap (bwrap) is not installed, so grading runs unconfined",
+                    "install it: `sudo apt-get install bubblewrap` (Debian, Ubuntu)")
+        warnings.warn("bubblewrap is missing: the grading tests run students' kernels unconfined", stacklevel=2)
+        args = (*args, "--SandboxedKernelManager.unsafe=True")
     cmd = [sys.executable, "-m", "nbgrader", *args]
     COMMANDS_RUN.append(["nbgrader", *args])
     started = time.perf_counter()
@@ -205,6 +221,48 @@ get_ipython().set_custom_exc((BaseException,), _swallow)
 """
 
 
+DETACHED_PROCESS = f"""import subprocess, sys
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(900)", "{DETACHED_MARKER}"], start_new_session=True,
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print("detached process started")
+"""
+# Searched upwards from the working folder and from the installed package (the course installs it editable from
+# its root, so without the sandbox vaecourse.__file__ leads to the course).
+SEARCH_UPWARDS = """import pathlib as _pathlib
+import vaecourse as _vaecourse
+_folders = {f for start in (_pathlib.Path.cwd(), _pathlib.Path(_vaecourse.__file__).resolve().parent)
+            for f in (start, *start.parents)}
+"""
+GRADEBOOK_WRITE = SEARCH_UPWARDS + """import sqlite3 as _sqlite3
+_books = [f / "gradebook.db" for f in _folders if (f / "gradebook.db").exists()]
+for _book in _books:
+    with _sqlite3.connect(_book) as _connection:
+        _connection.execute("UPDATE grade SET manual_score = 1000")
+    print("gradebook: modified", _book)
+if not _books:
+    print("gradebook: not found")
+"""
+READ_SOLUTIONS = SEARCH_UPWARDS + """import json as _json
+_found = [path for f in _folders for pattern in ("solutions/q0_warmup/*.ipynb", "source/q0_warmup/*.ipynb",
+                                                 "submitted/*/q0_warmup/*.ipynb") for path in f.glob(pattern)]
+for _path in _found:
+    for _cell in _json.loads(_path.read_text())["cells"]:
+        if _cell["cell_type"] == "code" and _cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+            exec("".join(_cell["source"]))  # the model's (or another student's) answers, in place of these
+print("solutions or submissions found:", len(_found))
+"""
+NETWORK_PROBE = """import socket as _socket
+try:
+    _socket.create_connection(("127.0.0.1", {port}), timeout=3).close()
+    print("network: connected")
+except OSError as _error:
+    print("network: blocked", type(_error).__name__)
+"""
+MEMORY_HOG = "_block = bytearray(6 * 2**30)\n"
+PROCESS_SWARM = 'import subprocess\n_children = [subprocess.Popen(["sleep", "60"]) for _ in range(200)]\n'
+SLOW_CELL = f"import time\ntime.sleep({SIMULATED_CELL_TIMEOUT_S - 4})\n"
+
+
 @dataclass(frozen=True)
 class Case:
     """One submission of the hostile battery and what grading it must give (the README's table)."""
@@ -213,6 +271,7 @@ class Case:
     outcome: str  # "graded", "graded, flagged", "rejected" or "missing"
     points: float  # autograded points it earns (rejected and missing: 0 in the exported grades)
     evidence: str  # text in its autograded notebook (graded) or in the autograde log (rejected, missing)
+    sandbox: bool = False  # an attack that only the grading sandbox stops (vaecourse/sandbox.py)
 
 
 HOSTILE_CASES = {
@@ -239,6 +298,20 @@ HOSTILE_CASES = {
                            "GradingCheckFailed"),
     "swallowed_errors": Case("wrong answers, errors swallowed with `get_ipython().set_custom_exc`",
                              "graded, flagged", 0, "Hint:"),
+    "detached_process": Case("model answers that start a detached process (its own session) to outlive the batch",
+                             "graded", 6, "detached process started", sandbox=True),
+    "gradebook_write": Case("wrong answers, and a search upwards for gradebook.db to set every score to the maximum",
+                            "graded", 0, "gradebook: not found", sandbox=True),
+    "read_solutions": Case("wrong answers, and a search for the model solution and other students' submissions, "
+                           "whose answers it would run", "graded", 0, "solutions or submissions found: 0", sandbox=True),
+    "network_probe": Case("model answers, and a connection to a port the grader's machine listens on (loopback)",
+                          "graded", 6, "network: blocked", sandbox=True),
+    "memory_hog": Case("6 GiB allocated at the top of the task-2 answer cell", "graded", 3, "MemoryError", sandbox=True),
+    "process_swarm": Case("200 processes started at the top of the task-2 answer cell", "graded", 3, "BlockingIOError",
+                          sandbox=True),
+    "slow_cells": Case(f"each answer cell sleeps {SIMULATED_CELL_TIMEOUT_S - 4} s, under the per-cell limit: the "
+                       f"notebook's limit ({SIMULATED_NOTEBOOK_TIMEOUT_S} s) stops the second", "graded", 3,
+                       "CellTimeoutError"),
     "not_json": Case("a file that is not valid JSON", "rejected", 0, "JSON"),
     "tampered_metadata": Case("model answers, a test cell's nbgrader metadata set to `grade: false`", "rejected", 0,
                               "q0-kl-tests"),
@@ -246,8 +319,12 @@ HOSTILE_CASES = {
 }
 
 
-def hostile_submissions(release: nbformat.NotebookNode, source: nbformat.NotebookNode) -> dict[str, object]:
-    """student id -> notebook (or raw text, or None for an empty folder) for every HOSTILE_CASES entry."""
+def hostile_submissions(release: nbformat.NotebookNode, source: nbformat.NotebookNode,
+                        listener_port: int) -> dict[str, object]:
+    """student id -> notebook (or raw text, or None for an empty folder) for every HOSTILE_CASES entry.
+
+    ``listener_port``: a loopback port the test listens on, which network_probe tries to reach.
+    """
     solved = paste_solutions(release, source)
 
     def edit(base, **answers_by_id):
@@ -291,6 +368,13 @@ def hostile_submissions(release: nbformat.NotebookNode, source: nbformat.Noteboo
         "patched_recorder": edit(wrong, **{"q0-reparam-impl": prepend(PATCH_EVERY_CHECK + DROP_RECORDS)}),
         "forged_records": edit(wrong, **{"q0-reparam-impl": prepend(PATCH_EVERY_CHECK + FORGE_RECORDS)}),
         "swallowed_errors": edit(wrong, **{"q0-reparam-impl": prepend(SWALLOW_ERRORS)}),
+        "detached_process": edit(solved, **{"q0-reparam-impl": prepend(DETACHED_PROCESS)}),
+        "gradebook_write": edit(wrong, **{"q0-kl-impl": lambda source_text: source_text + "\n" + GRADEBOOK_WRITE}),
+        "read_solutions": edit(wrong, **{"q0-kl-impl": lambda source_text: source_text + "\n" + READ_SOLUTIONS}),
+        "network_probe": edit(solved, **{"q0-reparam-impl": prepend(NETWORK_PROBE.format(port=listener_port))}),
+        "memory_hog": edit(solved, **{"q0-kl-impl": prepend(MEMORY_HOG)}),
+        "process_swarm": edit(solved, **{"q0-kl-impl": prepend(PROCESS_SWARM)}),
+        "slow_cells": edit(solved, **{"q0-reparam-impl": prepend(SLOW_CELL), "q0-kl-impl": prepend(SLOW_CELL)}),
         "not_json": '{"cells": [',
         "tampered_metadata": metadata_tampered,
         "missing_notebook": None,
@@ -881,6 +965,8 @@ class Course:
     exported: list[dict[str, str]]  # rows of `nbgrader export`
     validated: dict  # aid -> `nbgrader validate` of the solution; (aid, "--invert") -> of the committed release
     regrade: dict[str, dict]  # the one-student regrade: scores before and after, and its log
+    changed: dict[str, list[str]]  # aid -> files of its course, other than the grader's outputs, changed by autograde
+    connections: dict[str, int]  # aid -> connections that reached its course's loopback listener during autograde
 
     @property
     def autograde_log(self) -> str:
@@ -923,9 +1009,26 @@ EVERYONE = sorted(set(HOSTILE_CASES) | {STUDENT_SOLVED, STUDENT_UNTOUCHED, STUDE
                   | {student for _, student in CATALOGUE_STUDENTS})
 
 
+# What `nbgrader autograde` itself writes; every other file of the course must be the same after the batch.
+GRADER_OUTPUTS = ("autograded", "feedback", "gradebook.db", ".jupyter_config")
+
+
+def _tree_hashes(root: Path) -> dict[str, str]:
+    """relative path -> sha256 of every file of the course but the grader's own outputs."""
+    import hashlib
+
+    return {path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(root.rglob("*"))
+            if path.is_file() and path.relative_to(root).parts[0] not in GRADER_OUTPUTS}
+
+
 def _grade_group(root: Path, aids: list[str]) -> dict:
     """Release, hand in, autograde and export ``aids`` in a new course at ``root``; what the tests look at."""
     root.mkdir(parents=True)
+    listener = socket.socket()  # network_probe's target: a port on the grader's machine, on loopback
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.setblocking(False)
     shutil.copy2(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
     (root / ".jupyter_config").mkdir()
     (root / "solutions").mkdir()
@@ -943,7 +1046,7 @@ def _grade_group(root: Path, aids: list[str]) -> dict:
         release_nb = nbformat.read(root / "exercises" / aid / f"{aid}.ipynb", as_version=4)
         source_nb = nbformat.read(REPO / "solutions" / aid / f"{aid}.ipynb", as_version=4)
         if aid == HOSTILE_AID:
-            submissions = hostile_submissions(release_nb, source_nb)
+            submissions = hostile_submissions(release_nb, source_nb, listener.getsockname()[1])
         else:
             # No untouched release here: what grading it shows follows from `validate --invert` (no test
             # cell passes on the stubs, so none can earn points) and from the partly correct student,
@@ -966,19 +1069,32 @@ def _grade_group(root: Path, aids: list[str]) -> dict:
     run_nbgrader(root, "db", "student", "import", str(roster))
 
     logs, seconds = {}, {}
+    before = _tree_hashes(root)
     for aid in aids:
-        extra = [f"--Execute.timeout={SIMULATED_CELL_TIMEOUT_S}"] if aid == HOSTILE_AID else []
+        extra = ([f"--Execute.timeout={SIMULATED_CELL_TIMEOUT_S}",
+                  f"--ExecuteSurvivingKernelDeath.notebook_timeout={SIMULATED_NOTEBOOK_TIMEOUT_S}"]
+                 if aid == HOSTILE_AID else [])
         started = time.perf_counter()
         proc = run_nbgrader(root, "autograde", aid, "--create", "--force", *extra, may_reject=aid == HOSTILE_AID)
         seconds[aid] = time.perf_counter() - started
         logs[aid] = _output(proc)
+    after = _tree_hashes(root)
+    changed = sorted(path for path in before.keys() | after.keys() if before.get(path) != after.get(path))
+    try:
+        listener.accept()
+        connections = 1  # someone reached the port: network_probe got out
+    except BlockingIOError:
+        connections = 0
+    listener.close()
 
     db_path = root / "gradebook.db"
     read = {(aid, student): _read_scores(db_path, aid, student) for aid in aids for student in students[aid]}
     run_nbgrader(root, "export", "--to", str(root / "grades.csv"))
+    # feedback for every graded submission of every assignment of the group (test_feedback_shows_no_hidden_test)
+    for aid in aids:
+        run_nbgrader(root, "generate_feedback", aid)
     regrade = {}
     if HOSTILE_AID in aids:
-        run_nbgrader(root, "generate_feedback", HOSTILE_AID)
         # Regrade one student: the partly correct student hands in the full solution.
         before = {s: _read_scores(db_path, HOSTILE_AID, s)[0] for s in students[HOSTILE_AID]}
         fixed = root / "submitted" / STUDENT_PARTIAL / HOSTILE_AID / f"{HOSTILE_AID}.ipynb"
@@ -989,7 +1105,8 @@ def _grade_group(root: Path, aids: list[str]) -> dict:
     with open(root / "grades.csv", newline="", encoding="utf-8") as handle:
         exported = list(csv.DictReader(handle))
     return {"students": students, "validated": validated, "logs": logs, "seconds": seconds, "read": read,
-            "exported": exported, "regrade": regrade}
+            "exported": exported, "regrade": regrade, "changed": {aid: changed for aid in aids},
+            "connections": {aid: connections for aid in aids}}
 
 
 @pytest.fixture(scope="module")
@@ -1010,12 +1127,13 @@ def course(tmp_path_factory) -> Course:
             futures = [pool.submit(_grade_group, roots[group[0]], group) for group in COURSE_GROUPS]
             parts = [future.result() for future in futures]  # re-raises a group's failure here
     merged = {key: {k: v for part in parts for k, v in part[key].items()}
-              for key in ("students", "validated", "logs", "seconds", "read")}
+              for key in ("students", "validated", "logs", "seconds", "read", "changed", "connections")}
     return Course(roots=roots, generated={aid: roots[aid] / "exercises" / aid for aid in ASSIGNMENTS},
                   students=merged["students"], scores={key: value[0] for key, value in merged["read"].items()},
                   comments={key: value[1] for key, value in merged["read"].items()}, logs=merged["logs"],
                   seconds=merged["seconds"], exported=[row for part in parts for row in part["exported"]],
-                  validated=merged["validated"], regrade=next(part["regrade"] for part in parts if part["regrade"]))
+                  validated=merged["validated"], regrade=next(part["regrade"] for part in parts if part["regrade"]),
+                  changed=merged["changed"], connections=merged["connections"])
 
 
 def _autograded_errors(course: Course, aid: str, student: str) -> str:
@@ -1386,6 +1504,8 @@ def _autograded_text(course: Course, student: str) -> str | None:
 def test_hostile_case_ends_as_the_guide_says(course: Course, student: str) -> None:
     """Each broken or hostile submission is graded, flagged, rejected or missing, with the points of HOSTILE_CASES."""
     case = HOSTILE_CASES[student]
+    if case.sandbox and not find_bubblewrap():
+        pytest.skip(f"{student}: only the grading sandbox stops this attack, and bubblewrap is missing")
     scores = course.scores[(HOSTILE_AID, student)]
     notebook_text = _autograded_text(course, student)
     log = course.logs[HOSTILE_AID]
@@ -1412,6 +1532,20 @@ def test_hostile_case_ends_as_the_guide_says(course: Course, student: str) -> No
         if case.outcome == "rejected":
             assert f"There was an error processing assignment '{HOSTILE_AID}' for student '{student}'" in log
     assert float(exported[0]["score"]) == case.points, f"{student}: exported {exported[0]}"
+
+
+def test_hostile_batch_leaves_nothing_behind(course: Course) -> None:
+    """After the batch: no process of a submission still runs, no file outside the grader's outputs changed, and no
+    connection reached the grader's machine (the sandbox's attacks in the battery: detached_process, gradebook_write,
+    read_solutions, network_probe)."""
+    if not find_bubblewrap():
+        pytest.skip("bubblewrap is missing: the battery ran unconfined (tests/test_sandbox.py says what that means)")
+    survivors = subprocess.run(["pgrep", "-af", DETACHED_MARKER], capture_output=True, text=True).stdout.splitlines()
+    survivors = [line for line in survivors if "pgrep" not in line]
+    assert not survivors, f"processes started by a submission outlived the batch: {survivors}"
+    for aid in ASSIGNMENTS:
+        assert course.changed[aid] == [], f"{aid}: autograde changed files outside its outputs: {course.changed[aid]}"
+        assert course.connections[aid] == 0, f"{aid}: a submission reached the grader's loopback listener"
 
 
 def test_exported_grades_hold_every_student(course: Course) -> None:
@@ -1457,6 +1591,52 @@ def test_failed_tests_say_what_was_expected_what_came_and_a_hint(course: Course,
             missing = [word for word in ("expected", "got", "Hint:") if word not in text]
             assert not missing, f"{aid}/{student}/{grade_id}: the failure does not say {missing}:\n{text[:2000]}"
     assert checked, f"no failing test cell in {aid}'s simulated class"
+
+
+def _page_text(html_page: str) -> str:
+    """The text a reader sees on an HTML page: tags removed (syntax highlighting splits code into spans), entities decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", "", html_page))
+
+
+def _hidden_test_lines(aid: str) -> list[str]:
+    """Lines of the solution's hidden-test blocks that appear nowhere else in the solution (so: only there)."""
+    solution = nbformat.read(REPO / "solutions" / aid / f"{aid}.ipynb", as_version=4)
+    hidden, elsewhere = set(), set()
+    for cell in solution.cells:
+        inside = False
+        for line in cell.source.splitlines():
+            stripped = line.strip()
+            if stripped.startswith("### BEGIN HIDDEN TESTS"):
+                inside = True
+            elif stripped.startswith("### END HIDDEN TESTS"):
+                inside = False
+            elif len(stripped) >= 12:
+                (hidden if inside else elsewhere).add(stripped)
+    return sorted(hidden - elsewhere)
+
+
+@pytest.mark.parametrize("aid", ASSIGNMENTS)
+def test_feedback_shows_no_hidden_test(course: Course, aid: str) -> None:
+    """No line of any hidden-test block appears in any feedback page, for passing and failing cells alike.
+
+    Control: the same search finds the hidden lines in a plain HTML rendering of an autograded notebook (which
+    holds the hidden tests), so the search itself can see them through the HTML.
+    """
+    from nbconvert import HTMLExporter
+
+    hidden = _hidden_test_lines(aid)
+    assert len(hidden) >= 5, f"{aid}: expected hidden-test lines to look for, got {hidden}"
+    pages = sorted((course.roots[aid] / "feedback").glob(f"*/{aid}/{aid}.html"))
+    graded = [s for s in course.students[aid] if (course.roots[aid] / "autograded" / s / aid).exists()]
+    assert len(pages) == len(graded), f"{aid}: feedback for {len(pages)} of {len(graded)} graded submissions"
+    for page in pages:  # whole lines: a short hidden line may be part of a longer visible one
+        shown = {line.strip() for line in _page_text(page.read_text(encoding="utf-8")).splitlines()}
+        leaked = [line for line in hidden if line in shown]
+        assert not leaked, f"{page.relative_to(course.roots[aid])} shows hidden-test lines: {leaked[:3]}"
+    autograded = nbformat.read(course.roots[aid] / "autograded" / STUDENT_SOLVED / aid / f"{aid}.ipynb", as_version=4)
+    unfiltered = {line.strip() for line in _page_text(HTMLExporter().from_notebook_node(autograded)[0]).splitlines()}
+    found = [line for line in hidden if line in unfiltered]
+    assert len(found) >= len(hidden) // 2, f"{aid}: the control finds only {len(found)} of {len(hidden)} hidden lines"
 
 
 def test_generated_feedback_teaches(course: Course) -> None:
@@ -1514,7 +1694,9 @@ def _guide_commands() -> list[list[str]]:
 
 
 # Commands of the guide that another test file runs (the words after `uv run`, and where).
-RUN_ELSEWHERE = {("jupyter", "lab"): "tests/test_jupyterlab.py"}
+# commands of the guide that other test files run: the command -> (that file, a word it must contain)
+RUN_ELSEWHERE = {("jupyter", "lab"): ("tests/test_jupyterlab.py", "jupyterlab"),
+                 ("pytest", "tests/test_sandbox.py", "-n", "0", "-v"): ("tests/test_sandbox.py", "SandboxedKernelManager")}
 
 
 VALUE_OPTIONS = {"--student", "--to", "--assignment", "--notebook"}  # options whose value is the next word
@@ -1545,7 +1727,7 @@ def test_guide_shows_only_commands_the_tests_run(course: Course) -> None:
     for args in commands:
         elsewhere = RUN_ELSEWHERE.get(tuple(args))
         if elsewhere:
-            assert "jupyterlab" in (REPO / elsewhere).read_text(encoding="utf-8"), elsewhere
+            assert elsewhere[1] in (REPO / elsewhere[0]).read_text(encoding="utf-8"), elsewhere
         elif _shape(args) not in ran:
             untested.append(" ".join(args))
     assert not untested, f"INSTRUCTORS.md shows commands no test runs: {untested}\nran: {sorted(ran)}"

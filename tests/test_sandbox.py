@@ -33,6 +33,9 @@ def needs_bubblewrap() -> None:
                 "install it: `sudo apt-get install bubblewrap` (Debian, Ubuntu)")
 
 
+ENDLESS_CELL = "import time\ntime.sleep(40)"
+
+
 def attack_cells(port: int) -> dict[str, str]:
     """name -> the code of one attack; each prints one line 'RESULT <what happened>'."""
     return {
@@ -84,7 +87,7 @@ try:
     print("RESULT", "wrote 64 MiB")
 except OSError as error:
     print("RESULT", "refused", error.errno)""",
-        "endless cell": "import time\ntime.sleep(40)",
+        "endless cell": ENDLESS_CELL,
         "after the endless cell": 'print("RESULT", "ran")',
     }
 
@@ -94,7 +97,9 @@ def run_attacks(manager_class, config, workdir: Path, port: int, *, skip: tuple[
     cells = {name: code for name, code in attack_cells(port).items() if name not in skip}
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in cells.values()])
     client = NotebookClient(nb, kernel_manager_class=manager_class, config=config, kernel_name="python3",
-                            resources={"metadata": {"path": str(workdir)}}, timeout=10,
+                            resources={"metadata": {"path": str(workdir)}}, timeout=60,
+                            # the endless cell is cut after 5 s; the others get a minute (a busy machine)
+                            timeout_func=lambda cell: 5 if cell.source == ENDLESS_CELL else 60,
                             allow_errors=True, interrupt_on_timeout=True,
                             error_on_timeout={"ename": "CellTimeoutError", "evalue": "timed out", "traceback": []})
     client.execute()

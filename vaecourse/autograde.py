@@ -3,7 +3,8 @@
 ``nbgrader_config.py`` puts them into ``nbgrader autograde`` (docs/design.md, section 6); nothing here runs
 in the student's kernel, so nothing here can be replaced by the student's code.
 
-- :class:`ExecuteSurvivingKernelDeath` runs the notebook like nbgrader's ``Execute``; when the kernel
+- :class:`ExecuteSurvivingKernelDeath` runs the notebook like nbgrader's ``Execute``, with a time limit per
+  notebook besides nbgrader's per cell, in the sandboxed kernel of :mod:`vaecourse.sandbox`; when the kernel
   dies (``os._exit``, a killed process, a crash), the cell that killed it and every cell below get an
   error output saying so, and the notebook is graded instead of dropped from the batch.
 - :class:`VerifyRecords` compares the values each test cell recorded (:func:`vaecourse.grading.record`)
@@ -15,12 +16,15 @@ in the student's kernel, so nothing here can be replaced by the student's code.
   lines only (one print of 50 million characters made a 50 MB notebook).
 - :class:`FlagForReview` marks flagged cells "needs manual grade" in the gradebook, with the reason as
   a comment on the answer cell above, so they show up in formgrader.
+- :class:`HideHiddenTests` (``nbgrader generate_feedback``) keeps the hidden tests, their tracebacks and
+  the grading records out of the feedback.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import time
 from pathlib import Path
 
 import nbformat
@@ -31,7 +35,7 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Integer, List
 
-from vaecourse.grading import compare, is_test_cell, records_of, summarize
+from vaecourse.grading import RECORD_MIME, compare, is_test_cell, records_of, summarize
 
 FLAGS_KEY = "vaecourse_flags"  # resources[FLAGS_KEY]: grade_id -> list of reasons
 
@@ -64,11 +68,28 @@ def _flag(resources: dict, grade_id: str, reason: str) -> None:
     resources.setdefault(FLAGS_KEY, {}).setdefault(grade_id, []).append(reason)
 
 
+def cell_timeout(deadline: float, per_cell: int | None, now: float) -> int:
+    """Seconds the next cell may run: the per-cell limit, or what is left of the notebook's if that is less (>= 1)."""
+    left = int(deadline - now)
+    return max(1, min(per_cell, left) if per_cell and per_cell > 0 else left)
+
+
 class ExecuteSurvivingKernelDeath(Execute):
-    """nbgrader's Execute; a dead kernel fails the remaining cells instead of the whole submission."""
+    """nbgrader's Execute; a dead kernel fails the remaining cells instead of the whole submission.
+
+    Each cell gets at most ``timeout`` seconds, and the notebook as a whole at most ``notebook_timeout``
+    (from the kernel's start): a submission that sleeps just under the per-cell limit in every cell
+    cannot hold the batch for longer. A cell that starts after the notebook's time is up gets one second.
+    """
+
+    notebook_timeout = Integer(300, help="wall-time limit of one notebook, kernel start included, in seconds "
+                                         "(0: none)").tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources: dict, km=None):
         self._cell_index = -1
+        if self.notebook_timeout:
+            deadline = time.monotonic() + self.notebook_timeout
+            self.timeout_func = lambda cell: cell_timeout(deadline, self.timeout, time.monotonic())
         try:
             return super().preprocess(nb, resources, km=km)
         except DeadKernelError:
@@ -249,3 +270,39 @@ class FlagForReview(NbGraderPreprocessor):
         self.log.warning("FLAGGED %s/%s for review: %s", info["student"], info["assignment"],
                          "; ".join(f"{gid}: {len(r)} reason(s)" for gid, r in flags.items()))
         return nb, resources
+
+
+HIDDEN_BLOCK = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS\b.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.M | re.S)
+HIDDEN_PLACEHOLDER = "# (hidden tests ran here when your notebook was graded; they are not shown)\n"
+
+
+def strip_hidden_tests(source: str) -> str:
+    """A test cell's source without its hidden-test blocks (each replaced by one comment line)."""
+    return HIDDEN_BLOCK.sub(HIDDEN_PLACEHOLDER, source)
+
+
+class HideHiddenTests(NbGraderPreprocessor):
+    """Feedback without the hidden tests (``nbgrader generate_feedback``).
+
+    nbgrader's feedback shows the autograded notebook, hidden tests included (by design: its issues #917,
+    #1363). In every test cell this removes the hidden blocks from the source, shortens each error's
+    traceback to its last line (a traceback quotes the failing line, which may be a hidden one; the last
+    line keeps the teaching message: what was expected, what came, a hint) and drops the grading records
+    (values on hidden inputs, for the grader only). Answer cells are left as the student wrote them.
+    """
+
+    enabled = True
+
+    def preprocess_cell(self, cell, resources, index):
+        if not is_test_cell(cell):
+            return cell, resources
+        cell.source = strip_hidden_tests(cell.source)
+        kept = []
+        for output in cell.get("outputs", []):
+            if output.get("output_type") in ("display_data", "execute_result") and RECORD_MIME in output.get("data", {}):
+                continue
+            if output.get("output_type") == "error":
+                output.traceback = [f"\x1b[0;31m{output.get('ename', 'Error')}\x1b[0m: {output.get('evalue', '')}"]
+            kept.append(output)
+        cell.outputs = kept
+        return cell, resources

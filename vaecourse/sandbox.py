@@ -14,7 +14,7 @@ grading (``nbgrader_config.py``), starts every kernel through `bubblewrap <https
 - takes every process it starts with it: its own PID namespace, which ends with the kernel, and
   ``--die-with-parent``;
 - is capped (:mod:`vaecourse._confine`): memory (the data segment), processes, size of a written file,
-  no core dumps; as ``nobody`` when the grader is root.
+  no core dumps; as a user of its own (no account) when the grader is root.
 
 The total wall time per notebook is capped by the grader's executor (:mod:`vaecourse.autograde`).
 Where bubblewrap is missing the manager refuses to start a kernel, unless the instructor sets
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import sys
 import sysconfig
@@ -39,7 +40,8 @@ from traitlets import Bool, Integer, Unicode
 import vaecourse
 
 PACKAGE_DIR = Path(vaecourse.__file__).resolve().parent
-NOBODY = 65534
+# the users root-started kernels run as: numbers above any account's, one per kernel (vaecourse._confine)
+KERNEL_UIDS = range(2_000_000, 3_000_000)
 KERNEL_RUN_DIR = "/run/kernel"
 
 
@@ -67,15 +69,15 @@ def _python_roots() -> list[str]:
 
 
 def sandbox_command(kernel_cmd: list[str], *, workdir: str, sandbox_home: str, run_dir: str, memory_mib: int,
-                    processes: int, file_size_mib: int, bwrap: str = "bwrap") -> list[str]:
+                    processes: int, file_size_mib: int, uid: int, bwrap: str = "bwrap") -> list[str]:
     """The bubblewrap command line that runs ``kernel_cmd`` confined.
 
     ``sandbox_home`` (the copy of the submission's folder) appears at ``workdir``, ``run_dir`` (connection
     file and sockets) at /run/kernel.
     """
     if os.getuid() == 0:
-        # no user namespace (nobody must be a real uid, for the process cap); bwrap drops root's capabilities but
-        # the two that vaecourse._confine needs to become nobody
+        # no user namespace (the kernel's user must be a real uid, for the process cap); bwrap drops root's
+        # capabilities but the two that vaecourse._confine needs to become that user
         command = [bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
                    "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:  # an unprivileged bwrap needs a user namespace for the others
@@ -90,10 +92,12 @@ def sandbox_command(kernel_cmd: list[str], *, workdir: str, sandbox_home: str, r
             command += ["--symlink", os.readlink(target), target]
         elif os.path.isdir(target):
             command += ["--ro-bind", target, target]
-    command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run"]
+    # /tmp and /dev/shm world-writable as on any Linux (joblib's and multiprocessing's semaphores live in /dev/shm)
+    command += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm",
+                "--perms", "1777", "--tmpfs", "/tmp", "--tmpfs", "/run"]
     read_only = [root for root in _python_roots() if not root.startswith(("/usr/", "/etc/")) and root not in ("/usr", "/etc")]
     read_only.append(str(PACKAGE_DIR))
-    # bwrap makes missing parent folders of a mount point private (0700); the kernel, as nobody, must pass through
+    # bwrap makes missing parent folders of a mount point private (0700); the kernel, as another user, must pass through
     parents: list[str] = []
     for target in [*read_only, workdir]:
         for parent in reversed(Path(target).parents):
@@ -107,7 +111,7 @@ def sandbox_command(kernel_cmd: list[str], *, workdir: str, sandbox_home: str, r
     command += ["--bind", sandbox_home, workdir, "--chdir", workdir, "--setenv", "HOME", workdir,
                 "--setenv", "MPLCONFIGDIR", os.path.join(workdir, ".matplotlib"), "--setenv", "TMPDIR", "/tmp"]
     command += [sys.executable, "-m", "vaecourse._confine", "--memory-mib", str(memory_mib),
-                "--processes", str(processes), "--file-size-mib", str(file_size_mib), "--", *kernel_cmd]
+                "--processes", str(processes), "--file-size-mib", str(file_size_mib), "--uid", str(uid), "--", *kernel_cmd]
     return command
 
 
@@ -115,7 +119,7 @@ class SandboxedKernelManager(AsyncKernelManager):
     """A kernel manager whose kernels run in a bubblewrap sandbox (see the module's docstring)."""
 
     memory_mib = Integer(4096, help="cap on the kernel's data segment (heap, tensors), MiB").tag(config=True)
-    max_processes = Integer(64, help="cap on the processes (and threads) the kernel's user may run").tag(config=True)
+    max_processes = Integer(64, help="cap on the processes (and threads) the kernel may run").tag(config=True)
     file_size_mib = Integer(256, help="cap on the size of any file the kernel writes, MiB").tag(config=True)
     unsafe = Bool(False, help="run kernels unconfined where bubblewrap is missing (student code gets the "
                               "grader's rights)").tag(config=True)
@@ -147,14 +151,15 @@ class SandboxedKernelManager(AsyncKernelManager):
         with open(os.path.join(self._sandbox_dir, "run", "connection.json"), "w") as f:
             json.dump(connection, f)
         kernel_cmd = [f"{KERNEL_RUN_DIR}/connection.json" if arg == self.connection_file else arg for arg in kernel_cmd]
-        if os.getuid() == 0:  # the kernel drops to nobody (vaecourse._confine): give it its folders
+        uid = random.SystemRandom().choice(KERNEL_UIDS)
+        if os.getuid() == 0:  # the kernel drops to its own user (vaecourse._confine): give it its folders
             for top in (sandbox_home, os.path.join(self._sandbox_dir, "run")):
                 for folder, _, files in os.walk(top):
                     for name in [folder, *(os.path.join(folder, f) for f in files)]:
-                        os.lchown(name, NOBODY, NOBODY)
+                        os.lchown(name, uid, uid)
         command = sandbox_command(kernel_cmd, workdir=workdir, sandbox_home=sandbox_home,
                                   run_dir=os.path.join(self._sandbox_dir, "run"), memory_mib=self.memory_mib,
-                                  processes=self.max_processes, file_size_mib=self.file_size_mib, bwrap=bwrap)
+                                  processes=self.max_processes, file_size_mib=self.file_size_mib, uid=uid, bwrap=bwrap)
         kw["cwd"] = self._sandbox_dir
         return await super()._async_launch_kernel(command, **kw)
 
