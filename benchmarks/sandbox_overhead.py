@@ -1,6 +1,6 @@
 """What the grading sandbox costs: each assignment's model solution executed in a sandboxed and in an ordinary kernel.
 
-    uv run python benchmarks/sandbox_overhead.py            # 3 runs of each, alternating; writes benchmarks/sandbox.md
+    uv run python benchmarks/sandbox_overhead.py            # 3 runs of each, alternating; writes the table to benchmarks/sandbox_overhead.md
     uv run python benchmarks/sandbox_overhead.py --runs 5
 
 A submission's grading time is nbgrader's work (the same with and without the sandbox) plus the execution of the
@@ -43,7 +43,7 @@ def execute_seconds(notebook_path: Path, manager_class) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "sandbox.md")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "sandbox_overhead.md")
     args = parser.parse_args()
     if not find_bubblewrap():
         raise SystemExit("bubblewrap (bwrap) is not installed: nothing to measure (sudo apt-get install bubblewrap)")

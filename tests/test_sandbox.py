@@ -87,6 +87,14 @@ try:
     print("RESULT", "wrote 64 MiB")
 except OSError as error:
     print("RESULT", "refused", error.errno)""",
+        "cache is read-only": """
+import os, vaecourse.config
+cache = vaecourse.config.cache_dir()
+try:
+    open(os.path.join(cache, "planted.txt"), "w").write("x")
+    print("RESULT", "wrote", cache)
+except OSError as error:
+    print("RESULT", "refused", error.errno, cache)""",
         "endless cell": ENDLESS_CELL,
         "after the endless cell": 'print("RESULT", "ran")',
     }
@@ -152,7 +160,8 @@ def sandboxed(tmp_path_factory, listener):
 @pytest.fixture(scope="module")
 def unconfined(tmp_path_factory, listener):
     """The negative control: the same attacks in an ordinary kernel succeed."""
-    run = _run(AsyncKernelManager, Config(), tmp_path_factory, listener, skip=("endless cell", "after the endless cell"))
+    run = _run(AsyncKernelManager, Config(), tmp_path_factory, listener,
+               skip=("endless cell", "after the endless cell", "cache is read-only"))
     for line in run["leftovers"]:  # the detached process outlived that kernel, as it does in the unconfined grader
         subprocess.run(["kill", line.split()[0]], check=False)
     return run
@@ -193,6 +202,11 @@ def test_sandbox_writes_go_to_a_copy(sandboxed):
                                                ("file size", "refused 27")])  # 27: EFBIG
 def test_sandbox_caps(sandboxed, attack, expected):
     assert sandboxed["results"][attack][0].startswith(expected), sandboxed["results"][attack]
+
+
+def test_sandbox_reads_the_course_cache_but_cannot_change_it(sandboxed):
+    # 30: EROFS. The kernel finds the cache where vaecourse looks (VAECOURSE_CACHE), bound read-only.
+    assert sandboxed["results"]["cache is read-only"] == ["refused 30 /run/vaecourse-cache"], sandboxed["results"]
 
 
 def test_sandbox_interrupts_an_endless_cell_and_goes_on(sandboxed):

@@ -6,7 +6,8 @@ grading (``nbgrader_config.py``), starts every kernel through `bubblewrap <https
 (Debian's ``bubblewrap`` package) so that the kernel:
 
 - sees a **writable copy** of the submission's folder (its working directory) and, read-only, the
-  Python installation, the environment's packages and the ``vaecourse`` package alone; not the course
+  Python installation, the environment's packages, the ``vaecourse`` package alone and the course's
+  cache (``vc.config.cache_dir()``: the digits as arrays, the reference classifier); not the course
   root, ``solutions/``, ``source/``, ``gradebook.db``, ``submitted/``, ``autograded/``, ``feedback/``
   or anyone's home (``/etc`` and ``/usr`` are visible, read-only);
 - has **no network**: its own network namespace, with a loopback device of its own; the grader talks
@@ -38,11 +39,13 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, Integer, Unicode
 
 import vaecourse
+from vaecourse.config import CACHE_ENV_VAR, cache_dir
 
 PACKAGE_DIR = Path(vaecourse.__file__).resolve().parent
 # the users root-started kernels run as: numbers above any account's, one per kernel (vaecourse._confine)
 KERNEL_UIDS = range(2_000_000, 3_000_000)
 KERNEL_RUN_DIR = "/run/kernel"
+KERNEL_CACHE_DIR = "/run/vaecourse-cache"
 
 
 class SandboxUnavailable(RuntimeError):
@@ -107,6 +110,10 @@ def sandbox_command(kernel_cmd: list[str], *, workdir: str, sandbox_home: str, r
         command += ["--perms", "0755", "--dir", parent]
     for root in read_only:
         command += ["--ro-bind", root, root]
+    # the course's cache (the embedded digits as arrays, the reference classifier), read-only: a kernel reads
+    # what the grader's machine computed once instead of computing it again; it cannot change it
+    cache = cache_dir()
+    command += ["--ro-bind", cache, KERNEL_CACHE_DIR, "--setenv", CACHE_ENV_VAR, KERNEL_CACHE_DIR]
     command += ["--bind", run_dir, KERNEL_RUN_DIR]
     command += ["--bind", sandbox_home, workdir, "--chdir", workdir, "--setenv", "HOME", workdir,
                 "--setenv", "MPLCONFIGDIR", os.path.join(workdir, ".matplotlib"), "--setenv", "TMPDIR", "/tmp"]
