@@ -70,7 +70,7 @@ SIMULATED_CELL_TIMEOUT_S = 10
 # The battery's limit per notebook (kernel start included): above what the slowest honest submission needs (about
 # 15 s: the infinite loop's 10 s), below two cells that each sleep just under the per-cell limit (2 x 9 s).
 SIMULATED_NOTEBOOK_TIMEOUT_S = 18
-DETACHED_MARKER = "vaecourse-hostile-detached"  # in the command line of the process that detached_process starts
+DETACHED_MARKER = "vaecourse-hostile-detached"  # in the command line of the process that the escape submission starts
 
 # What nbgrader's validate prints (nbgrader 0.9.x, nbgrader/validator.py). Its exit status is 0
 # whether the tests pass or fail, so the tests read these lines instead.
@@ -258,6 +258,13 @@ try:
 except OSError as _error:
     print("network: blocked", type(_error).__name__)
 """
+ALIAS_KL = """from torch.distributions import Independent, Normal, kl_divergence as kld
+
+
+def gaussian_kl(mu, logvar):
+    q_z = Independent(Normal(mu, torch.exp(0.5 * logvar)), 1)
+    return kld(q_z, Independent(Normal(torch.zeros_like(mu), torch.ones_like(mu)), 1))
+"""
 MEMORY_HOG = "_block = bytearray(6 * 2**30)\n"
 PROCESS_SWARM = 'import subprocess\n_children = [subprocess.Popen(["sleep", "60"]) for _ in range(200)]\n'
 SLOW_CELL = f"import time\ntime.sleep({SIMULATED_CELL_TIMEOUT_S - 1})\n"
@@ -298,20 +305,21 @@ HOSTILE_CASES = {
                            "GradingCheckFailed"),
     "swallowed_errors": Case("wrong answers, errors swallowed with `get_ipython().set_custom_exc`",
                              "graded, flagged", 0, "Hint:"),
-    "detached_process": Case("model answers that start a detached process (its own session) to outlive the batch",
-                             "graded", 6, "detached process started", sandbox=True),
-    "gradebook_write": Case("wrong answers, and a search upwards for gradebook.db to set every score to the maximum",
-                            "graded", 0, "gradebook: not found", sandbox=True),
-    "read_solutions": Case("wrong answers, and a search for the model solution and other students' submissions, "
-                           "whose answers it would run", "graded", 0, "solutions or submissions found: 0", sandbox=True),
-    "network_probe": Case("model answers, and a connection to a port the grader's machine listens on (loopback)",
-                          "graded", 6, "network: blocked", sandbox=True),
-    "memory_hog": Case("6 GiB allocated at the top of the task-2 answer cell", "graded", 3, "MemoryError", sandbox=True),
-    "process_swarm": Case("200 processes started at the top of the task-2 answer cell", "graded", 3, "BlockingIOError",
-                          sandbox=True),
+    # The sandbox's attacks, grouped three submissions (a kernel each): what escapes, what snoops, what hogs.
+    "escape": Case("model answers that start a detached process (its own session) to outlive the batch and connect "
+                   "to a port the grader's machine listens on (loopback)", "graded", 6, "network: blocked",
+                   sandbox=True),
+    "snooping": Case("wrong answers, a search upwards for gradebook.db to set every score to the maximum, and for the "
+                     "model solution and other students' submissions, whose answers it would run", "graded", 0,
+                     "solutions or submissions found: 0", sandbox=True),
+    "resource_hog": Case("6 GiB allocated at the top of the task-1 answer cell, 200 processes started at the top of "
+                         "the task-2 answer cell", "graded", 0, "BlockingIOError", sandbox=True),
     "slow_cells": Case(f"each answer cell sleeps {SIMULATED_CELL_TIMEOUT_S - 1} s, under the per-cell limit: the "
                        f"notebook's limit ({SIMULATED_NOTEBOOK_TIMEOUT_S} s) stops the second", "graded", 3,
                        "CellTimeoutError"),
+    "alias_import": Case("model answers but the KL through `from torch.distributions import kl_divergence as kld`, an "
+                         "alias that a module-attribute ban misses", "graded", 3,
+                         "gaussian_kl called torch.distributions.kl_divergence"),
     "not_json": Case("a file that is not valid JSON", "rejected", 0, "JSON"),
     "tampered_metadata": Case("model answers, a test cell's nbgrader metadata set to `grade: false`", "rejected", 0,
                               "q0-kl-tests"),
@@ -319,11 +327,16 @@ HOSTILE_CASES = {
 }
 
 
+# What else the grouped attacks must show in their autograded notebooks, besides their Case's evidence.
+MORE_EVIDENCE = {"escape": ("detached process started",), "snooping": ("gradebook: not found",),
+                 "resource_hog": ("MemoryError",)}
+
+
 def hostile_submissions(release: nbformat.NotebookNode, source: nbformat.NotebookNode,
                         listener_port: int) -> dict[str, object]:
     """student id -> notebook (or raw text, or None for an empty folder) for every HOSTILE_CASES entry.
 
-    ``listener_port``: a loopback port the test listens on, which network_probe tries to reach.
+    ``listener_port``: a loopback port the test listens on, which the escape submission tries to reach.
     """
     solved = paste_solutions(release, source)
 
@@ -368,13 +381,11 @@ def hostile_submissions(release: nbformat.NotebookNode, source: nbformat.Noteboo
         "patched_recorder": edit(wrong, **{"q0-reparam-impl": prepend(PATCH_EVERY_CHECK + DROP_RECORDS)}),
         "forged_records": edit(wrong, **{"q0-reparam-impl": prepend(PATCH_EVERY_CHECK + FORGE_RECORDS)}),
         "swallowed_errors": edit(wrong, **{"q0-reparam-impl": prepend(SWALLOW_ERRORS)}),
-        "detached_process": edit(solved, **{"q0-reparam-impl": prepend(DETACHED_PROCESS)}),
-        "gradebook_write": edit(wrong, **{"q0-kl-impl": lambda source_text: source_text + "\n" + GRADEBOOK_WRITE}),
-        "read_solutions": edit(wrong, **{"q0-kl-impl": lambda source_text: source_text + "\n" + READ_SOLUTIONS}),
-        "network_probe": edit(solved, **{"q0-reparam-impl": prepend(NETWORK_PROBE.format(port=listener_port))}),
-        "memory_hog": edit(solved, **{"q0-kl-impl": prepend(MEMORY_HOG)}),
-        "process_swarm": edit(solved, **{"q0-kl-impl": prepend(PROCESS_SWARM)}),
+        "escape": edit(solved, **{"q0-reparam-impl": prepend(DETACHED_PROCESS + NETWORK_PROBE.format(port=listener_port))}),
+        "snooping": edit(wrong, **{"q0-kl-impl": lambda source_text: source_text + "\n" + GRADEBOOK_WRITE + READ_SOLUTIONS}),
+        "resource_hog": edit(solved, **{"q0-reparam-impl": prepend(MEMORY_HOG), "q0-kl-impl": prepend(PROCESS_SWARM)}),
         "slow_cells": edit(solved, **{"q0-reparam-impl": prepend(SLOW_CELL), "q0-kl-impl": prepend(SLOW_CELL)}),
+        "alias_import": edit(solved, **{"q0-kl-impl": lambda _: ALIAS_KL}),
         "not_json": '{"cells": [',
         "tampered_metadata": metadata_tampered,
         "missing_notebook": None,
@@ -1032,7 +1043,7 @@ def _grade_group(root: Path, aids: list[str]) -> dict:
     import vaecourse as vc
 
     vc.data.load_mnist("embedded", "train")
-    listener = socket.socket()  # network_probe's target: a port on the grader's machine, on loopback
+    listener = socket.socket()  # the escape submission's target: a port on the grader's machine, on loopback
     listener.bind(("127.0.0.1", 0))
     listener.listen()
     listener.setblocking(False)
@@ -1091,7 +1102,7 @@ def _grade_group(root: Path, aids: list[str]) -> dict:
     changed = sorted(path for path in before.keys() | after.keys() if before.get(path) != after.get(path))
     try:
         listener.accept()
-        connections = 1  # someone reached the port: network_probe got out
+        connections = 1  # someone reached the port: the escape submission got out
     except BlockingIOError:
         connections = 0
     listener.close()
@@ -1526,7 +1537,8 @@ def test_hostile_case_ends_as_the_guide_says(course: Course, student: str) -> No
         earned = sum(s.auto_score or 0 for s in code.values())
         assert earned == case.points, (f"{student}: {earned} autograded points, the guide says {case.points}\n"
                                        + _autograded_errors(course, HOSTILE_AID, student))
-        assert case.evidence in notebook_text, f"{student}: '{case.evidence}' not in its autograded notebook"
+        for evidence in (case.evidence, *MORE_EVIDENCE.get(student, ())):
+            assert evidence in notebook_text, f"{student}: '{evidence}' not in its autograded notebook"
         flagged = any(s.needs_manual_grade for s in code.values())
         assert flagged == ("flagged" in case.outcome), (
             f"{student}: flagged={flagged}, comments {course.comments[(HOSTILE_AID, student)]}")
@@ -1545,8 +1557,7 @@ def test_hostile_case_ends_as_the_guide_says(course: Course, student: str) -> No
 
 def test_hostile_batch_leaves_nothing_behind(course: Course) -> None:
     """After the batch: no process of a submission still runs, no file outside the grader's outputs changed, and no
-    connection reached the grader's machine (the sandbox's attacks in the battery: detached_process, gradebook_write,
-    read_solutions, network_probe)."""
+    connection reached the grader's machine (the sandbox's attacks in the battery: escape, snooping)."""
     if not find_bubblewrap():
         pytest.skip("bubblewrap is missing: the battery ran unconfined (tests/test_sandbox.py says what that means)")
     survivors = subprocess.run(["pgrep", "-af", DETACHED_MARKER], capture_output=True, text=True).stdout.splitlines()

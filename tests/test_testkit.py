@@ -194,3 +194,52 @@ def test_reference_mig_on_codes_with_known_answers():
     assert testkit.reference_mig_gaps(duplicated, factors).tolist() == pytest.approx([0.0, 1.0])
     constant = np.concatenate([copied[:, :1], np.zeros((len(factors), 1))], axis=1)
     assert testkit.reference_mig_gaps(constant, factors).tolist() == pytest.approx([1.0, 0.0])
+
+
+def test_forbid_catches_the_function_under_any_name_and_restores_it():
+    import functools
+
+    import torch.distributions as distributions
+    from torch.distributions import kl_divergence as alias  # bound before the ban, as an answer cell would
+
+    p = distributions.Normal(torch.tensor(0.0), torch.tensor(1.0))
+    q = distributions.Normal(torch.tensor(1.0), torch.tensor(2.0))
+    expected = distributions.kl_divergence(q, p)
+    partial = functools.partial(alias, q)
+    error = AssertionError("no library KL, please")
+    with testkit.forbid(error, distributions.kl_divergence):
+        for call in (lambda: alias(q, p), lambda: partial(p), lambda: distributions.kl.kl_divergence(q, p)):
+            with pytest.raises(AssertionError, match="no library KL"):
+                call()
+    assert torch.equal(alias(q, p), expected)  # restored
+
+
+def test_forbid_control_a_module_patch_misses_the_alias():
+    # The negative control: the older ban (a module attribute patch) lets an alias made before it through.
+    import torch.distributions as distributions
+    from torch.distributions import kl_divergence as alias
+
+    p = distributions.Normal(torch.tensor(0.0), torch.tensor(1.0))
+    with testkit.banned(AssertionError("banned"), "torch.distributions.kl_divergence"):
+        assert torch.isfinite(alias(p, p))  # not caught
+
+
+def test_forbid_keeps_closures_working_after_and_restores_after_an_error():
+    def make_adder(k):
+        def add(x):
+            return x + k
+        return add
+
+    add = make_adder(3)
+    with pytest.raises(RuntimeError, match="inside"):
+        with testkit.forbid(AssertionError("forbidden"), add):
+            with pytest.raises(AssertionError, match="forbidden"):
+                add(1)
+            raise RuntimeError("inside")
+    assert add(1) == 4  # its code and closure are back
+
+
+def test_forbid_refuses_builtins():
+    with pytest.raises(TypeError, match="Python functions, got <built-in function len>"):
+        with testkit.forbid(AssertionError("x"), len):
+            pass

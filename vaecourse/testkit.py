@@ -11,11 +11,11 @@ that a hidden-test cell holds its inputs, its calls, its records and its teachin
   in order) and :func:`pooled_dirichlet` (a stand-in for ``torch._sample_dirichlet``, which
   ``Beta.rsample`` calls). Both raise an ``AssertionError`` that teaches when an answer draws more
   than the pool holds.
-- **Bans**: :func:`banned` replaces library functions (a closed-form KL, scikit-learn's mutual
-  information, the course's own reference implementations) by a function that raises the given
-  error while the student's function runs, and puts them back afterwards. It patches module
-  attributes, like ``unittest.mock.patch``: a name bound to the function before the ban is not
-  caught (the grading issue's alias-proof ban would replace this helper).
+- **Bans**: :func:`forbid` makes the function objects themselves raise the given error while the
+  student's function runs (it swaps their code objects), so that a call through any name is caught:
+  ``from torch.distributions import kl_divergence as kld`` made in an answer cell, a ``partial``, a
+  dictionary entry. :func:`banned`, the older helper, patches module attributes like
+  ``unittest.mock.patch`` and misses such aliases; hidden tests move to :func:`forbid`.
 - **References and statistics**: the closed-form KL of diagonal Gaussians, z-scores, a Beta
   expectation by quadrature and its central differences, per-sample pathwise and score-function
   gradients of a Beta expectation, an independent MIG (np.histogram bins, scikit-learn's mutual
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import types
 from collections.abc import Callable, Iterator
 from unittest import mock
 
@@ -108,6 +109,48 @@ def pooled_beta_samples(a: float, b: float, num: int, seed: int) -> Iterator[Non
     """Inside the block, ``Beta(a, b).rsample()`` in float64 takes its draws from :func:`pooled_dirichlet` (a, b, num, seed)."""
     with mock.patch("torch._sample_dirichlet", new=pooled_dirichlet(a, b, num, seed)):
         yield
+
+
+def _raising_code(code: types.CodeType, error: BaseException) -> types.CodeType:
+    """A code object with ``code``'s free variables whose body raises ``error`` (for :func:`forbid`)."""
+    freevars = code.co_freevars
+    lines = ["def _outer():", *(f"    {name} = None" for name in freevars),
+             "    def _forbidden(*args, **kwargs):"]
+    if freevars:  # mention them, so that they are free variables of _forbidden, as of the original
+        lines.append(f"        ({', '.join(freevars)},)")
+    lines += ["        raise '__FORBIDDEN__'", "    return _forbidden"]
+    namespace: dict = {}
+    exec(compile("\n".join(lines), f"<forbidden {code.co_name}>", "exec"), namespace)
+    stub = namespace["_outer"]().__code__
+    assert stub.co_freevars == freevars, (stub.co_freevars, freevars)
+    consts = tuple(error if c == "__FORBIDDEN__" else c for c in stub.co_consts)
+    return stub.replace(co_consts=consts, co_name=code.co_name, co_qualname=code.co_qualname)
+
+
+@contextlib.contextmanager
+def forbid(error: BaseException, *functions: Callable) -> Iterator[None]:
+    """Inside the block, every call of these functions raises ``error``, under whatever name it is made.
+
+    The function *objects* are changed (their ``__code__`` is swapped for one that raises, and put back on
+    leaving the block, also after an exception), not the module attributes that name them: an alias made
+    before the block (``from torch.distributions import kl_divergence as kld``), a ``functools.partial`` or
+    a reference kept in a container calls the same object and is caught. Python functions and methods
+    only (a builtin has no code object to swap): a ``TypeError`` says which argument is not one.
+    """
+    targets = []
+    for function in functions:
+        function = getattr(function, "__func__", function)  # a bound method: its function
+        if not isinstance(function, types.FunctionType):
+            raise TypeError(f"forbid works on Python functions, got {function!r} ({type(function).__name__})")
+        targets.append(function)
+    originals = [(function, function.__code__) for function in targets]
+    try:
+        for function in targets:
+            function.__code__ = _raising_code(function.__code__, error)
+        yield
+    finally:
+        for function, code in originals:
+            function.__code__ = code
 
 
 @contextlib.contextmanager

@@ -244,7 +244,7 @@ vc.grading.assert_equal(bool((kl_q0k >= 0).all()), True, what="every KL >= 0",
                         hint="a KL divergence is never negative: check the signs")
 print("gaussian_kl: visible tests passed")
 ### BEGIN HIDDEN TESTS
-from unittest import mock
+from vaecourse import testkit
 
 gen_q0_kl_hidden = torch.Generator().manual_seed(5)
 mu_q0kh = 2 * torch.randn(32, 10, generator=gen_q0_kl_hidden, dtype=torch.float64)
@@ -252,9 +252,10 @@ logvar_q0kh = 3 * torch.randn(32, 10, generator=gen_q0_kl_hidden, dtype=torch.fl
 no_reference_q0kh = AssertionError(
     "gaussian_kl called torch.distributions.kl_divergence: expected the closed form, got a library call. "
     "Hint: write 0.5 * sum(exp(logvar) + mu**2 - 1 - logvar) yourself")
-with mock.patch("torch.distributions.kl_divergence", side_effect=no_reference_q0kh), \
-        mock.patch("torch.distributions.kl.kl_divergence", side_effect=no_reference_q0kh), \
-        mock.patch("__main__.kl_divergence", side_effect=no_reference_q0kh, create=True):
+# the function objects themselves, so that an alias (from torch.distributions import kl_divergence as kld)
+# is caught too, and the closed forms it dispatches to
+with testkit.forbid(no_reference_q0kh, torch.distributions.kl.kl_divergence,
+                    *set(torch.distributions.kl._KL_REGISTRY.values())):
     kl_q0kh = gaussian_kl(mu_q0kh, logvar_q0kh)
     kl_single_q0kh = gaussian_kl(mu_q0kh[:1], logvar_q0kh[:1])
 hint_q0kh = ("0.5 * sum over d of (exp(logvar) + mu**2 - 1 - logvar): the variance is exp(logvar), "
