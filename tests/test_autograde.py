@@ -1,13 +1,16 @@
-"""Fast unit tests of vaecourse/autograde.py's pieces that need no nbgrader run (the pipeline as a whole is
-tested by tests/test_grading.py)."""
+"""Fast unit tests of vaecourse/autograde.py's preprocessors, without an nbgrader run (the pipeline as a whole is
+tested by tests/test_grading.py): the per-notebook time limit, the out-of-kernel record check and the answer scan,
+the output cut, the feedback without hidden tests. (FlagForReview writes to a gradebook: tested through nbgrader.)"""
 
 from __future__ import annotations
 
 import json
 
 import nbformat
+import pytest
 
-from vaecourse.autograde import HideHiddenTests, cell_timeout, strip_hidden_tests
+from vaecourse.autograde import (FLAGS_KEY, HideHiddenTests, LimitOutputSize, VerifyRecords, cell_timeout,
+                                 strip_hidden_tests)
 from vaecourse.grading import RECORD_MIME
 
 
@@ -68,3 +71,77 @@ def test_hide_hidden_tests_cleans_test_cells_and_leaves_answers_alone():
     assert "expected 24690, got 3. Hint: double it" in text  # the teaching message stays
     assert [o.output_type for o in nb.cells[1].outputs] == ["stream", "error"]  # the record is gone
     assert nb.cells[0].source.endswith("# secret_input_q9 is not here")  # the student's own code is untouched
+
+
+def _record(check, value, rtol=0.0, atol=0.0, hint="look again"):
+    payload = {"check": check, "value": value, "rtol": rtol, "atol": atol, "hint": hint}
+    return nbformat.v4.new_output("display_data", data={RECORD_MIME: payload, "text/plain": f"[recorded: {check}]"})
+
+
+def _errors(cell):
+    return [o for o in cell.outputs if o.output_type == "error"]
+
+
+def test_verify_records_passes_matching_values_and_fails_others_with_a_hint():
+    expected = [{"check": "kl", "value": 1.0, "rtol": 1e-6, "atol": 0.0, "hint": "the -1"}]
+    good = _test_cell("x = 1", [_record("kl", 1.0 + 1e-9)])
+    resources: dict = {}
+    VerifyRecords()._verify(good, expected, resources)
+    assert _errors(good) == [] and resources == {}
+    wrong = _test_cell("x = 1", [_record("kl", 1.5)])
+    VerifyRecords()._verify(wrong, expected, resources)
+    (error,) = _errors(wrong)
+    assert error.ename == "GradingCheckFailed"
+    assert "kl: expected 1" in error.evalue and "Hint: the -1" in error.evalue
+    assert resources[FLAGS_KEY]["t"], "a failed out-of-kernel check is flagged for review"
+
+
+@pytest.mark.parametrize("outputs, says", [([], "got nothing (no record was made)"),
+                                           ([_record("kl", 1.0), _record("kl", 1.0)], "got 2 records of it"),
+                                           ([_record("kl", 1.0), _record("forged", 0.0)], "records that no test makes")])
+def test_verify_records_refuses_missing_repeated_and_unknown_records(outputs, says):
+    expected = [{"check": "kl", "value": 1.0, "rtol": 0.0, "atol": 0.0, "hint": "h"}]
+    cell = _test_cell("x = 1", outputs)
+    VerifyRecords()._verify(cell, expected, {})
+    (error,) = _errors(cell)
+    assert says in error.evalue
+
+
+def test_verify_records_explains_a_test_that_stopped_before_checking():
+    expected = [{"check": "kl", "value": 1.0, "rtol": 0.0, "atol": 0.0, "hint": "write the closed form"}]
+    stub = nbformat.v4.new_output("error", ename="NotImplementedError", evalue="", traceback=[])
+    cell = _test_cell("x = 1", [stub])
+    VerifyRecords()._verify(cell, expected, {})
+    assert [e.ename for e in _errors(cell)] == ["NotImplementedError", "TestNotPassed"]
+    assert "expected kl = 1" in cell.outputs[-1].evalue and "Hint: write the closed form" in cell.outputs[-1].evalue
+
+
+def test_answer_scan_flags_tampering_on_the_test_cells_below_only():
+    answer = nbformat.v4.new_code_cell("import torch\ntorch.testing.assert_close = lambda *a, **k: None\n")
+    answer.metadata["nbgrader"] = {"grade": False, "solution": True, "grade_id": "a"}
+    clean = nbformat.v4.new_code_cell("def f(x):\n    return 2 * x\n")
+    clean.metadata["nbgrader"] = {"grade": False, "solution": True, "grade_id": "b"}
+    above = _test_cell("pass")
+    above.metadata["nbgrader"]["grade_id"] = "above"
+    below = _test_cell("pass")
+    below.metadata["nbgrader"]["grade_id"] = "below"
+    resources: dict = {}
+    VerifyRecords()._scan_answers(nbformat.v4.new_notebook(cells=[clean, above, answer, below]), resources)
+    assert set(resources[FLAGS_KEY]) == {"below"}
+    assert "uses a testing module" in resources[FLAGS_KEY]["below"][0]
+
+
+def test_limit_output_size_cuts_every_kind_of_text_output():
+    cutter = LimitOutputSize(max_chars=10)
+    stream = nbformat.v4.new_output("stream", name="stdout", text="x" * 100)
+    shown = nbformat.v4.new_output("display_data", data={"text/plain": "y" * 100, "image/png": "AAAA" * 100})
+    error = nbformat.v4.new_output("error", ename="E", evalue="z" * 100, traceback=[])
+    cell = nbformat.v4.new_code_cell("print()", outputs=[stream, shown, error])
+    cutter.preprocess_cell(cell, {}, 0)
+    assert cell.outputs[0].text.startswith("x" * 10 + "\n... output cut: 100 characters")
+    assert cell.outputs[1].data["text/plain"].startswith("y" * 10 + "\n... output cut")
+    assert cell.outputs[1].data["image/png"] == "AAAA" * 100  # images are not text: nbgrader's LimitOutput's job
+    assert cell.outputs[2].evalue.startswith("z" * 10 + "\n... output cut")
+    short = nbformat.v4.new_code_cell("print()", outputs=[nbformat.v4.new_output("stream", name="stdout", text="ok")])
+    LimitOutputSize(max_chars=10).preprocess_cell(short, {}, 0)
+    assert short.outputs[0].text == "ok"
