@@ -20,6 +20,7 @@ import os
 import resource
 import sys
 
+
 def _processes_of(uid: int) -> int:
     count = 0
     for entry in os.listdir("/proc"):
@@ -43,7 +44,6 @@ def confine(memory_mib: int, processes: int, file_size_mib: int, uid: int) -> No
         os.setgid(uid)
         resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
         os.setuid(uid)
-        os.environ["HOME"] = os.getcwd()
     else:
         limit = _processes_of(os.getuid()) + processes
         resource.setrlimit(resource.RLIMIT_NPROC, (limit, limit))

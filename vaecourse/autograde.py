@@ -32,7 +32,7 @@ from nbclient.exceptions import DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from nbgrader.api import Gradebook
 from nbgrader.coursedir import CourseDirectory
-from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from nbgrader.preprocessors import ClearHiddenTests, Execute, NbGraderPreprocessor
 from traitlets import Integer, List
 
 from vaecourse.grading import RECORD_MIME, compare, is_test_cell, records_of, summarize
@@ -272,23 +272,36 @@ class FlagForReview(NbGraderPreprocessor):
         return nb, resources
 
 
-HIDDEN_BLOCK = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS\b.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.M | re.S)
-HIDDEN_PLACEHOLDER = "# (hidden tests ran here when your notebook was graded; they are not shown)\n"
+HIDDEN_PLACEHOLDER = "# (hidden tests ran here when your notebook was graded; they are not shown)"
 
 
-def strip_hidden_tests(source: str) -> str:
-    """A test cell's source without its hidden-test blocks (each replaced by one comment line)."""
-    return HIDDEN_BLOCK.sub(HIDDEN_PLACEHOLDER, source)
+def strip_hidden_tests(source: str, begin: str = "BEGIN HIDDEN TESTS", end: str = "END HIDDEN TESTS") -> str:
+    """A test cell's source without its hidden-test blocks (each replaced by one comment line).
+
+    The same rule as nbgrader's ``ClearHiddenTests``, which makes the release: a block runs from a line that
+    contains ``begin`` to the next line that contains ``end``, both removed.
+    """
+    kept, inside = [], False
+    for line in source.split("\n"):
+        if begin in line:
+            inside = True
+            kept.append(line[: len(line) - len(line.lstrip())] + HIDDEN_PLACEHOLDER)
+        elif end in line:
+            inside = False
+        elif not inside:
+            kept.append(line)
+    return "\n".join(kept)
 
 
-class HideHiddenTests(NbGraderPreprocessor):
+class HideHiddenTests(ClearHiddenTests):
     """Feedback without the hidden tests (``nbgrader generate_feedback``).
 
     nbgrader's feedback shows the autograded notebook, hidden tests included (by design: its issues #917,
-    #1363). In every test cell this removes the hidden blocks from the source, shortens each error's
-    traceback to its last line (a traceback quotes the failing line, which may be a hidden one; the last
-    line keeps the teaching message: what was expected, what came, a hint) and drops the grading records
-    (values on hidden inputs, for the grader only). Answer cells are left as the student wrote them.
+    #1363). In every test cell this removes the hidden blocks from the source (with the delimiters that
+    ``ClearHiddenTests`` uses for the release, whose settings it inherits), shortens each error's traceback to
+    its last line (a traceback quotes the failing line, which may be a hidden one; the last line keeps the
+    teaching message: what was expected, what came, a hint) and drops the grading records (values on hidden
+    inputs, for the grader only). Answer cells are left as the student wrote them.
     """
 
     enabled = True
@@ -296,7 +309,7 @@ class HideHiddenTests(NbGraderPreprocessor):
     def preprocess_cell(self, cell, resources, index):
         if not is_test_cell(cell):
             return cell, resources
-        cell.source = strip_hidden_tests(cell.source)
+        cell.source = strip_hidden_tests(cell.source, self.begin_test_delimeter, self.end_test_delimeter)
         kept = []
         for output in cell.get("outputs", []):
             if output.get("output_type") in ("display_data", "execute_result") and RECORD_MIME in output.get("data", {}):

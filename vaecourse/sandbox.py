@@ -137,6 +137,11 @@ class SandboxedKernelManager(AsyncKernelManager):
         super().__init__(**kwargs)
         self._sandbox_dir: str | None = None
 
+    @property
+    def _run_dir(self) -> str:
+        """The kernel's connection file and sockets, outside the sandbox (/run/kernel inside)."""
+        return os.path.join(self._sandbox_dir, "run")
+
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
         bwrap = self.bwrap or find_bubblewrap()
         if not bwrap:
@@ -155,24 +160,24 @@ class SandboxedKernelManager(AsyncKernelManager):
         with open(self.connection_file) as f:
             connection = json.load(f)
         connection["ip"] = f"{KERNEL_RUN_DIR}/ipc"
-        with open(os.path.join(self._sandbox_dir, "run", "connection.json"), "w") as f:
+        with open(os.path.join(self._run_dir, "connection.json"), "w") as f:
             json.dump(connection, f)
         kernel_cmd = [f"{KERNEL_RUN_DIR}/connection.json" if arg == self.connection_file else arg for arg in kernel_cmd]
         uid = random.SystemRandom().choice(KERNEL_UIDS)
         if os.getuid() == 0:  # the kernel drops to its own user (vaecourse._confine): give it its folders
-            for top in (sandbox_home, os.path.join(self._sandbox_dir, "run")):
+            for top in (sandbox_home, self._run_dir):
                 for folder, _, files in os.walk(top):
                     for name in [folder, *(os.path.join(folder, f) for f in files)]:
                         os.lchown(name, uid, uid)
         command = sandbox_command(kernel_cmd, workdir=workdir, sandbox_home=sandbox_home,
-                                  run_dir=os.path.join(self._sandbox_dir, "run"), memory_mib=self.memory_mib,
+                                  run_dir=self._run_dir, memory_mib=self.memory_mib,
                                   processes=self.max_processes, file_size_mib=self.file_size_mib, uid=uid, bwrap=bwrap)
         kw["cwd"] = self._sandbox_dir
         return await super()._async_launch_kernel(command, **kw)
 
     async def _async_pre_start_kernel(self, **kw):
         self._sandbox_dir = tempfile.mkdtemp(prefix="vaecourse-sandbox-")
-        os.makedirs(os.path.join(self._sandbox_dir, "run"))
+        os.makedirs(self._run_dir)
         kernel_cmd, kw = await super()._async_pre_start_kernel(**kw)
         # a signal sent to bwrap's process group does not reach the kernel in its own session: interrupt by message
         self.kernel_spec.interrupt_mode = "message"
@@ -182,7 +187,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         # the sockets: outside the sandbox <sandbox dir>/run/ipc-<port>, inside /run/kernel/ipc-<port>; the grader
         # connects through the outside path, the kernel binds the inside one (a short path: sockets allow 107 bytes)
         if self.transport == "ipc" and self._sandbox_dir:
-            self.ip = os.path.join(self._sandbox_dir, "run", "ipc")
+            self.ip = os.path.join(self._run_dir, "ipc")
         return super().write_connection_file(**kwargs)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
