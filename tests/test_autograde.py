@@ -1,6 +1,7 @@
 """Fast unit tests of vaecourse/autograde.py's preprocessors, without an nbgrader run (the pipeline as a whole is
 tested by tests/test_grading.py): the per-notebook time limit, the out-of-kernel record check and the answer scan,
-the output cut, the feedback without hidden tests. (FlagForReview writes to a gradebook: tested through nbgrader.)"""
+the output cut, the feedback without hidden tests; and grade_in_one_kernel on a tiny notebook (one kernel, about
+2 s). (FlagForReview writes to a gradebook: tested through nbgrader.)"""
 
 from __future__ import annotations
 
@@ -145,3 +146,46 @@ def test_limit_output_size_cuts_every_kind_of_text_output():
     short = nbformat.v4.new_code_cell("print()", outputs=[nbformat.v4.new_output("stream", name="stdout", text="ok")])
     LimitOutputSize(max_chars=10).preprocess_cell(short, {}, 0)
     assert short.outputs[0].text == "ok"
+
+
+def _tiny_source(tmp_path):
+    """A stored source notebook: one answer (double), one test cell with a hidden record, executed."""
+    from nbclient import NotebookClient
+
+    answer = nbformat.v4.new_code_cell("def double(x):\n    return 2 * x")
+    answer.metadata["nbgrader"] = {"grade": False, "solution": True, "grade_id": "double-impl"}
+    test = nbformat.v4.new_code_cell(
+        'assert double(1) == 2, "expected 2, got something else. Hint: twice"\n'
+        "### BEGIN HIDDEN TESTS\n"
+        'import vaecourse as vc\nvc.grading.record("double(21)", double(21))\n'
+        "### END HIDDEN TESTS")
+    test.metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": "double-tests", "points": 2}
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import math"), answer, test])
+    NotebookClient(notebook, timeout=60, kernel_name="python3").execute()
+    path = tmp_path / "tiny.ipynb"
+    nbformat.write(notebook, path)
+    return path
+
+
+def test_grade_in_one_kernel_scores_variants_as_nbgrader_and_forgets_each_wrong_answer(tmp_path):
+    from vaecourse.autograde import grade_in_one_kernel
+
+    variants = {"model": {},
+                "visibly wrong": {"double-impl": "def double(x):\n    return 3 * x"},
+                # right on the visible input, wrong on the hidden one: only the record check catches it
+                "hidden wrong": {"double-impl": "def double(x):\n    return 2 if x == 1 else 0"},
+                "model again": {}}  # the control: no wrong answer outlives its variant
+    grades = grade_in_one_kernel(_tiny_source(tmp_path), variants)
+    assert [grades[name].scores for name in variants] == [
+        {"double-tests": 2.0}, {"double-tests": 0.0}, {"double-tests": 0.0}, {"double-tests": 2.0}]
+    assert grades["visibly wrong"].errors["double-tests"].startswith("AssertionError: expected 2")
+    assert not grades["visibly wrong"].flags  # an honest mistake is not flagged...
+    assert "double(21)" in grades["hidden wrong"].flags["double-tests"][0]  # ...a value only the grader saw is
+    assert grades["model"].first_cell == 0 and grades["visibly wrong"].first_cell == 1
+
+
+def test_grade_in_one_kernel_refuses_unknown_answer_cells(tmp_path):
+    from vaecourse.autograde import grade_in_one_kernel
+
+    with pytest.raises(ValueError, match="not answer cells"):
+        grade_in_one_kernel(_tiny_source(tmp_path), {"typo": {"duble-impl": "pass"}})

@@ -11,8 +11,10 @@ Every assignment in ``ASSIGNMENTS`` is checked for four things:
 3. ``nbgrader validate --invert`` holds on the released notebook (no test passes on the stubs);
 4. a student who solved only the first task earns exactly its tests, and nothing for the written
    answers left as released; the untouched release earns nothing (``q0_warmup``'s battery);
-5. typical wrong answers (the catalogues of q1 to q5, ``WRONG_ANSWER_CATALOGUE``) earn 0 on the test
-   cells they break, and they and q0's wrong answers already fail a visible test.
+5. typical wrong answers (the catalogues of q0 to q5, ``WRONG_ANSWER_CATALOGUE``) earn 0 on the test
+   cells they break: one submission of them per assignment through ``nbgrader autograde``, and each wrong
+   answer alone in one shared kernel per assignment, where every other test cell keeps its points; and they
+   already fail a visible test (but those their catalogue entry names as not taught there).
 
 A new assignment plugs in by being appended to ``ASSIGNMENTS``. (That the solution notebooks are
 stored executed in order, and in sync with their .py twins, is tested in tests/test_notebook_files.py.) nbgrader runs as a subprocess in a
@@ -399,11 +401,22 @@ def hostile_submissions(release: nbformat.NotebookNode, source: nbformat.Noteboo
 
 @dataclass(frozen=True)
 class WrongAnswer:
-    """A typical wrong answer to one task: the code a student hands in and the test cells it must fail."""
+    """A typical wrong answer to one task: the code a student hands in and the test cells it must fail.
+
+    Graded alone (the model answers everywhere else), it earns 0 on ``fails`` and ``then_fails`` and full
+    points on every other test cell from its answer cell down.
+    """
 
     mistake: str
     code: str
-    fails: tuple[str, ...]  # grade_ids of the test cells it earns 0 on, each failing already in its visible part
+    # its own task's test cells it earns 0 on, each failing already in its visible part with a teaching message
+    # (expected, got, Hint)...
+    fails: tuple[str, ...]
+    # ...but these, where only the hidden tests catch it, or an error of torch's comes before the teaching message
+    not_taught: tuple[str, ...] = ()
+    # later tasks' test cells that lose their points with it, because the model answers of those tasks call
+    # this function (nbgrader grades what the notebook computes: a mistake carries forward)
+    then_fails: tuple[str, ...] = ()
 
 
 # A correct discrete mutual information that q4's wrong answers to Tasks 4 and 5 bring with them.
@@ -419,12 +432,73 @@ def _own_mi(a, b):
     return float(max(0.0, (joint[nonzero] * np.log(joint[nonzero] / product[nonzero])).sum()))
 """
 
+# q4's Task 5 and 6 (mig, mig_gaps) call the student's mutual_information: a wrong one costs them too, unless its
+# mistake cancels in MIG's ratio (bits for nats)
+Q4_AFTER_MI = ("q4-mig-tests", "q4-mig-sanity-tests", "q4-gaps-tests", "q4-reading-tests")
+
 # assignment -> student id -> answer cell -> the wrong answer in it. Each submission is one notebook with one
-# wrong answer in every answer cell (the tasks are independent, so one submission tests one answer per task);
-# grading the catalogue costs one kernel per submission, not one per wrong answer. A wrong answer of q1's noise
+# wrong answer in every answer cell. The first submission of each assignment goes through `nbgrader autograde`
+# (q0's is the battery's `wrong_answers`); then every wrong answer is graded alone, the model answers in every
+# other answer cell, in one shared kernel per assignment (vaecourse.autograde.grade_in_one_kernel: the same
+# hidden tests, record check and scoring, one kernel start per assignment). A wrong answer of q1's noise
 # layer that gets the values right earns the values cell's points and 0 on the gradient cell, and conversely.
 # q2's wrong answers to Task 2 compute the reconstruction term themselves: a submission's Task 1 is wrong too.
-WRONG_ANSWER_CATALOGUE: dict[str, dict[str, dict[str, WrongAnswer]]] = {"q1_autoencoders": {
+WRONG_ANSWER_CATALOGUE: dict[str, dict[str, dict[str, WrongAnswer]]] = {"q0_warmup": {
+    "wrong_answers": {  # the battery's submission of that name
+        "q0-reparam-impl": WrongAnswer("the variance for the standard deviation: mu + exp(logvar) * eps", WRONG_REPARAM,
+                                       ("q0-reparam-tests", "q0-reparam-grad-tests"),
+                                       not_taught=("q0-reparam-grad-tests",)),
+        "q0-kl-impl": WrongAnswer("the KL without its - 1", WRONG_KL, ("q0-kl-tests",)),
+    },
+    "q0_wrong_b": {
+        "q0-reparam-impl": WrongAnswer("the log-variance used as the standard deviation: mu + logvar * eps", """
+def reparameterize(mu, logvar, eps):
+    return mu + logvar * eps
+""", ("q0-reparam-tests", "q0-reparam-grad-tests"), not_taught=("q0-reparam-grad-tests",)),
+        "q0-kl-impl": WrongAnswer("the mean over the latent dimensions instead of the sum", """
+def gaussian_kl(mu, logvar):
+    return 0.5 * (torch.exp(logvar) + mu**2 - 1.0 - logvar).mean(dim=-1)
+""", ("q0-kl-tests",), not_taught=("q0-kl-tests",)),
+    },
+    "q0_wrong_c": {
+        "q0-reparam-impl": WrongAnswer("the standard deviation detached: no gradient reaches logvar", """
+def reparameterize(mu, logvar, eps):
+    return mu + torch.exp(0.5 * logvar).detach() * eps
+""", ("q0-reparam-grad-tests",)),
+        "q0-kl-impl": WrongAnswer("the standard deviation exp(0.5 * logvar) for the variance", """
+def gaussian_kl(mu, logvar):
+    return 0.5 * (torch.exp(0.5 * logvar) + mu**2 - 1.0 - logvar).sum(dim=-1)
+""", ("q0-kl-tests",), not_taught=("q0-kl-tests",)),
+    },
+    "q0_wrong_d": {
+        "q0-reparam-impl": WrongAnswer("the identity: the mean returned, no noise", """
+def reparameterize(mu, logvar, eps):
+    return mu
+""", ("q0-reparam-tests", "q0-reparam-grad-tests")),
+        "q0-kl-impl": WrongAnswer("the log-variance's sign flipped: + logvar", """
+def gaussian_kl(mu, logvar):
+    return 0.5 * (torch.exp(logvar) + mu**2 - 1.0 + logvar).sum(dim=-1)
+""", ("q0-kl-tests",)),
+    },
+    "q0_wrong_e": {
+        "q0-reparam-impl": WrongAnswer("noise drawn inside instead of the eps passed in", """
+def reparameterize(mu, logvar, eps):
+    return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+""", ("q0-reparam-tests", "q0-reparam-grad-tests"), not_taught=("q0-reparam-grad-tests",)),
+        "q0-kl-impl": WrongAnswer("copying the reference: torch.distributions' kl_divergence under another name",
+                                  ALIAS_KL, ("q0-kl-tests",), not_taught=("q0-kl-tests",)),
+    },
+    "q0_wrong_f": {
+        "q0-reparam-impl": WrongAnswer("mu changed in place: mu.add_(sigma * eps)", """
+def reparameterize(mu, logvar, eps):
+    return mu.add_(torch.exp(0.5 * logvar) * eps)
+""", ("q0-reparam-tests", "q0-reparam-grad-tests"), not_taught=("q0-reparam-grad-tests",)),  # torch: leaf in place
+        "q0-kl-impl": WrongAnswer("summed over the batch too: one number instead of one per example", """
+def gaussian_kl(mu, logvar):
+    return 0.5 * (torch.exp(logvar) + mu**2 - 1.0 - logvar).sum()
+""", ("q0-kl-tests",)),
+    },
+}, "q1_autoencoders": {
     "q1_wrong_a": {
         "q1-occupancy-impl": WrongAnswer("the spacing keeps each code's zero distance to itself (off by one)", """
 def box_occupancy(codes, points):
@@ -524,7 +598,7 @@ def linear_gaussian_elbo(x, w, b, s, q_mean, q_var):
         "q2-bce-impl": WrongAnswer("the mean over pixels instead of the sum", """
 def bernoulli_nll(logits, x):
     return (torch.clamp(logits, min=0) - logits * x + torch.log1p(torch.exp(-logits.abs()))).mean(dim=-1)
-""", ("q2-bce-tests",)),
+""", ("q2-bce-tests",), then_fails=("q2-elbo-tests",)),
         "q2-elbo-impl": WrongAnswer("the variance for the standard deviation: z = mu + exp(logvar) * eps", """
 def negative_elbo(x, mu, logvar, eps, decoder):
     z = mu + torch.exp(logvar) * eps
@@ -799,7 +873,7 @@ def mutual_information(a, b):
     product = joint.sum(axis=1, keepdims=True) * joint.sum(axis=0, keepdims=True)
     nonzero = joint > 0
     return float((joint[nonzero] * np.log2(joint[nonzero] / product[nonzero])).sum())
-""", ("q4-mi-tests",)),
+""", ("q4-mi-tests",), then_fails=("q4-gaps-tests",)),
         "q4-mig-impl": WrongAnswer("MIG without the H(v) normalisation (gaps in nats)", Q4_OWN_MI + """
 def mig(codes, factors, num_bins=20):
     binned = discretize(codes, num_bins)
@@ -819,7 +893,7 @@ def mig_gaps(codes, factors, num_bins=20, normalise=True):
         information = np.sort([_own_mi(binned[:, j], factors[:, k]) for j in range(binned.shape[1])])[::-1]
         gaps[k] = (information[0] - information[1]) / _own_mi(factors[:, k], factors[:, k])
     return gaps
-""", ("q4-gaps-tests",)),
+""", ("q4-gaps-tests",), then_fails=("q4-reading-tests",)),
         "q4-reading-impl": WrongAnswer("the redundant code (two dimensions for factor 0) read as the best by MIG", """
 reading = {"best_by_mig": "redundant", "betavae_blind_spot": "missing", "factor_left_out": 2,
            "factor_without_gap_in_redundant": 0, "largest_gap_in_nats": 2}
@@ -848,7 +922,7 @@ def mutual_information(a, b):
     product = joint.sum(axis=1, keepdims=True) * joint.sum(axis=0, keepdims=True)
     nonzero = joint > 0
     return float((joint[nonzero] * np.log(joint[nonzero] / product[nonzero])).sum() / joint.sum())
-""", ("q4-mi-tests",)),
+""", ("q4-mi-tests",), then_fails=Q4_AFTER_MI),
         "q4-mig-impl": WrongAnswer("the top mutual information alone (no second one subtracted)", Q4_OWN_MI + """
 def mig(codes, factors, num_bins=20):
     binned = discretize(codes, num_bins)
@@ -869,7 +943,7 @@ def mig_gaps(codes, factors, num_bins=20, normalise=True):
         if normalise:
             gaps[k] /= _own_mi(factors[:, k], factors[:, k])
     return gaps
-""", ("q4-gaps-tests",)),
+""", ("q4-gaps-tests",), then_fails=("q4-reading-tests",)),
         "q4-reading-impl": WrongAnswer("a gap of 0 read as a factor left out: the redundant code as the blind spot", """
 reading = {"best_by_mig": "aligned", "betavae_blind_spot": "redundant", "factor_left_out": 0,
            "factor_without_gap_in_redundant": 0, "largest_gap_in_nats": 2}
@@ -894,7 +968,7 @@ def mutual_information(a, b):
     _, counts = np.unique(np.asarray(a), return_counts=True)
     p = counts / counts.sum()
     return float(-(p * np.log(p)).sum())
-""", ("q4-mi-tests",)),
+""", ("q4-mi-tests",), then_fails=Q4_AFTER_MI),
         "q4-mig-impl": WrongAnswer("the gap of the wrong pair: largest minus smallest", Q4_OWN_MI + """
 def mig(codes, factors, num_bins=20):
     binned = discretize(codes, num_bins)
@@ -916,7 +990,7 @@ def mig_gaps(codes, factors, num_bins=20, normalise=True):
         if normalise:
             gaps[k] /= _own_mi(factors[:, k], factors[:, k])
     return gaps
-""", ("q4-gaps-tests",)),
+""", ("q4-gaps-tests",), then_fails=("q4-reading-tests",)),
         "q4-reading-impl": WrongAnswer("the largest gap in nats read off the normalised gaps (the binary factor)", """
 reading = {"best_by_mig": "aligned", "betavae_blind_spot": "missing", "factor_left_out": 2,
            "factor_without_gap_in_redundant": 0, "largest_gap_in_nats": 0}
@@ -929,10 +1003,12 @@ def latent_traversal(model, x, dimension, values):
 """, ("q4-traversal-tests",)),
     },
 }}
-CATALOGUE_STUDENTS = [(aid, student) for aid, catalogue in WRONG_ANSWER_CATALOGUE.items() for student in catalogue]
-# Wrong answers of the battery (q0) that must fail a visible test too: (answer cell, code, test cell).
-VISIBLY_WRONG_Q0 = {"variance for the standard deviation": ("q0-reparam-impl", WRONG_REPARAM, "q0-reparam-tests"),
-                    "KL without its -1": ("q0-kl-impl", WRONG_KL, "q0-kl-tests")}
+# The submission of each catalogue that goes through `nbgrader autograde` (q0's is in the battery).
+AUTOGRADED_CATALOGUE = {aid: next(iter(catalogue)) for aid, catalogue in WRONG_ANSWER_CATALOGUE.items()}
+# Every wrong answer, graded alone in its assignment's shared kernel: (aid, student, answer cell).
+CATALOGUE_ENTRIES = [(aid, student, answer_id) for aid, catalogue in WRONG_ANSWER_CATALOGUE.items()
+                     for student, answers in catalogue.items() for answer_id in answers]
+MODEL_VARIANT, STUB_VARIANT, LAST_VARIANT = "model answers", "release stubs", "model answers, after the catalogue"
 
 
 def with_answers(notebook: nbformat.NotebookNode, answers: dict[str, str]) -> nbformat.NotebookNode:
@@ -948,12 +1024,32 @@ def with_answers(notebook: nbformat.NotebookNode, answers: dict[str, str]) -> nb
     return edited
 
 
-def catalogue_submissions(aid: str, release: nbformat.NotebookNode,
-                          source: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
-    """student id -> the model answers with every answer cell replaced by that submission's wrong answer."""
-    solved = paste_solutions(release, source)
-    return {student: with_answers(solved, {gid: answer.code.lstrip() for gid, answer in answers.items()})
-            for student, answers in WRONG_ANSWER_CATALOGUE[aid].items()}
+def catalogue_submission(aid: str, release: nbformat.NotebookNode,
+                         source: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The model answers with every answer cell replaced by the wrong answer of AUTOGRADED_CATALOGUE's submission."""
+    answers = WRONG_ANSWER_CATALOGUE[aid][AUTOGRADED_CATALOGUE[aid]]
+    return with_answers(paste_solutions(release, source), {gid: answer.code.lstrip() for gid, answer in answers.items()})
+
+
+def catalogue_variants(aid: str, release: nbformat.NotebookNode) -> dict[str, dict[str, str]]:
+    """The variants of grade_in_one_kernel for ``aid``: controls, the autograded submission, each wrong answer alone.
+
+    The model answers first (the whole notebook) and last (after every wrong answer: nothing they left
+    behind may change a score); the release's stubs in every answer cell (no test cell may pass on them, hidden
+    tests included); the autograded submission (its scores must equal nbgrader's); then each wrong answer alone,
+    from the last answer cell upwards, so that each runs from its own answer cell down.
+    """
+    stubs = {cell.metadata.nbgrader["grade_id"]: cell.source for cell in release.cells
+             if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution")}
+    position = {gid: number for number, gid in enumerate(stubs)}
+    catalogue = WRONG_ANSWER_CATALOGUE[aid]
+    variants = {MODEL_VARIANT: {}, STUB_VARIANT: stubs,
+                AUTOGRADED_CATALOGUE[aid]: {gid: a.code.lstrip() for gid, a in catalogue[AUTOGRADED_CATALOGUE[aid]].items()}}
+    alone = sorted(((student, gid, answer) for student, answers in catalogue.items() for gid, answer in answers.items()),
+                   key=lambda entry: -position[entry[1]])
+    variants.update({f"{student}/{gid}": {gid: answer.code.lstrip()} for student, gid, answer in alone})
+    variants[LAST_VARIANT] = {}
+    return variants
 
 
 @dataclass
@@ -978,6 +1074,8 @@ class Course:
     regrade: dict[str, dict]  # the one-student regrade: scores before and after, and its log
     changed: dict[str, list[str]]  # aid -> files of its course, other than the grader's outputs, changed by autograde
     connections: dict[str, int]  # aid -> connections that reached its course's loopback listener during autograde
+    catalogue: dict[str, dict]  # aid -> variant name -> VariantGrade (catalogue_variants, graded in one kernel)
+    catalogue_seconds: dict[str, float]  # aid -> wall time of its shared-kernel catalogue run
 
     @property
     def autograde_log(self) -> str:
@@ -1012,14 +1110,15 @@ def _write_submission(root: Path, student: str, aid: str, notebook) -> None:
 
 
 # Two independent nbgrader courses, graded at the same time (one kernel each: the two cores of the
-# reference machine): the battery on HOSTILE_AID, with the guide's edit, regrade and feedback steps, and
-# q1 (so that the two take about as long), and the other assignments. Each has its own gradebook and
+# reference machine): the battery on HOSTILE_AID, with the guide's edit, regrade and feedback steps, q1 and
+# q3, and the other assignments (the split by which the two took about as long: measured 172 and 146 s of
+# autograding and catalogue, standalone). Each has its own gradebook and
 # imports the same roster (every student of both), so each export must list every student for each of
 # its assignments.
-FIRST_GROUP = (HOSTILE_AID, "q1_autoencoders")
+FIRST_GROUP = (HOSTILE_AID, "q1_autoencoders", "q3_priors")
 COURSE_GROUPS = (list(FIRST_GROUP), [aid for aid in ASSIGNMENTS if aid not in FIRST_GROUP])
 EVERYONE = sorted(set(HOSTILE_CASES) | {STUDENT_SOLVED, STUDENT_UNTOUCHED, STUDENT_PARTIAL}
-                  | {student for _, student in CATALOGUE_STUDENTS})
+                  | {student for aid, student in AUTOGRADED_CATALOGUE.items() if aid != HOSTILE_AID})
 
 
 # What `nbgrader autograde` itself writes; every other file of the course must be the same after the batch.
@@ -1071,18 +1170,16 @@ def _grade_group(root: Path, aids: list[str]) -> dict:
             # whose written answers are all left as released (test_unanswered_written_answers_earn_nothing).
             submissions = {STUDENT_SOLVED: paste_solutions(release_nb, source_nb),
                            STUDENT_PARTIAL: paste_first_task(release_nb, source_nb)}
-            if aid in WRONG_ANSWER_CATALOGUE:  # typical wrong answers, one per task in each submission
-                submissions.update(catalogue_submissions(aid, release_nb, source_nb))
+            if aid in WRONG_ANSWER_CATALOGUE:  # one submission of typical wrong answers, one per task
+                submissions[AUTOGRADED_CATALOGUE[aid]] = catalogue_submission(aid, release_nb, source_nb)
         for student, notebook in submissions.items():
             _write_submission(root, student, aid, notebook)
         students[aid] = sorted(submissions)
-    # The committed releases; several in one command (validate takes several notebooks: one start of
-    # nbgrader, not five). HOSTILE_AID's is the guide's last release step, one notebook.
-    for batch in ([aid for aid in aids if aid == HOSTILE_AID], [aid for aid in aids if aid != HOSTILE_AID]):
-        if batch:
-            invert = run_nbgrader(root, "validate", "--invert",
-                                  *(str(root / "committed_release" / aid / f"{aid}.ipynb") for aid in batch))
-            validated.update({(aid, "--invert"): invert for aid in batch})
+    # The committed release of HOSTILE_AID, the guide's last release step; the other releases' stubs are graded
+    # in the shared kernel with the catalogue (test_release_stubs_earn_nothing).
+    if HOSTILE_AID in aids:
+        release_path = root / "committed_release" / HOSTILE_AID / f"{HOSTILE_AID}.ipynb"
+        validated[(HOSTILE_AID, "--invert")] = run_nbgrader(root, "validate", "--invert", str(release_path))
 
     roster = root / "students.csv"
     roster.write_text("id,first_name,last_name,email\n" + "".join(f"{s},,,\n" for s in EVERYONE), encoding="utf-8")
@@ -1107,6 +1204,19 @@ def _grade_group(root: Path, aids: list[str]) -> dict:
         connections = 0
     listener.close()
 
+    # Every wrong answer of the catalogues alone, with the controls, in one kernel per assignment (one at a time:
+    # the other group grades on the other core).
+    from vaecourse.autograde import grade_in_one_kernel
+
+    catalogue, catalogue_seconds = {}, {}
+    for aid in aids:
+        if aid in WRONG_ANSWER_CATALOGUE:
+            release_nb = nbformat.read(root / "exercises" / aid / f"{aid}.ipynb", as_version=4)
+            started = time.perf_counter()
+            catalogue[aid] = grade_in_one_kernel(root / "solutions" / aid / f"{aid}.ipynb",
+                                                 catalogue_variants(aid, release_nb))
+            catalogue_seconds[aid] = time.perf_counter() - started
+
     db_path = root / "gradebook.db"
     read = {(aid, student): _read_scores(db_path, aid, student) for aid in aids for student in students[aid]}
     run_nbgrader(root, "export", "--to", str(root / "grades.csv"))
@@ -1126,7 +1236,8 @@ def _grade_group(root: Path, aids: list[str]) -> dict:
         exported = list(csv.DictReader(handle))
     return {"students": students, "validated": validated, "logs": logs, "seconds": seconds, "read": read,
             "exported": exported, "regrade": regrade, "changed": {aid: changed for aid in aids},
-            "connections": {aid: connections for aid in aids}}
+            "connections": {aid: connections for aid in aids}, "catalogue": catalogue,
+            "catalogue_seconds": catalogue_seconds}
 
 
 @pytest.fixture(scope="module")
@@ -1147,13 +1258,15 @@ def course(tmp_path_factory) -> Course:
             futures = [pool.submit(_grade_group, roots[group[0]], group) for group in COURSE_GROUPS]
             parts = [future.result() for future in futures]  # re-raises a group's failure here
     merged = {key: {k: v for part in parts for k, v in part[key].items()}
-              for key in ("students", "validated", "logs", "seconds", "read", "changed", "connections")}
+              for key in ("students", "validated", "logs", "seconds", "read", "changed", "connections", "catalogue",
+                          "catalogue_seconds")}
     return Course(roots=roots, generated={aid: roots[aid] / "exercises" / aid for aid in ASSIGNMENTS},
                   students=merged["students"], scores={key: value[0] for key, value in merged["read"].items()},
                   comments={key: value[1] for key, value in merged["read"].items()}, logs=merged["logs"],
                   seconds=merged["seconds"], exported=[row for part in parts for row in part["exported"]],
                   validated=merged["validated"], regrade=next(part["regrade"] for part in parts if part["regrade"]),
-                  changed=merged["changed"], connections=merged["connections"])
+                  changed=merged["changed"], connections=merged["connections"], catalogue=merged["catalogue"],
+                  catalogue_seconds=merged["catalogue_seconds"])
 
 
 def _autograded_errors(course: Course, aid: str, student: str) -> str:
@@ -1268,19 +1381,31 @@ def test_model_answers_run_as_the_stored_solution(course: Course, aid: str) -> N
     assert not differences, f"{aid}: checked outputs differ from the stored solution's:\n" + "\n".join(differences)
 
 
-@pytest.mark.parametrize("aid", ASSIGNMENTS)
-def test_release_fails_every_test_under_validate_invert(course: Course, aid: str) -> None:
-    """`nbgrader validate --invert` on the committed release: no test cell passes on the stubs.
-
-    The other assignments' releases share one command; each must print its own success line.
-    """
-    proc = course.validated[(aid, "--invert")]
-    notebooks = sum(1 for key in course.validated if isinstance(key, tuple) and course.validated[key] is proc)
+def test_release_fails_every_test_under_validate_invert(course: Course) -> None:
+    """`nbgrader validate --invert` on the committed release of the guide's steps: no test cell passes on the stubs."""
+    proc = course.validated[(HOSTILE_AID, "--invert")]
     # "NOTEBOOK PASSED ON n CELL(S)!" lists the tests that pass without any answer written; a test
     # cell that can pass on the stubs gives points for nothing.
-    held = proc.stdout.count(VALIDATE_INVERT_PASSED) == notebooks and "PASSED ON" not in proc.stdout
-    assert held, f"test cells of exercises/{aid}/{aid}.ipynb (or of the releases validated with it) pass " \
-                 f"without an answer\n{_output(proc)}"
+    held = VALIDATE_INVERT_PASSED in proc.stdout and "PASSED ON" not in proc.stdout
+    assert held, f"test cells of exercises/{HOSTILE_AID}/{HOSTILE_AID}.ipynb pass without an answer\n{_output(proc)}"
+
+
+def _release_stubs(aid: str) -> dict[str, str]:
+    release = nbformat.read(REPO / "exercises" / aid / f"{aid}.ipynb", as_version=4)
+    return {c.metadata.nbgrader["grade_id"]: c.source for c in release.cells
+            if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")}
+
+
+@pytest.mark.parametrize("aid", list(WRONG_ANSWER_CATALOGUE))
+def test_release_stubs_earn_nothing(course: Course, aid: str) -> None:
+    """The release's stubs in every answer cell earn 0 on every test cell, hidden tests and records included.
+
+    Graded in the catalogue's shared kernel; its control, the model answers in the same kernel, earn every point
+    (test_shared_kernel_grades_the_model_answers_in_full).
+    """
+    grade = course.catalogue[aid][STUB_VARIANT]
+    earning = {gid: score for gid, score in grade.scores.items() if score != 0}
+    assert grade.scores and not earning, f"{aid}: test cells earn points on the release's stubs: {earning}"
 
 
 def test_stored_records_reproduce(course: Course) -> None:
@@ -1434,19 +1559,51 @@ def test_catalogue_fails_every_test_cell_twice(aid: str) -> None:
     assert not thin, f"test cells with fewer than two catalogued wrong answers: {thin}"
 
 
-@pytest.mark.parametrize("aid, student", CATALOGUE_STUDENTS)
-def test_catalogue_wrong_answers_earn_nothing_on_their_tasks(course: Course, aid: str, student: str) -> None:
-    """A catalogued wrong answer earns 0 on the test cells it targets, unflagged; the other cells keep their points."""
+def _expected_zeros(answers) -> set[str]:
+    return {gid for answer in answers for gid in (*answer.fails, *answer.then_fails)}
+
+
+@pytest.mark.parametrize("aid", list(WRONG_ANSWER_CATALOGUE))
+def test_catalogue_submission_through_nbgrader(course: Course, aid: str) -> None:
+    """One submission of each catalogue, through `nbgrader autograde`: 0 on the test cells its wrong answers target,
+    unflagged, and the same score on every test cell as the shared kernel gives the same answers."""
+    student = AUTOGRADED_CATALOGUE[aid]
     scores = course.scores[(aid, student)]
-    failing = {gid: answer.mistake for answer in WRONG_ANSWER_CATALOGUE[aid][student].values() for gid in answer.fails}
+    failing = _expected_zeros(WRONG_ANSWER_CATALOGUE[aid][student].values())
     tests = {gid: s for gid, s in scores.items() if s.cell_type == "code"}
-    assert set(failing) <= set(tests), f"{student}: unknown test cells {sorted(set(failing) - set(tests))}"
+    assert failing <= set(tests), f"{student}: unknown test cells {sorted(failing - set(tests))}"
     expected = {gid: 0.0 if gid in failing else s.max_score for gid, s in tests.items()}
     got = {gid: s.auto_score for gid, s in tests.items()}
-    assert got == expected, (f"{student} scored {got}, expected {expected} (0 for {failing}):\n"
-                             + _autograded_errors(course, aid, student))
+    assert got == expected, (f"{student} scored {got}, expected {expected}:\n" + _autograded_errors(course, aid, student))
     flagged = [gid for gid, s in tests.items() if s.needs_manual_grade]
     assert not flagged, f"{student}: honest wrong answers were flagged: {course.comments[(aid, student)]}"
+    shared = course.catalogue[aid][student]
+    assert shared.scores == got, f"{aid}: the shared kernel scored {student} {shared.scores}, nbgrader {got}"
+
+
+@pytest.mark.parametrize("aid", list(WRONG_ANSWER_CATALOGUE))
+def test_shared_kernel_grades_the_model_answers_in_full(course: Course, aid: str) -> None:
+    """The control of the catalogue: the model answers earn every point, unflagged, before and after the wrong ones."""
+    for name in (MODEL_VARIANT, LAST_VARIANT):
+        grade = course.catalogue[aid][name]
+        assert grade.scores and grade.scores == grade.max_scores, f"{aid}, {name}: {grade.scores} ({grade.errors})"
+        assert not grade.flags, f"{aid}, {name}: flagged {grade.flags}"
+    assert course.catalogue[aid][MODEL_VARIANT].first_cell == 0
+
+
+@pytest.mark.parametrize("aid, student, answer_id", CATALOGUE_ENTRIES)
+def test_catalogue_wrong_answer_alone_earns_nothing_on_its_task(course: Course, aid: str, student: str,
+                                                                answer_id: str) -> None:
+    """A wrong answer graded alone earns 0 on its task's test cells (and on the later ones it carries into), unflagged;
+    every other test cell from its answer cell down keeps its points."""
+    answer = WRONG_ANSWER_CATALOGUE[aid][student][answer_id]
+    grade = course.catalogue[aid][f"{student}/{answer_id}"]
+    assert set(answer.fails) <= set(grade.scores), f"{answer.mistake}: its test cells did not run: {answer.fails}"
+    failing = _expected_zeros([answer])
+    expected = {gid: 0.0 if gid in failing else worth for gid, worth in grade.max_scores.items()}
+    assert grade.scores == expected, (f"{aid}, {answer.mistake}: scored {grade.scores}, expected {expected}\n"
+                                      + "\n".join(f"[{gid}] {error}" for gid, error in grade.errors.items()))
+    assert not grade.flags, f"{aid}, {answer.mistake}: an honest wrong answer was flagged: {grade.flags}"
 
 
 def _visible_tests(aid: str) -> dict[str, str]:
@@ -1487,18 +1644,14 @@ def _run_visible_test(aid: str, answers: dict[str, str], test_id: str) -> None:
     exec(compile(_visible_tests(aid)[test_id], f"<{test_id}>", "exec"), namespace)
 
 
-VISIBLY_WRONG = {
-    **{f"{aid}: {answer.mistake} ({test_id})": (aid, answer_id, answer.code, test_id)
-       for aid, catalogue in WRONG_ANSWER_CATALOGUE.items() for wrong in catalogue.values()
-       for answer_id, answer in wrong.items() for test_id in answer.fails},
-    **{f"{HOSTILE_AID}: {mistake} ({test_id})": (HOSTILE_AID, answer_id, code, test_id)
-       for mistake, (answer_id, code, test_id) in VISIBLY_WRONG_Q0.items()},
-}
+VISIBLY_WRONG = {f"{aid}: {answer.mistake} ({test_id})": (aid, answer_id, answer.code, test_id)
+                 for aid, catalogue in WRONG_ANSWER_CATALOGUE.items() for wrong in catalogue.values()
+                 for answer_id, answer in wrong.items() for test_id in answer.fails if test_id not in answer.not_taught}
 
 
 @pytest.mark.parametrize("case", list(VISIBLY_WRONG))
 def test_wrong_answer_fails_a_visible_test(case: str) -> None:
-    """Each catalogued wrong answer (q1-q5) and the battery's wrong answers (q0) already fail the test cell the student sees."""
+    """Each catalogued wrong answer already fails the test cells the student sees (but those its hidden tests catch)."""
     aid, answer_id, code, test_id = VISIBLY_WRONG[case]
     with pytest.raises(AssertionError) as failure:
         _run_visible_test(aid, {answer_id: code}, test_id)
@@ -1506,11 +1659,22 @@ def test_wrong_answer_fails_a_visible_test(case: str) -> None:
     assert all(word in message for word in ("expected", "got", "Hint:")), f"{case}: the failure does not teach: {message}"
 
 
-@pytest.mark.parametrize("aid, test_id", [(aid, test_id) for aid in (HOSTILE_AID, *WRONG_ANSWER_CATALOGUE)
+@pytest.mark.parametrize("aid, test_id", [(aid, test_id) for aid in WRONG_ANSWER_CATALOGUE
                                           for test_id in _visible_tests(aid)])
 def test_model_answers_pass_the_visible_tests_in_process(aid: str, test_id: str) -> None:
     """The control of test_wrong_answer_fails_a_visible_test: the same run with the model answers passes."""
     _run_visible_test(aid, {}, test_id)
+
+@pytest.mark.parametrize("aid, test_id", [(aid, test_id) for aid in ASSIGNMENTS for test_id in _visible_tests(aid)])
+def test_release_stubs_pass_no_visible_test(aid: str, test_id: str) -> None:
+    """What `validate --invert` checks, for every release, in this process: each visible test fails on the stubs.
+
+    Control: test_model_answers_pass_the_visible_tests_in_process runs the same tests on the model answers.
+    """
+    with pytest.raises(Exception):
+        _run_visible_test(aid, _release_stubs(aid), test_id)
+
+
 
 # ------------------------------------------------------------------ the simulated class (q0)
 
@@ -1688,6 +1852,12 @@ def test_simulation_figures(course: Course, record_property) -> None:
              for aid in ASSIGNMENTS]
     total = sum(len(v) for v in course.students.values())
     lines.append(f"[simulated class] in all: {total} submissions, {sum(course.seconds.values()):.0f} s of autograding")
+    for aid, catalogue in WRONG_ANSWER_CATALOGUE.items():
+        answers = [answer for wrong in catalogue.values() for answer in wrong.values()]
+        tests = {gid for answer in answers for gid in answer.fails}
+        lines.append(f"[catalogue] {aid}: {len(answers)} wrong answers to {len({g for w in catalogue.values() for g in w})} "
+                     f"tasks ({len(tests)} test cells), 1 submission of them through nbgrader autograde, each alone "
+                     f"in one shared kernel with 3 controls: {course.catalogue_seconds[aid]:.1f} s")
     by_command: dict[str, list[float]] = {}
     for command, seconds in COMMAND_SECONDS:
         by_command.setdefault(command.split()[1], []).append(seconds)

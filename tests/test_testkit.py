@@ -207,20 +207,22 @@ def test_forbid_catches_the_function_under_any_name_and_restores_it():
     expected = distributions.kl_divergence(q, p)
     partial = functools.partial(alias, q)
     error = AssertionError("no library KL, please")
-    with testkit.forbid(error, distributions.kl_divergence):
-        for call in (lambda: alias(q, p), lambda: partial(p), lambda: distributions.kl.kl_divergence(q, p)):
-            with pytest.raises(AssertionError, match="no library KL"):
+    for call in (lambda: alias(q, p), lambda: partial(p), lambda: distributions.kl.kl_divergence(q, p)):
+        with pytest.raises(AssertionError, match="no library KL"):
+            with testkit.forbid(error, distributions.kl_divergence):
                 call()
     assert torch.equal(alias(q, p), expected)  # restored
 
 
 def test_forbid_control_a_module_patch_misses_the_alias():
-    # The negative control: the older ban (a module attribute patch) lets an alias made before it through.
+    # The negative control: a module attribute patch (unittest.mock) lets an alias made before it through.
+    from unittest import mock
+
     import torch.distributions as distributions
     from torch.distributions import kl_divergence as alias
 
     p = distributions.Normal(torch.tensor(0.0), torch.tensor(1.0))
-    with testkit.banned(AssertionError("banned"), "torch.distributions.kl_divergence"):
+    with mock.patch("torch.distributions.kl_divergence", side_effect=AssertionError("banned")):
         assert torch.isfinite(alias(p, p))  # not caught
 
 
@@ -239,7 +241,63 @@ def test_forbid_keeps_closures_working_after_and_restores_after_an_error():
     assert add(1) == 4  # its code and closure are back
 
 
-def test_forbid_refuses_builtins():
-    with pytest.raises(TypeError, match="Python functions, got <built-in function len>"):
-        with testkit.forbid(AssertionError("x"), len):
+def test_forbid_fails_the_block_when_the_forbidden_call_was_caught():
+    # an answer that tries the library first and falls back on its own code on failure
+    def sneaky(x):
+        try:
+            return torch.logsumexp(x, 0)
+        except AssertionError:
+            return torch.logsumexp(x, 0)
+
+    with pytest.raises(AssertionError, match="forbidden"):
+        with testkit.forbid(AssertionError("forbidden"), torch.logsumexp):
+            sneaky(torch.zeros(3))
+
+
+def _logsumexp_calls():
+    import functools
+
+    x = torch.randn(3, 4, generator=torch.Generator().manual_seed(0))
+    alias = torch.logsumexp
+    return {"torch.logsumexp": lambda: torch.logsumexp(x, 0), "an alias": lambda: alias(x, 0),
+            "the method": lambda: x.logsumexp(0), "Tensor.logsumexp": lambda: torch.Tensor.logsumexp(x, 0),
+            "a partial of the bound method (called from C)": lambda: functools.partial(x.logsumexp)(0),
+            "map (called from C)": lambda: list(map(functools.partial(torch.logsumexp, dim=0), [x])),
+            "torch.special.logsumexp": lambda: torch.special.logsumexp(x, 0)}
+
+
+@pytest.mark.parametrize("how", list(_logsumexp_calls()))
+def test_forbid_catches_torch_builtins_however_called(how):
+    call = _logsumexp_calls()[how]
+    with pytest.raises(AssertionError, match="no logsumexp"):
+        with testkit.forbid(AssertionError("no logsumexp"), torch.logsumexp, torch.Tensor.logsumexp,
+                            torch.special.logsumexp):
+            call()
+    call()  # allowed again after the block
+
+
+def test_forbid_control_other_torch_functions_still_run_and_the_profile_hook_is_restored():
+    import sys
+
+    x = torch.randn(3, 4, generator=torch.Generator().manual_seed(0))
+    before = sys.getprofile()
+    with testkit.forbid(AssertionError("no logsumexp"), torch.logsumexp, torch.Tensor.logsumexp):
+        own = x.exp().sum(0).log()
+        softplus = torch.nn.functional.softplus(x)
+    assert torch.allclose(own, torch.logsumexp(x, 0)) and softplus.shape == x.shape
+    assert sys.getprofile() is before
+
+
+def test_forbid_catches_other_builtins_called_from_python():
+    import math
+
+    with pytest.raises(AssertionError, match="no fsum"):
+        with testkit.forbid(AssertionError("no fsum"), math.fsum):
+            math.fsum([0.1, 0.2])
+    assert math.fsum([0.5, 0.5]) == 1.0
+
+
+def test_forbid_refuses_what_it_cannot_catch():
+    with pytest.raises(TypeError, match="functions and builtins, got 'len'"):
+        with testkit.forbid(AssertionError("x"), "len"):
             pass

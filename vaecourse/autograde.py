@@ -18,13 +18,20 @@ in the student's kernel, so nothing here can be replaced by the student's code.
   a comment on the answer cell above, so they show up in formgrader.
 - :class:`HideHiddenTests` (``nbgrader generate_feedback``) keeps the hidden tests, their tracebacks and
   the grading records out of the feedback.
+- :func:`grade_in_one_kernel` grades many variants of one assignment's answers one after another in a single
+  kernel, with the same hidden tests, the same out-of-kernel record check and nbgrader's own scoring rule as
+  ``nbgrader autograde``, without its kernel start per submission: for the course's catalogues of typical
+  wrong answers (tests/test_grading.py), not for students' submissions (no sandbox, no batch bookkeeping).
 """
 
 from __future__ import annotations
 
+import copy
 import functools
+import os
 import re
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -319,3 +326,86 @@ class HideHiddenTests(ClearHiddenTests):
             kept.append(output)
         cell.outputs = kept
         return cell, resources
+
+
+@dataclass
+class VariantGrade:
+    """What :func:`grade_in_one_kernel` gives one variant: per test cell it ran, as ``nbgrader autograde`` would."""
+
+    scores: dict[str, float]  # test grade_id -> points earned
+    max_scores: dict[str, float]  # test grade_id -> points it is worth
+    flags: dict[str, list[str]] = field(default_factory=dict)  # test grade_id -> why it goes to manual review
+    errors: dict[str, str] = field(default_factory=dict)  # test grade_id -> its first error, "ename: evalue"
+    first_cell: int = 0  # index of the first cell that ran for this variant (test cells above it are not scored)
+
+
+def grade_in_one_kernel(solution: Path, variants: dict[str, dict[str, str]], *, timeout: int = 120,
+                        cwd: Path | None = None) -> dict[str, VariantGrade]:
+    """Grade variants of the answers of ``solution`` (a stored, executed source notebook) one after another in one kernel.
+
+    ``variants``: name -> {answer cell grade_id: the code that replaces its model answer}; an answer cell a
+    variant does not name keeps the model answer. Test cells run with their hidden tests, as ``nbgrader
+    autograde`` puts them back, with errors allowed and ``NBGRADER_EXECUTION=autograde`` set as nbgrader sets
+    it; then :class:`VerifyRecords` compares the records with the stored solution's and nbgrader's
+    ``determine_grade`` scores each test cell that ran.
+
+    The variants share the kernel (its start and imports: most of a small notebook's cost). The first variant
+    runs every code cell. A later one runs from the first answer cell that it or the variant before it
+    replaced (the model answers' variant, ``{}``: from the first answer cell) to the end: every cell above
+    that is the same code as in the last run, and every answer the last variant replaced is defined again, so
+    no wrong answer outlives its variant. Listing the variants from the last answer cell upwards makes
+    each run short. A cell past ``timeout`` seconds or a dead kernel raises: the variants are the course's
+    own code, not a student's (no sandbox, no per-notebook limit, no batch bookkeeping).
+    """
+    from nbclient import NotebookClient
+    from nbgrader.utils import determine_grade
+
+    solution = Path(solution)
+    source = nbformat.read(solution, as_version=4)
+    answer_at = {_grade_id(c): i for i, c in enumerate(source.cells)
+                 if c.cell_type == "code" and c.get("metadata", {}).get("nbgrader", {}).get("solution")}
+    if not answer_at:
+        raise ValueError(f"{solution} has no answer cells")
+    for name, answers in variants.items():
+        unknown = sorted(set(answers) - set(answer_at))
+        if unknown:
+            raise ValueError(f"variant {name!r} replaces {unknown}, which are not answer cells of {solution} "
+                             f"(those are {sorted(answer_at)})")
+    expected = _solution_records(solution)
+    verifier = VerifyRecords()
+    client = NotebookClient(copy.deepcopy(source), timeout=timeout, kernel_name="python3", allow_errors=True,
+                            resources={"metadata": {"path": str(cwd or solution.parent)}})
+    results: dict[str, VariantGrade] = {}
+    left_behind: dict[str, str] = {}  # the answers the last variant replaced
+    with client.setup_kernel(env={**os.environ, "NBGRADER_EXECUTION": "autograde"}):
+        for number, (name, answers) in enumerate(variants.items()):
+            replaced = [answer_at[gid] for gid in {**answers, **left_behind}]
+            first_cell = 0 if number == 0 else min(replaced, default=min(answer_at.values()))
+            notebook = copy.deepcopy(source)
+            for cell in notebook.cells:
+                if cell.cell_type == "code":
+                    cell.outputs, cell.execution_count = [], None
+                    if _grade_id(cell) in answers:
+                        cell.source = answers[_grade_id(cell)]
+            client.nb = notebook
+            for index, cell in enumerate(notebook.cells):
+                if cell.cell_type == "code" and index >= first_cell:
+                    client.execute_cell(cell, index)
+            left_behind = answers
+            ran = copy.copy(notebook)
+            ran.cells = [cell for index, cell in enumerate(notebook.cells) if index >= first_cell]
+            resources: dict = {}
+            verifier._scan_answers(ran, resources)
+            grade = VariantGrade(scores={}, max_scores={}, first_cell=first_cell)
+            for cell in ran.cells:
+                if not is_test_cell(cell):
+                    continue
+                gid = _grade_id(cell)
+                verifier._verify(cell, expected.get(gid, []), resources)
+                grade.scores[gid], grade.max_scores[gid] = (float(x) for x in determine_grade(cell))
+                errors = [out for out in cell.outputs if out.output_type == "error"]
+                if errors:
+                    grade.errors[gid] = f"{errors[0].ename}: {errors[0].evalue}"
+            grade.flags = dict(resources.get(FLAGS_KEY, {}))
+            results[name] = grade
+    return results

@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 import types
 from collections.abc import Callable, Iterator
+from typing import Any
 from unittest import mock
 
 import numpy as np
@@ -111,46 +113,99 @@ def pooled_beta_samples(a: float, b: float, num: int, seed: int) -> Iterator[Non
         yield
 
 
-def _raising_code(code: types.CodeType, error: BaseException) -> types.CodeType:
-    """A code object with ``code``'s free variables whose body raises ``error`` (for :func:`forbid`)."""
+def _raising_code(code: types.CodeType, error: BaseException, calls: list) -> types.CodeType:
+    """A code object with ``code``'s free variables whose body notes the call in ``calls`` and raises ``error``."""
     freevars = code.co_freevars
     lines = ["def _outer():", *(f"    {name} = None" for name in freevars),
              "    def _forbidden(*args, **kwargs):"]
     if freevars:  # mention them, so that they are free variables of _forbidden, as of the original
         lines.append(f"        ({', '.join(freevars)},)")
-    lines += ["        raise '__FORBIDDEN__'", "    return _forbidden"]
+    lines += ["        '__CALLS__'.append(1)", "        raise '__FORBIDDEN__'", "    return _forbidden"]
     namespace: dict = {}
     exec(compile("\n".join(lines), f"<forbidden {code.co_name}>", "exec"), namespace)
     stub = namespace["_outer"]().__code__
     assert stub.co_freevars == freevars, (stub.co_freevars, freevars)
-    consts = tuple(error if c == "__FORBIDDEN__" else c for c in stub.co_consts)
+    swap = {"__FORBIDDEN__": error, "__CALLS__": calls}
+    consts = tuple(swap.get(c, c) if isinstance(c, str) else c for c in stub.co_consts)
     return stub.replace(co_consts=consts, co_name=code.co_name, co_qualname=code.co_qualname)
+
+
+_BUILTIN_TYPES = (types.BuiltinFunctionType, types.MethodDescriptorType, types.WrapperDescriptorType,
+                  types.ClassMethodDescriptorType)
+
+
+def _is_builtin_call(called: Any, forbidden: Any) -> bool:
+    """Whether the C function of a ``c_call`` profile event is ``forbidden`` (a builtin, or a method of a C type)."""
+    if called is forbidden:
+        return True
+    objclass = getattr(forbidden, "__objclass__", None)  # a method descriptor: also its bound methods
+    return (objclass is not None and getattr(called, "__name__", None) == forbidden.__name__
+            and isinstance(getattr(called, "__self__", None), objclass))
 
 
 @contextlib.contextmanager
 def forbid(error: BaseException, *functions: Callable) -> Iterator[None]:
     """Inside the block, every call of these functions raises ``error``, under whatever name it is made.
 
-    The function *objects* are changed (their ``__code__`` is swapped for one that raises, and put back on
-    leaving the block, also after an exception), not the module attributes that name them: an alias made
-    before the block (``from torch.distributions import kl_divergence as kld``), a ``functools.partial`` or
-    a reference kept in a container calls the same object and is caught. Python functions and methods
-    only (a builtin has no code object to swap): a ``TypeError`` says which argument is not one.
+    The function *objects* are caught, not the module attributes that name them: an alias made before the
+    block (``from torch.distributions import kl_divergence as kld``), a ``functools.partial`` or a reference
+    kept in a container calls the same object and is caught.
+
+    - A Python function or method has its ``__code__`` swapped for one that raises (put back on leaving the
+      block, also after an exception).
+    - A builtin (``torch.logsumexp``) or a method of a C type (``torch.Tensor.logsumexp``, also called as
+      ``x.logsumexp(...)``) has no code object. torch's own functions are refused by a ``TorchFunctionMode``
+      (torch.overrides), which sees every call of a torch function, also one made from C (``functools.partial``,
+      ``map``); any other builtin by a profile hook (``sys.setprofile``, this thread) at its ``c_call`` event,
+      which sees calls made from Python code only. Both raise before the call runs. (Python removes a profile
+      hook that raises, so after a first forbidden call that the student's code caught, a second one would
+      run; the next point fails it anyway.)
+
+    A forbidden call that the student's code catches (``try: ... except: ...``) still fails the block: on leaving
+    it, ``error`` is raised if any forbidden call was made. Anything else raises ``TypeError``.
     """
-    targets = []
+    python_functions, builtins = [], []
     for function in functions:
-        function = getattr(function, "__func__", function)  # a bound method: its function
-        if not isinstance(function, types.FunctionType):
-            raise TypeError(f"forbid works on Python functions, got {function!r} ({type(function).__name__})")
-        targets.append(function)
-    originals = [(function, function.__code__) for function in targets]
-    try:
-        for function in targets:
-            function.__code__ = _raising_code(function.__code__, error)
-        yield
-    finally:
-        for function, code in originals:
-            function.__code__ = code
+        function = getattr(function, "__func__", function)  # a bound Python method: its function
+        if isinstance(function, types.FunctionType):
+            python_functions.append(function)
+        elif isinstance(function, _BUILTIN_TYPES):
+            builtins.append(function)
+        else:
+            raise TypeError(f"forbid works on functions and builtins, got {function!r} ({type(function).__name__})")
+    calls: list = []
+    originals = [(function, function.__code__) for function in python_functions]
+    previous_profile = sys.getprofile()
+
+    def hook(frame, event, arg):
+        if event == "c_call" and any(_is_builtin_call(arg, forbidden) for forbidden in builtins):
+            calls.append(1)
+            raise error
+        if previous_profile is not None:
+            previous_profile(frame, event, arg)
+
+    class RefuseTorchFunctions(torch.overrides.TorchFunctionMode):
+        def __torch_function__(self, func, types_, args=(), kwargs=None):
+            if any(func is forbidden for forbidden in builtins):
+                calls.append(1)
+                raise error
+            return func(*args, **(kwargs or {}))
+
+    with contextlib.ExitStack() as stack:
+        try:
+            for function in python_functions:
+                function.__code__ = _raising_code(function.__code__, error, calls)
+            if builtins:
+                stack.enter_context(RefuseTorchFunctions())
+                sys.setprofile(hook)
+            yield
+        finally:
+            if builtins:
+                sys.setprofile(previous_profile)
+            for function, code in originals:
+                function.__code__ = code
+    if calls:
+        raise error
 
 
 @contextlib.contextmanager
