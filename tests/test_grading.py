@@ -570,6 +570,22 @@ def add_code_noise(z, noise_factor, eps):
     return z + noise_factor ** 0.5 * z.std() * eps
 """, ("q1-noise-tests", "q1-noise-grad-tests")),
     },
+    "q1_copies": {  # the package's reference under another name: only the hidden tests' forbid catches it
+        "q1-density-impl": WrongAnswer("copying the reference: vaecourse.yardstick's density and coverage, aliased", """
+from vaecourse.yardstick import density_coverage_from_features as counted
+
+
+def density_coverage(real, samples, k=5):
+    return counted(real, samples, k=k)
+""", ("q1-density-tests",), not_taught=("q1-density-tests",)),
+        "q1-noise-impl": WrongAnswer("copying the reference: vaecourse.models.code_rms_radius, aliased", """
+from vaecourse.models import code_rms_radius as radius
+
+
+def add_code_noise(z, noise_factor, eps):
+    return z + noise_factor**0.5 * radius(z) * eps
+""", ("q1-noise-tests", "q1-noise-grad-tests"), not_taught=("q1-noise-tests",)),  # the reference does not detach R
+    },
 }, "q2_likelihood": {
     "q2_wrong_a": {
         "q2-bce-impl": WrongAnswer("the literal formula, log(sigmoid(l)) (log 0 at saturated logits)", """
@@ -637,6 +653,19 @@ def linear_gaussian_elbo(x, w, b, s, q_mean, q_var):
     expected = -0.5 * math.log(2 * math.pi * s**2) - (x - w * q_mean - b) ** 2 / (2 * s**2)
     return expected - 0.5 * (q_var + q_mean**2 - 1 - torch.log(q_var))
 """, ("q2-lg-tests",)),
+    },
+    "q2_copies": {  # PyTorch's own functions under another name: only the hidden tests' forbid catches them
+        "q2-bce-impl": WrongAnswer("copying the reference: PyTorch's BCE with logits, aliased", """
+from torch.nn.functional import binary_cross_entropy_with_logits as bce
+
+
+def bernoulli_nll(logits, x):
+    return bce(logits, x, reduction="none").sum(dim=-1)
+""", ("q2-bce-tests",), not_taught=("q2-bce-tests",)),
+        "q2-iw-impl": WrongAnswer("copying the reference: the tensor method logsumexp", """
+def importance_weighted_bound(log_w):
+    return log_w.logsumexp(dim=-1) - math.log(log_w.shape[-1])
+""", ("q2-iw-tests",), not_taught=("q2-iw-tests",)),
     },
 }, "q5_vq_vae": {
     "q5_wrong_a": {
@@ -747,6 +776,16 @@ def ema_update(counts, sums, z, indices, decay=0.99, epsilon=1e-5):
     return counts, sums, sums / counts.sum()
 """, ("q5-ema-update-tests",)),
     },
+    "q5_copies": {  # torch.cdist under another name: only the hidden tests' forbid catches it
+        "q5-nearest-impl": WrongAnswer("copying the reference: torch.cdist, aliased", """
+from torch import cdist as distances
+
+
+def nearest_codes(z, codebook):
+    return distances(z, codebook).argmin(dim=1)
+""", ("q5-nearest-tests", "q5-nearest-memory-tests"),
+            not_taught=("q5-nearest-tests", "q5-nearest-memory-tests")),
+    },
 }, "q3_priors": {
     # Each wrong answer fails a visible check of the cells it lists and keeps every record of the others: q.sample
     # gives the pooled noise of q.rsample (the estimate is right, its gradient is not), the score-function estimator
@@ -851,6 +890,15 @@ def pathwise_gradient(a, b, f, num_samples):
 def normal_to_exponential(eps, rate):
     return -torch.log1p(-torch.special.ndtr(eps)) / rate
 """, ("q3-icdf-tests",)),
+    },
+    "q3_copies": {  # the package's reference under another name: only the hidden tests' forbid catches it
+        "q3-mckl-impl": WrongAnswer("copying the reference: vaecourse.priors.monte_carlo_kl, aliased", """
+from vaecourse.priors import monte_carlo_kl as estimate
+
+
+def monte_carlo_kl(q, p, num_samples):
+    return estimate(q, p, num_samples, reparameterised=True)
+""", ("q3-mckl-tests", "q3-mckl-mixture-tests"), not_taught=("q3-mckl-tests", "q3-mckl-mixture-tests")),
     },
 }, "q4_beta_vae": {
     # Task 4 and 5 answers bring their own (correct) mutual information, and the reading its answers as values, so
@@ -1001,6 +1049,23 @@ def latent_traversal(model, x, dimension, values):
         base_code = model.encode(x).mean[0]
         return model.decode(traversal_codes(base_code, dimension, values)).base_dist.logits
 """, ("q4-traversal-tests",)),
+    },
+    "q4_copies": {  # scikit-learn's and the course's own MIG under other names: only forbid catches them
+        "q4-mi-impl": WrongAnswer("copying the reference: scikit-learn's mutual_info_score, aliased", """
+from sklearn.metrics import mutual_info_score as information
+
+
+def mutual_information(a, b):
+    return float(information(a, b))
+""", ("q4-mi-tests",), not_taught=("q4-mi-tests",),
+            then_fails=("q4-mig-tests", "q4-gaps-tests")),  # the bans of Tasks 5 and 6 refuse it too
+        "q4-mig-impl": WrongAnswer("copying the reference: the course's own MIG from vaecourse.testkit, aliased", """
+from vaecourse.testkit import reference_mig as course_mig
+
+
+def mig(codes, factors, num_bins=20):
+    return course_mig(codes, factors, num_bins)
+""", ("q4-mig-tests",), not_taught=("q4-mig-tests",)),
     },
 }}
 # The submission of each catalogue that goes through `nbgrader autograde` (q0's is in the battery).
@@ -1544,14 +1609,20 @@ def _after_second_answer(release: nbformat.NotebookNode, test_cell) -> bool:
 
 @pytest.mark.parametrize("aid", list(WRONG_ANSWER_CATALOGUE))
 def test_catalogue_fails_every_test_cell_twice(aid: str) -> None:
-    """Each test cell of an assignment with a catalogue has at least two typical wrong answers that must earn 0 on it."""
+    """Each test cell of an assignment has at least two typical wrong answers that must earn 0 on it.
+
+    The submission that goes through nbgrader (AUTOGRADED_CATALOGUE) holds a wrong answer in every answer cell;
+    the others may leave some out (the copies of references, where a task has no reference to copy).
+    """
     solution = nbformat.read(REPO / "solutions" / aid / f"{aid}.ipynb", as_version=4)
     tests = [c.metadata.nbgrader["grade_id"] for c in solution.cells if is_test_cell(c)]
     answers = [c.metadata.nbgrader["grade_id"] for c in solution.cells
                if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")]
     failing = {gid: [] for gid in tests}
     for student, wrong in WRONG_ANSWER_CATALOGUE[aid].items():
-        assert sorted(wrong) == sorted(answers), f"{student} must hold one wrong answer in every answer cell {answers}"
+        if student == AUTOGRADED_CATALOGUE[aid]:
+            assert sorted(wrong) == sorted(answers), f"{student} must hold a wrong answer in every answer cell {answers}"
+        assert set(wrong) <= set(answers), f"{student}: not answer cells: {sorted(set(wrong) - set(answers))}"
         for answer in wrong.values():
             for gid in answer.fails:
                 failing[gid].append(answer.mistake)

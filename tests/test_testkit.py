@@ -86,32 +86,32 @@ def test_pooled_beta_gradients_flow_through_the_pool():
     assert bool((grad_a > 0).all()) and bool((grad_b < 0).all())  # more a, larger z; more b, smaller z
 
 
-def test_banned_makes_the_call_raise_and_restores_it():
-    import torch.distributions as distributions
+def test_functions_of_finds_methods_accessors_and_class_methods():
+    class Model:
+        def method(self):
+            return 1
 
-    original = distributions.kl_divergence
-    error = AssertionError("no library KL")
-    q = distributions.Normal(torch.zeros(1), torch.ones(1))
-    with testkit.banned(error, "torch.distributions.kl_divergence", create=("__main__.kl_shortcut_for_test",)):
-        with pytest.raises(AssertionError, match="no library KL"):
-            distributions.kl_divergence(q, q)
-        import __main__
+        @property
+        def size(self):
+            return 2
 
-        with pytest.raises(AssertionError, match="no library KL"):
-            __main__.kl_shortcut_for_test(q, q)
-    assert distributions.kl_divergence is original
-    assert float(distributions.kl_divergence(q, q)) == 0.0
-    import __main__
+        @classmethod
+        def make(cls):
+            return cls()
 
-    assert not hasattr(__main__, "kl_shortcut_for_test")
+        @staticmethod
+        def helper():
+            return 3
 
-
-def test_banned_restores_after_an_exception_inside():
-    original = np.histogram
-    with pytest.raises(ZeroDivisionError), testkit.banned(AssertionError("banned"), "numpy.histogram"):
-        assert np.histogram is not original
-        1 / 0
-    assert np.histogram is original
+    found = testkit.functions_of(Model)
+    assert {f.__name__ for f in found} == {"method", "size", "make", "helper"}
+    with pytest.raises(AssertionError, match="no model"):  # every way in is refused
+        with testkit.forbid(AssertionError("no model"), *found):
+            Model.make()
+    with pytest.raises(AssertionError, match="no model"):
+        with testkit.forbid(AssertionError("no model"), *found):
+            Model().size
+    assert Model.make().size == 2 and Model.helper() == 3  # restored
 
 
 def test_random_state_watch_sees_a_draw_and_only_a_draw():

@@ -14,8 +14,9 @@ that a hidden-test cell holds its inputs, its calls, its records and its teachin
 - **Bans**: :func:`forbid` makes the function objects themselves raise the given error while the
   student's function runs (it swaps their code objects), so that a call through any name is caught:
   ``from torch.distributions import kl_divergence as kld`` made in an answer cell, a ``partial``, a
-  dictionary entry. :func:`banned`, the older helper, patches module attributes like
-  ``unittest.mock.patch`` and misses such aliases; hidden tests move to :func:`forbid`.
+  dictionary entry; builtins too (torch's through a ``TorchFunctionMode``). :func:`functions_of` lists a
+  class's functions, to refuse a reference class whole. (A module-attribute patch, ``unittest.mock.patch``,
+  misses such aliases: every hidden test bans through :func:`forbid`.)
 - **References and statistics**: the closed-form KL of diagonal Gaussians, z-scores, a Beta
   expectation by quadrature and its central differences, per-sample pathwise and score-function
   gradients of a Beta expectation, an independent MIG (np.histogram bins, scikit-learn's mutual
@@ -208,20 +209,20 @@ def forbid(error: BaseException, *functions: Callable) -> Iterator[None]:
         raise error
 
 
-@contextlib.contextmanager
-def banned(error: BaseException, *targets: str, create: tuple[str, ...] = ()) -> Iterator[None]:
-    """Make every call of the functions named by ``targets`` raise ``error`` inside the ``with`` block.
+def functions_of(cls: type) -> list[Callable]:
+    """Every Python function defined in the body of ``cls``: methods, property accessors, class and static methods.
 
-    ``targets`` are dotted attribute paths as for ``unittest.mock.patch`` (``"torch.distributions.kl_divergence"``);
-    ``create`` names attributes that may not exist yet (``"__main__.kl_divergence"``, a name a student
-    could have imported). Everything is restored on leaving the block, also after an exception.
+    For :func:`forbid`, to refuse a class (the course's reference model, say) however an answer reaches it.
     """
-    with contextlib.ExitStack() as stack:
-        for target in targets:
-            stack.enter_context(mock.patch(target, side_effect=error))
-        for target in create:
-            stack.enter_context(mock.patch(target, side_effect=error, create=True))
-        yield
+    found = []
+    for value in vars(cls).values():
+        if isinstance(value, property):
+            found += [accessor for accessor in (value.fget, value.fset, value.fdel) if accessor is not None]
+        elif isinstance(value, (classmethod, staticmethod)):
+            found.append(value.__func__)
+        elif isinstance(value, types.FunctionType):
+            found.append(value)
+    return found
 
 
 class RandomStateWatch:
@@ -316,7 +317,7 @@ def reference_mig_gaps(codes: np.ndarray, factors: np.ndarray, num_bins: int = 2
 
     Independent of the course's and the student's code: np.histogram bins and scikit-learn's
     ``mutual_info_score``. ``normalise`` divides each gap by the factor's entropy H(v_k) (Chen et al.
-    2018); without it the gaps are in nats. Call it outside any :func:`banned` block that bans scikit-learn.
+    2018); without it the gaps are in nats. Call it outside any :func:`forbid` block that bans scikit-learn.
     """
     from sklearn.metrics import mutual_info_score
 

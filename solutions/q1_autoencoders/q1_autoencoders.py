@@ -145,7 +145,7 @@ assert abs(occ_scaled_q1o - occ_rand_q1o) <= 1 / 60 + 1e-9, (
     "not with a fixed number")
 print("box_occupancy: visible tests passed")
 ### BEGIN HIDDEN TESTS
-from unittest import mock
+from vaecourse import testkit
 
 gen_q1oh = torch.Generator().manual_seed(4242)
 # (1) 2-D: a dense cloud on a sparse background, where mean and median spacing differ a lot;
@@ -165,7 +165,7 @@ no_reference_q1oh = AssertionError(
     "box_occupancy called vaecourse.latent.box_occupancy: expected your own computation, got a call to the "
     "package's reference. Hint: compute the codes' spacing and the points' nearest distances with torch.cdist")
 occ_q1oh = {}
-with mock.patch("vaecourse.latent.box_occupancy", side_effect=no_reference_q1oh):
+with testkit.forbid(no_reference_q1oh, vc.latent.box_occupancy):
     for case_q1oh, codes_q1oh in cases_q1oh.items():
         occ_q1oh[case_q1oh] = box_occupancy(codes_q1oh, points_q1oh[case_q1oh])
 hint_q1oh = ("the fraction of points whose nearest code is at most the spacing, the median over the codes of each "
@@ -327,7 +327,7 @@ vc.grading.assert_close(coverage_q1d, 1.0, what="the coverage of the same exampl
                         hint="every one of the 4 real balls holds a sample (1.5 lies in all of them)")
 print("density_coverage: visible tests passed")
 ### BEGIN HIDDEN TESTS
-from unittest import mock
+from vaecourse import testkit
 
 gen_q1dh = torch.Generator().manual_seed(2468)
 real_5d_q1dh = torch.randn(60, 5, generator=gen_q1dh, dtype=torch.float64)
@@ -347,9 +347,7 @@ no_reference_q1dh = AssertionError(
     "density_coverage called vaecourse.yardstick: expected your own counting, got a call to the package's "
     "reference. Hint: compute the radii and the pairs inside with torch.cdist")
 result_q1dh = {}
-with mock.patch("vaecourse.yardstick.density_coverage", side_effect=no_reference_q1dh), \
-        mock.patch("vaecourse.yardstick.density_coverage_from_features", side_effect=no_reference_q1dh), \
-        mock.patch("__main__.density_coverage_from_features", side_effect=no_reference_q1dh, create=True):
+with testkit.forbid(no_reference_q1dh, vc.yardstick.density_coverage, vc.yardstick.density_coverage_from_features):
     for case_q1dh, (real_q1dh, samples_q1dh, k_q1dh) in cases_q1dh.items():
         result_q1dh[case_q1dh] = density_coverage(real_q1dh, samples_q1dh, k=k_q1dh)
 hint_q1dh = ("radius of real point i = distance to its k-th nearest OTHER real point; density = (pairs with "
@@ -615,7 +613,7 @@ vc.grading.assert_close(noisy_q1n, z_q1n + 1.5 * eps_q1n, rtol=1.3e-6, atol=1e-5
                              "before measuring distances, and take the square root of noise_factor?")
 print("add_code_noise: visible tests passed")
 ### BEGIN HIDDEN TESTS
-from unittest import mock
+from vaecourse import testkit
 
 gen_q1nh = torch.Generator().manual_seed(808)
 z_q1nh = 4 * torch.randn(16, 5, generator=gen_q1nh, dtype=torch.float64) + 10
@@ -624,8 +622,7 @@ inputs_before_q1nh = (z_q1nh.clone(), eps_q1nh.clone())
 no_reference_q1nh = AssertionError(
     "add_code_noise called vaecourse.models.code_rms_radius: expected your own R, got a call to the package's. "
     "Hint: R = sqrt(mean over codes of the squared distance to the mean code)")
-with mock.patch("vaecourse.models.code_rms_radius", side_effect=no_reference_q1nh), \
-        mock.patch("__main__.code_rms_radius", side_effect=no_reference_q1nh, create=True):
+with testkit.forbid(no_reference_q1nh, vc.models.code_rms_radius):
     noisy_q1nh = add_code_noise(z_q1nh, 0.05, eps_q1nh)
 hint_q1nh = ("z + sqrt(noise_factor) * R * eps with one R per batch, R = sqrt(mean over the codes of the squared "
              "distance (summed over the coordinates) to the mean code)")

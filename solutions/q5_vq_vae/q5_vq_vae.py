@@ -154,11 +154,10 @@ vc.grading.assert_equal(indices_small_q5n, brute_force_q5n,
                              "which a row (1, K)")
 print("nearest_codes: visible tests passed")
 ### BEGIN HIDDEN TESTS
-from unittest import mock
-
 import torch
 
 import vaecourse.quantize
+from vaecourse import testkit
 
 
 def chosen_distances_q5nh(z, codebook, indices):
@@ -177,11 +176,9 @@ vc.grading.record("indices of the 40 visible float64 vectors", indices_small_q5n
 no_reference_q5nh = AssertionError(
     "nearest_codes called torch.cdist or vaecourse.quantize.nearest_codes: expected your own expansion of the "
     "square, got a library call. Hint: compute ||z||^2 - 2 z @ codebook.T + ||e||^2 and take its argmin")
-with mock.patch("torch.cdist", side_effect=no_reference_q5nh), \
-        mock.patch("torch.functional.cdist", side_effect=no_reference_q5nh), \
-        mock.patch("__main__.cdist", side_effect=no_reference_q5nh, create=True), \
-        mock.patch("vaecourse.quantize.nearest_codes", side_effect=no_reference_q5nh), \
-        mock.patch("vaecourse.quantize.VectorQuantizer", side_effect=no_reference_q5nh):
+# the function objects, whatever name the answer calls them by, and the builtins behind torch.cdist
+with testkit.forbid(no_reference_q5nh, torch.cdist, torch._C._VariableFunctions.cdist, torch._euclidean_dist,
+                    vaecourse.quantize.nearest_codes, *testkit.functions_of(vaecourse.quantize.VectorQuantizer)):
     # (1) random float64 and float32 cases of several sizes, against distances computed here
     gen_q5nh = torch.Generator().manual_seed(511)
     for n_q5nh, k_q5nh, d_q5nh, dtype_q5nh in [(1, 1, 1, torch.float64), (1, 5, 2, torch.float64),
@@ -261,11 +258,10 @@ assert 0 < largest_q5m < limit_q5m, (
     "codebook[None, :, :]")
 print("nearest_codes memory: visible tests passed")
 ### BEGIN HIDDEN TESTS
-from unittest import mock
-
 import torch
 
 import vaecourse.quantize
+from vaecourse import testkit
 
 
 def chosen_distances_q5mh(z, codebook, indices):
@@ -307,10 +303,8 @@ gen_q5mh = torch.Generator().manual_seed(531)
 for n_q5mh, k_q5mh, d_q5mh in [(4096, 64, 128), (1024, 1024, 32)]:
     z_q5mh = torch.randn(n_q5mh, d_q5mh, generator=gen_q5mh)
     codebook_q5mh = torch.randn(k_q5mh, d_q5mh, generator=gen_q5mh)
-    with mock.patch("torch.cdist", side_effect=no_reference_q5mh), \
-            mock.patch("torch.functional.cdist", side_effect=no_reference_q5mh), \
-            mock.patch("__main__.cdist", side_effect=no_reference_q5mh, create=True), \
-            mock.patch("vaecourse.quantize.nearest_codes", side_effect=no_reference_q5mh), \
+    with testkit.forbid(no_reference_q5mh, torch.cdist, torch._C._VariableFunctions.cdist, torch._euclidean_dist,
+                        vaecourse.quantize.nearest_codes, *testkit.functions_of(vaecourse.quantize.VectorQuantizer)), \
             torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True) as profile_q5mh:
         indices_q5mh = nearest_codes(z_q5mh, codebook_q5mh)
     largest_q5mh = max((event.cpu_memory_usage for event in profile_q5mh.events()), default=0)
@@ -424,11 +418,10 @@ vc.grading.assert_close(codebook_grad_q5s, torch.zeros_like(codebook_q5s), rtol=
                         hint="z_q must sit inside the .detach(), so that only the codebook loss moves the codes")
 print("straight_through: visible tests passed")
 ### BEGIN HIDDEN TESTS
-from unittest import mock
-
 import torch
 
 import vaecourse.quantize
+from vaecourse import testkit
 
 hint_q5sh = "z_e + (z_q - z_e).detach(): forward value z_q, gradient passed to z_e unchanged, none to z_q's source"
 vc.grading.record("forward value on the visible batch", out_q5s.detach(), rtol=0, atol=float(rounding_q5s.max()),
@@ -448,7 +441,7 @@ for shape_q5sh, dtype_q5sh in [((2, 4, 3, 3), torch.float64), ((6, 5), torch.flo
     z_e_q5sh = scale_q5sh * inputs_q5sh
     z_q_q5sh = codebook_q5sh[index_q5sh]
     z_e_before_q5sh, z_q_before_q5sh = z_e_q5sh.detach().clone(), z_q_q5sh.detach().clone()
-    with mock.patch("vaecourse.quantize.straight_through", side_effect=no_reference_q5sh):
+    with testkit.forbid(no_reference_q5sh, vaecourse.quantize.straight_through):
         out_q5sh = straight_through(z_e_q5sh, z_q_q5sh)
     label_q5sh = f"shape {shape_q5sh} ({dtype_q5sh})"
     rounding_q5sh = 4 * torch.finfo(dtype_q5sh).eps * (z_e_before_q5sh.abs() + z_q_before_q5sh.abs())
@@ -583,11 +576,10 @@ vc.grading.assert_close(commitment_loss_q5l, expected_q5l, rtol=1.3e-6, atol=1e-
                         hint="the commitment loss has the same value as the codebook loss")
 print("vq_losses values: visible tests passed")
 ### BEGIN HIDDEN TESTS
-from unittest import mock
-
 import torch
 
 import vaecourse.quantize
+from vaecourse import testkit
 
 hint_q5lh = ("the squared distances between z_e and the codes named by `indices`, summed over positions and "
              "dimensions per example; use the indices passed in, do not search for the nearest codes again")
@@ -599,9 +591,9 @@ for b_q5lh, p_q5lh, d_q5lh, k_q5lh in [(5, 7, 3, 10), (4, 1, 6, 3), (1, 49, 2, 6
     codebook_q5lh = torch.randn(k_q5lh, d_q5lh, generator=gen_q5lh, dtype=torch.float64)
     indices_q5lh = torch.randint(k_q5lh, (b_q5lh, p_q5lh), generator=gen_q5lh)  # not the nearest codes
     z_e_before_q5lh, codebook_before_q5lh = z_e_q5lh.clone(), codebook_q5lh.clone()
-    with mock.patch("vaecourse.quantize.VectorQuantizer", side_effect=AssertionError(
+    with testkit.forbid(AssertionError(
             "vq_losses called vaecourse.quantize.VectorQuantizer: expected your own losses, got the library's. "
-            "Hint: write the two squared distances yourself")):
+            "Hint: write the two squared distances yourself"), *testkit.functions_of(vaecourse.quantize.VectorQuantizer)):
         result_q5lh = vq_losses(z_e_q5lh, codebook_q5lh, indices_q5lh)
     label_q5lh = f"B={b_q5lh}, P={p_q5lh}, D={d_q5lh}, K={k_q5lh}, float64"
     for loss_name_q5lh, loss_q5lh in zip(("codebook loss", "commitment loss"), result_q5lh):
@@ -838,11 +830,11 @@ assert abs(ratio_q5p - expected_ratio_q5p) < 1e-5, (
 print("perplexity: visible tests passed")
 ### BEGIN HIDDEN TESTS
 import math
-from unittest import mock
 
 import torch
 
 import vaecourse.quantize
+from vaecourse import testkit
 
 hint_q5ph = ("exp(-sum_k p_k log p_k) with p_k the fraction of all indices equal to k, leaving out unused codes "
              "(0 log 0 = 0)")
@@ -863,8 +855,7 @@ cases_q5ph = [(indices_q5ph, 32, "a skewed (6, 7, 7) grid over 32 codes, 4 of th
               (torch.tensor([5]), 6, "a single index"),
               (torch.arange(1000) % 1000, 1000, "1000 codes used once each"),
               (torch.tensor([0] * 999 + [1]), 2, "999 : 1")]
-with mock.patch("vaecourse.quantize.perplexity", side_effect=no_reference_q5ph), \
-        mock.patch("vaecourse.quantize.code_usage", side_effect=no_reference_q5ph):
+with testkit.forbid(no_reference_q5ph, vaecourse.quantize.perplexity, vaecourse.quantize.code_usage):
     results_q5ph = [perplexity(values_q5ph, num_codes_q5ph) for values_q5ph, num_codes_q5ph, _ in cases_q5ph]
 
 
@@ -1092,20 +1083,19 @@ vc.grading.assert_close(codebook_q5e, new_sums_q5e / smoothed_q5e[:, None], rtol
                              "n the sum of the new counts")
 print("ema_update: visible tests passed")
 ### BEGIN HIDDEN TESTS
-from unittest import mock
-
 import torch
 
 import vaecourse.quantize
+from vaecourse import testkit
 
 hint_q5eh = ("N_k <- decay N_k + (1 - decay) n_k, m_k <- decay m_k + (1 - decay) sum of z assigned to k, "
              "e_k = m_k / ((N_k + eps) / (n + K eps) * n)")
 vc.grading.record("[counts, codebook] of the visible update", [new_counts_q5e.tolist(), codebook_q5e.tolist()],
                   rtol=1e-10, atol=1e-12, hint=hint_q5eh)
 gen_q5eh = torch.Generator().manual_seed(611)
-with mock.patch("vaecourse.quantize.VectorQuantizer", side_effect=AssertionError(
+with testkit.forbid(AssertionError(
         "ema_update called vaecourse.quantize.VectorQuantizer: expected your own update, got the library's. "
-        "Hint: write the moving averages yourself")):
+        "Hint: write the moving averages yourself"), *testkit.functions_of(vaecourse.quantize.VectorQuantizer)):
     for k_q5eh, d_q5eh, n_q5eh, decay_q5eh, steps_q5eh in [(16, 3, 50, 0.99, 5), (5, 2, 8, 0.5, 3), (64, 16, 500, 0.9, 2)]:
         counts_q5eh = 1 + torch.rand(k_q5eh, generator=gen_q5eh, dtype=torch.float64)
         sums_q5eh = torch.randn(k_q5eh, d_q5eh, generator=gen_q5eh, dtype=torch.float64)
