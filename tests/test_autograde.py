@@ -189,3 +189,103 @@ def test_grade_in_one_kernel_refuses_unknown_answer_cells(tmp_path):
 
     with pytest.raises(ValueError, match="not answer cells"):
         grade_in_one_kernel(_tiny_source(tmp_path), {"typo": {"duble-impl": "pass"}})
+
+
+def _probe_outputs(setup: str) -> tuple[list, str]:
+    """Run ``setup`` and then the integrity probe in one fresh kernel; the probe cell's outputs and its nonce."""
+    from nbclient import NotebookClient
+
+    from vaecourse.autograde import PROBE_CELL
+
+    nonce = "vaecourse-probe-test:"
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(setup),
+                                               nbformat.v4.new_code_cell(PROBE_CELL.replace("__NONCE__", nonce))])
+    NotebookClient(notebook, timeout=60, kernel_name="python3", allow_errors=True).execute()
+    return notebook.cells[1].outputs, nonce
+
+
+# A setup cell per way of changing the record path, with what the probe must say; the first is the control.
+PROBE_CASES = {
+    "nothing changed (a record made as the tests make them)": (
+        "import vaecourse as vc\nvc.grading.record('x', 1.0)", []),
+    "the recorder replaced": (
+        "import vaecourse as vc\n_real = vc.grading.record\n"
+        "vc.grading.record = lambda check, value, **kw: _real(check, 0.0)", ["vaecourse.grading.record does not run"]),
+    "the recorder's code swapped in place": (
+        "import vaecourse as vc\nvc.grading.record.__code__ = (lambda check, value, **kw: None).__code__",
+        ["vaecourse.grading.record does not run"]),
+    "IPython's display replaced": (
+        "import IPython.display\nIPython.display.display = lambda *a, **k: None", ["IPython.display.display was replaced"]),
+    "the publisher's method replaced on the instance": (
+        "_pub = get_ipython().display_pub\n_real = _pub.publish\n_pub.publish = lambda *a, **k: _real(*a, **k)",
+        ["ZMQDisplayPublisher.publish was replaced on the instance"]),
+    "a pre_run_cell hook": (
+        "def _watch(info):\n    pass\nget_ipython().events.register('pre_run_cell', _watch)",
+        ["IPython event pre_run_cell: ['_watch'] defined in the notebook"]),
+    "an input transformer": (
+        "def _rewrite(lines):\n    return lines\nget_ipython().input_transformers_post.append(_rewrite)",
+        ["input transformers: ['_rewrite'] defined in the notebook"]),
+    "a trace function": (
+        "import sys\ndef _trace(frame, event, arg):\n    return None\nsys.settrace(_trace)",
+        ["sys.settrace: ['_trace'] defined in the notebook"]),
+}
+
+
+@pytest.mark.parametrize("case", list(PROBE_CASES))
+def test_integrity_probe_finds_each_change_of_the_record_path(case):
+    from vaecourse.autograde import probe_problems
+
+    setup, says = PROBE_CASES[case]
+    problems = probe_problems(*_probe_outputs(setup))
+    if not says:
+        assert problems == [], f"{case}: the probe reports {problems}"
+    for text in says:
+        assert any(text in problem for problem in problems), f"{case}: expected '{text}' in {problems}"
+
+
+def test_integrity_probe_without_its_report_is_a_problem():
+    from vaecourse.autograde import probe_problems
+
+    silent = [nbformat.v4.new_output("stream", name="stdout", text="all fine\n")]
+    assert probe_problems(silent, "nonce:") == ["the grader's integrity check printed 0 reports"]
+    twice = [nbformat.v4.new_output("stream", name="stdout", text="nonce:{}\nnonce:{}\n")]
+    assert probe_problems(twice, "nonce:") == ["the grader's integrity check printed 2 reports"]
+
+
+def test_answer_scan_zeroes_the_tests_below_grading_tampering_and_only_flags_the_rest():
+    answer = nbformat.v4.new_code_cell("vc.grading.record = print\nimport os\nos.kill(1, 9)")
+    answer.metadata["nbgrader"] = {"grade": False, "solution": True, "grade_id": "a"}
+    above = _test_cell("pass")
+    above.metadata["nbgrader"]["grade_id"] = "above"
+    below = _test_cell("pass")
+    notebook = nbformat.v4.new_notebook(cells=[above, answer, below])
+    resources: dict = {}
+    VerifyRecords()._scan_answers(notebook, resources)
+    assert [o.ename for o in below.outputs] == ["GradingTampered"]  # once, though two patterns match
+    assert above.outputs == []
+    assert len(resources[FLAGS_KEY]["t"]) == 2 and "above" not in resources[FLAGS_KEY]
+    honest = nbformat.v4.new_notebook(cells=[answer.copy(), _test_cell("pass")])
+    honest.cells[0].source = "import os\nos.kill(os.getpid(), 0)"  # flagged (can kill the kernel), not zeroed
+    resources = {}
+    VerifyRecords()._scan_answers(honest, resources)
+    assert honest.cells[1].outputs == [] and resources[FLAGS_KEY]["t"]
+
+
+def test_names_counts_the_notebook_scope_only():
+    from vaecourse.autograde import _names
+
+    stored, loaded = _names("x = 1\nfor i in range(3):\n    pass\ndef f(a):\n    b = a\n    global g\n"
+                            "squares = [k * k for k in range(3)]\nimport os.path as op\nimport numpy.linalg\n"
+                            "[last := 5 for _ in range(1)]\n%matplotlib inline\n")
+    assert stored == {"x", "i", "f", "g", "squares", "op", "numpy", "last"}  # not a, b, k, _
+    assert {"range", "a", "k"} <= loaded
+
+
+def test_try_cells_run_again_only_when_a_test_reads_what_they_define():
+    from vaecourse.autograde import try_cells_read_by_tests
+
+    quiet = nbformat.v4.new_code_cell("z_try = 3\nprint(z_try)")  # the notebook's convention: _try names
+    read = nbformat.v4.new_code_cell("shared = 4")
+    test = _test_cell("assert shared == 4")
+    notebook = nbformat.v4.new_notebook(cells=[quiet, read, test])
+    assert try_cells_read_by_tests(notebook) == {1}

@@ -216,6 +216,46 @@ DROP_RECORDS = "vc.grading.record = _always_pass\n"
 FORGE_RECORDS = """_real_record = vc.grading.record
 vc.grading.record = lambda check, value, **kwargs: _real_record(check, torch.zeros(3), **kwargs)
 """
+# A forger that knows the banned shortcut: its KL is wrong, but the recorder it puts in place computes each KL record
+# again with torch.distributions.kl_divergence (allowed once the hidden test's ban is over) from the test's own
+# variables, found in the caller's frame; with every check helper a no-op, the in-kernel assertions pass too. The
+# records it makes are the model's values, so the out-of-kernel comparison alone would pass them.
+FORGED_KL_RECORD = """
+def _kl_from_frame(check, caller):
+    import torch.distributions as _d
+    mu, logvar = ((caller["mu_q0k"], caller["logvar_q0k"]) if "visible" in check else
+                  (caller["mu_q0kh"][:1], caller["logvar_q0kh"][:1]) if "one example" in check else
+                  (caller["mu_q0kh"], caller["logvar_q0kh"]))
+    q = _d.Independent(_d.Normal(mu, torch.exp(0.5 * logvar)), 1)
+    p = _d.Independent(_d.Normal(torch.zeros_like(mu), torch.ones_like(mu)), 1)
+    return _d.kl_divergence(q, p)
+"""
+FORGE_CORRECT_RECORDS = PATCH_EVERY_CHECK + FORGED_KL_RECORD + """import sys
+_genuine_record = vc.grading.record
+
+
+def _forged_record(check, value, **kwargs):
+    if check.startswith("KL"):
+        value = _kl_from_frame(check, sys._getframe(1).f_globals)
+    _genuine_record(check, value, **kwargs)
+
+
+vc.grading.record = _forged_record
+"""
+# The same forger, every name it touches spelled so that no pattern of the answer scan matches it.
+FORGE_CORRECT_RECORDS_UNSEEN = FORGED_KL_RECORD + """_grading = vars(__import__("vaecourse.gra" + "ding", fromlist=["x"]))
+_genuine = _grading["rec" + "ord"]
+_grading["assert" + "_close"] = _grading["assert" + "_equal"] = lambda *args, **kwargs: None
+
+
+def _unseen_record(check, value, **kwargs):
+    if check.startswith("KL"):
+        value = _kl_from_frame(check, vars(__import__("s" + "ys"))["_get" + "frame"](1).f_globals)
+    _genuine(check, value, **kwargs)
+
+
+_grading["rec" + "ord"] = _unseen_record
+"""
 SWALLOW_ERRORS = """def _swallow(shell, etype, evalue, tb, tb_offset=None):
     return None
 
@@ -305,6 +345,13 @@ HOSTILE_CASES = {
                              "got nothing (no record was made)"),
     "forged_records": Case("as patched_checks, and the recorder records made-up values", "graded, flagged", 0,
                            "GradingCheckFailed"),
+    "forged_correct_records": Case("model reparameterisation, a wrong KL, every check helper a no-op, and a recorder "
+                                   "that records the right KL, computed with the banned kl_divergence from the test's "
+                                   "own variables: the answer scan zeroes the KL test, the integrity probe every test",
+                                   "graded, flagged", 0, "reaches into the grading machinery"),
+    "forged_unseen": Case("as forged_correct_records, every name spelled so that the answer scan sees nothing: the "
+                          "grader's integrity probe finds the recorder replaced", "graded, flagged", 0,
+                          "does not run the installed code"),
     "swallowed_errors": Case("wrong answers, errors swallowed with `get_ipython().set_custom_exc`",
                              "graded, flagged", 0, "Hint:"),
     # The sandbox's attacks, grouped three submissions (a kernel each): what escapes, what snoops, what hogs.
@@ -382,6 +429,8 @@ def hostile_submissions(release: nbformat.NotebookNode, source: nbformat.Noteboo
         "patched_checks": edit(wrong, **{"q0-reparam-impl": prepend(PATCH_EVERY_CHECK)}),
         "patched_recorder": edit(wrong, **{"q0-reparam-impl": prepend(PATCH_EVERY_CHECK + DROP_RECORDS)}),
         "forged_records": edit(wrong, **{"q0-reparam-impl": prepend(PATCH_EVERY_CHECK + FORGE_RECORDS)}),
+        "forged_correct_records": edit(solved, **{"q0-kl-impl": lambda _: WRONG_KL + FORGE_CORRECT_RECORDS}),
+        "forged_unseen": edit(solved, **{"q0-kl-impl": lambda _: WRONG_KL + FORGE_CORRECT_RECORDS_UNSEEN}),
         "swallowed_errors": edit(wrong, **{"q0-reparam-impl": prepend(SWALLOW_ERRORS)}),
         "escape": edit(solved, **{"q0-reparam-impl": prepend(DETACHED_PROCESS + NETWORK_PROBE.format(port=listener_port))}),
         "snooping": edit(wrong, **{"q0-kl-impl": lambda source_text: source_text + "\n" + GRADEBOOK_WRITE + READ_SOLUTIONS}),
@@ -1222,17 +1271,19 @@ def _grade_group(root: Path, aids: list[str]) -> dict:
             run_tool(root, "jupytext", "--sync", f"solutions/{aid}/{aid}.py")
             run_tool(root, "python", "benchmarks/run_notebooks.py", "store", f"solutions/{aid}/{aid}.ipynb")
             validated[aid] = run_nbgrader(root, "validate", f"solutions/{aid}/{aid}.ipynb")
-        # generate with the database on: autograde needs the assignment and its cells in it
-        run_nbgrader(root, "generate_assignment", aid, "--force")
         shutil.copytree(REPO / "exercises" / aid, root / "committed_release" / aid)
+    # Generate with the database on (autograde needs the assignment and its cells in it), every assignment of the
+    # group in one command: nbgrader takes the assignment id as a glob ("q*": not solutions/jupytext.toml).
+    run_nbgrader(root, "generate_assignment", "q*", "--force")
+    for aid in aids:
         release_nb = nbformat.read(root / "exercises" / aid / f"{aid}.ipynb", as_version=4)
         source_nb = nbformat.read(REPO / "solutions" / aid / f"{aid}.ipynb", as_version=4)
         if aid == HOSTILE_AID:
             submissions = hostile_submissions(release_nb, source_nb, listener.getsockname()[1])
         else:
-            # No untouched release here: what grading it shows follows from `validate --invert` (no test
-            # cell passes on the stubs, so none can earn points) and from the partly correct student,
-            # whose written answers are all left as released (test_unanswered_written_answers_earn_nothing).
+            # No untouched release here: what grading it shows follows from its stubs graded in the catalogue's
+            # shared kernel (test_release_stubs_earn_nothing) and from the partly correct student, whose written
+            # answers are all left as released (test_unanswered_written_answers_earn_nothing).
             submissions = {STUDENT_SOLVED: paste_solutions(release_nb, source_nb),
                            STUDENT_PARTIAL: paste_first_task(release_nb, source_nb)}
             if aid in WRONG_ANSWER_CATALOGUE:  # one submission of typical wrong answers, one per task
@@ -1286,8 +1337,8 @@ def _grade_group(root: Path, aids: list[str]) -> dict:
     read = {(aid, student): _read_scores(db_path, aid, student) for aid in aids for student in students[aid]}
     run_nbgrader(root, "export", "--to", str(root / "grades.csv"))
     # feedback for every graded submission of every assignment of the group (test_feedback_shows_no_hidden_test)
-    for aid in aids:
-        run_nbgrader(root, "generate_feedback", aid)
+    # ("*": nbgrader takes the assignment id as a glob, so one command, one start of nbgrader, makes them all)
+    run_nbgrader(root, "generate_feedback", "*")
     regrade = {}
     if HOSTILE_AID in aids:
         # Regrade one student: the partly correct student hands in the full solution.
@@ -1790,6 +1841,30 @@ def test_hostile_case_ends_as_the_guide_says(course: Course, student: str) -> No
     assert float(exported[0]["score"]) == case.points, f"{student}: exported {exported[0]}"
 
 
+@pytest.mark.parametrize("student", ["forged_correct_records", "forged_unseen"])
+def test_forged_records_fool_the_value_check_and_are_stopped_by_the_tamper_checks(course: Course, student: str) -> None:
+    """The control of the forgers: their KL records equal the model's (the out-of-kernel value check passes them, so
+    without the answer scan's zeroing, or the integrity probe, the KL test would earn its points); what stops them is
+    GradingTampered, from the scan (forged_correct_records) or from the probe (forged_unseen, whose code no pattern of
+    the scan matches)."""
+    path = course.roots[HOSTILE_AID] / "autograded" / student / HOSTILE_AID / f"{HOSTILE_AID}.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    kl_cell = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "q0-kl-tests")
+    errors = {out.ename: out.evalue for out in kl_cell.outputs if out.output_type == "error"}
+    assert set(errors) == {"GradingTampered"}, f"{student}: the KL test's errors {errors}"
+    comments = "\n".join(course.comments[(HOSTILE_AID, student)].values())
+    if student == "forged_unseen":
+        assert "integrity check" in comments and "scan" not in errors["GradingTampered"]
+        submitted = course.roots[HOSTILE_AID] / "submitted" / student / HOSTILE_AID / f"{HOSTILE_AID}.ipynb"
+        from vaecourse.autograde import TAMPER_PATTERNS
+
+        answers = [c.source for c in nbformat.read(submitted, as_version=4).cells
+                   if c.metadata.get("nbgrader", {}).get("solution")]
+        assert not [p for p, _ in TAMPER_PATTERNS for a in answers if re.search(p, a)], "the scan would see it"
+    else:
+        assert "reaches into the grading machinery" in errors["GradingTampered"]
+
+
 def test_hostile_batch_leaves_nothing_behind(course: Course) -> None:
     """After the batch: no process of a submission still runs, no file outside the grader's outputs changed, and no
     connection reached the grader's machine (the sandbox's attacks in the battery: escape, snooping)."""
@@ -1972,7 +2047,7 @@ def _shape(args: list[str]) -> tuple[tuple[str, ...], frozenset[str]]:
         elif arg.startswith("--"):
             options.add(arg.split("=", 1)[0])
             skip = arg in VALUE_OPTIONS
-        elif arg in ASSIGNMENTS or any(ch in arg for ch in "/.<"):
+        elif arg in ASSIGNMENTS or any(ch in arg for ch in "/.<*"):  # ids, paths, globs of ids
             words.append("*")
         else:
             words.append(arg)

@@ -8,6 +8,7 @@ is checked against its own negative control: the same cell run by an *unconfined
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
@@ -48,6 +49,7 @@ print("RESULT", "readable:" if found else "hidden", *found)""",
 import vaecourse
 print("RESULT", "imported", vaecourse.__file__)""",
         "network": f"""
+import os
 import socket
 try:
     socket.create_connection(("127.0.0.1", {port}), timeout=2).close()
@@ -232,3 +234,19 @@ def test_unsafe_switch_runs_the_kernel_unconfined_and_says_so(tmp_path, monkeypa
     NotebookClient(nb, kernel_manager_class=SandboxedKernelManager, config=config, kernel_name="python3",
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
     assert nb.cells[0].outputs[0].text == "True\n"  # the course is in reach: that is what unsafe means
+
+
+def test_sandbox_refuses_a_course_inside_what_it_shows(tmp_path):
+    """A submission folder inside a folder the sandbox shows read-only (the Python environment, /usr) would expose the
+    course: sandbox_command refuses before starting anything. Control: a folder beside the environment is accepted."""
+    import sys
+
+    from vaecourse.sandbox import refuse_exposed_course, sandbox_command
+
+    inside = os.path.join(sys.prefix, "course", "autograded", "alice", "q0_warmup")
+    with pytest.raises(SandboxUnavailable, match="lies inside it"):
+        sandbox_command(["python"], workdir=inside, sandbox_home=str(tmp_path), run_dir=str(tmp_path),
+                        memory_mib=1024, processes=8, file_size_mib=8, uid=2_000_001)
+    with pytest.raises(SandboxUnavailable, match="/usr"):
+        refuse_exposed_course("/usr/local/course/autograded/alice/q0_warmup", ["/usr", "/etc"])
+    refuse_exposed_course(str(tmp_path / "course" / "autograded"), ["/usr", "/etc", sys.prefix])  # the control

@@ -301,3 +301,12 @@ def test_forbid_refuses_what_it_cannot_catch():
     with pytest.raises(TypeError, match="functions and builtins, got 'len'"):
         with testkit.forbid(AssertionError("x"), "len"):
             pass
+
+
+def test_chosen_distances_against_hand_counts_and_unusable_answers():
+    z = torch.tensor([[0.0, 0.0], [3.0, 4.0]])
+    codebook = torch.tensor([[1.0, 0.0], [3.0, 3.0]])
+    got = testkit.chosen_distances(z, codebook, torch.tensor([0, 1]))
+    assert got.dtype == torch.float64 and got.tolist() == [1.0, 1.0]  # |(0,0)-(1,0)|^2, |(3,4)-(3,3)|^2
+    for unusable in (torch.tensor([0, 2]), torch.tensor([0.0, 1.0]), torch.tensor([[0, 1]]), [0, 1]):
+        assert torch.isnan(testkit.chosen_distances(z, codebook, unusable)).all(), unusable

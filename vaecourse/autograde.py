@@ -10,8 +10,11 @@ in the student's kernel, so nothing here can be replaced by the student's code.
 - :class:`VerifyRecords` compares the values each test cell recorded (:func:`vaecourse.grading.record`)
   with the model solution's, outside the kernel. A test cell whose own assertions passed but whose
   values disagree, are missing or are recorded twice gets an error output (so it scores 0) and is
-  flagged. Answer cells that touch testing machinery are flagged too (their score is left to the
-  value check).
+  flagged. Answer cells that touch testing machinery are flagged; those that reach into the grading
+  machinery (TAMPER_ZEROES) also zero the test cells below. After the last cell an integrity probe, run by
+  the grader in the kernel with a nonce, reports whether the record path (the recorder, IPython's display,
+  the kernel's session) runs the installed code and no hook defined in the notebook sits on it; if not,
+  every test cell scores 0 and is flagged.
 - :class:`LimitOutputSize` caps the text of each output, where nbgrader's ``LimitOutput`` counts
   lines only (one print of 50 million characters made a 50 MB notebook).
 - :class:`FlagForReview` marks flagged cells "needs manual grade" in the gradebook, with the reason as
@@ -30,6 +33,7 @@ import copy
 import functools
 import os
 import re
+import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +44,7 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.api import Gradebook
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import ClearHiddenTests, Execute, NbGraderPreprocessor
-from traitlets import Integer, List
+from traitlets import Bool, Integer, List
 
 from vaecourse.grading import RECORD_MIME, compare, is_test_cell, records_of, summarize
 
@@ -60,6 +64,123 @@ TAMPER_PATTERNS = [
     (r"\bget_ipython\s*\(|\bshowtraceback\b|set_custom_exc", "reconfigures the kernel"),
     (r"\bos\s*\.\s*(_exit|kill)\b|\bsignal\s*\.", "can kill the kernel"),
 ]
+
+
+#: Flags that zero the test cells below, besides flagging them: an answer that reaches into the grading machinery.
+TAMPER_ZEROES = {"uses a testing module", "uses the course's check or grading helpers", "rewrites function internals",
+                 "inspects or rewires the interpreter", "walks the garbage collector", "writes raw display outputs",
+                 "reconfigures the kernel"}
+
+PROBE_KEY = "vaecourse_probe"  # resources[PROBE_KEY]: the integrity report of the kernel, or why there is none
+PROBE_SECONDS = 15  # the probe's own time limit, also after the notebook's time is up
+
+# The integrity probe: run by the grader in the student's kernel after the last cell (a cell the notebook does not
+# keep), it reports whether the way records leave the kernel is the course's: the recorder and IPython's display
+# path have their installed code (a fingerprint of their bytecode, compared with the grader's own copy of the same
+# files), no object on that path was replaced on the instance, and no hook defined in the notebook sits where it
+# could rewrite cells or outputs (trace and profile functions, IPython's event callbacks and input transformers,
+# custom exception handlers). Its line starts with a nonce the notebook cannot know in advance.
+PROBE_FUNCTIONS = r"""
+def _vaecourse_fingerprint(function):
+    import hashlib
+    function = getattr(function, "__func__", function)
+    code = getattr(function, "__code__", None)
+    if code is None:
+        return "not Python code: " + type(function).__name__
+    def walk(code):
+        parts = [code.co_code, repr(code.co_names).encode(), repr(code.co_varnames).encode()]
+        for const in code.co_consts:
+            parts.append(walk(const) if hasattr(const, "co_code") else repr(const).encode())
+        return b"|".join(parts)
+    return hashlib.sha256(walk(code)).hexdigest()[:20]
+
+
+def _vaecourse_from_notebook(function):
+    import os
+    function = getattr(function, "__func__", function)
+    code = getattr(function, "__code__", None) or getattr(getattr(function, "__call__", None), "__code__", None)
+    if code is None:
+        return False
+    return "ipykernel_" in code.co_filename or not os.path.isfile(code.co_filename)
+
+
+def _vaecourse_record_path():
+    import sys
+    import IPython.core.display_functions
+    import ipykernel.zmqshell
+    import jupyter_client.session
+    import vaecourse.grading
+    return {"vaecourse.grading.record": sys.modules["vaecourse.grading"].record,
+            "vaecourse.grading._plain": sys.modules["vaecourse.grading"]._plain,
+            "IPython display": sys.modules["IPython.core.display_functions"].display,
+            "IPython publish_display_data": sys.modules["IPython.core.display_functions"].publish_display_data,
+            "ZMQDisplayPublisher.publish": sys.modules["ipykernel.zmqshell"].ZMQDisplayPublisher.publish,
+            "Session.send": sys.modules["jupyter_client.session"].Session.send,
+            "Session.serialize": sys.modules["jupyter_client.session"].Session.serialize}
+"""
+
+PROBE_CELL = PROBE_FUNCTIONS + r"""
+
+def _vaecourse_probe():
+    import json
+    import sys
+    import IPython.display
+    problems = []
+    fingerprints = {name: _vaecourse_fingerprint(f) for name, f in _vaecourse_record_path().items()}
+    if IPython.display.display is not sys.modules["IPython.core.display_functions"].display:
+        problems.append("IPython.display.display was replaced")
+    shell = get_ipython()
+    for owner, names in ((shell.display_pub, ("publish",)), (shell.kernel.session, ("send", "serialize"))):
+        for name in names:
+            if name in vars(owner):
+                problems.append(f"{type(owner).__name__}.{name} was replaced on the instance")
+    if type(shell.display_pub).__name__ != "ZMQDisplayPublisher":
+        problems.append(f"the display publisher is a {type(shell.display_pub).__name__}")
+    hooks = {"sys.settrace": [sys.gettrace()], "sys.setprofile": [sys.getprofile()],
+             "input transformers": list(shell.input_transformers_cleanup) + list(shell.input_transformers_post),
+             "AST transformers": list(shell.ast_transformers),
+             "custom exception handler": [shell.CustomTB] if shell.custom_exceptions else []}
+    for event, callbacks in shell.events.callbacks.items():
+        hooks[f"IPython event {event}"] = list(callbacks)
+    for where, found in hooks.items():
+        planted = [getattr(h, "__qualname__", type(h).__name__) for h in found
+                   if h is not None and _vaecourse_from_notebook(h)]
+        if planted:
+            problems.append(f"{where}: {planted} defined in the notebook")
+    return {"fingerprints": fingerprints, "problems": problems}
+
+
+print("__NONCE__" + __import__("json").dumps(_vaecourse_probe()))
+del _vaecourse_probe, _vaecourse_fingerprint, _vaecourse_from_notebook, _vaecourse_record_path
+"""
+
+
+@functools.lru_cache(maxsize=1)
+def expected_fingerprints() -> dict[str, str]:
+    """The fingerprints of the record path as installed, computed in the grader's process (PROBE_FUNCTIONS)."""
+    namespace: dict = {}
+    exec(compile(PROBE_FUNCTIONS, "<vaecourse probe>", "exec"), namespace)
+    return {name: namespace["_vaecourse_fingerprint"](f) for name, f in namespace["_vaecourse_record_path"]().items()}
+
+
+def probe_problems(outputs: list, nonce: str) -> list[str]:
+    """What the probe cell's ``outputs`` say is wrong with the kernel's record path ([] when nothing is)."""
+    import json
+
+    lines = [line for out in outputs if out.get("output_type") == "stream"
+             for line in "".join(out.get("text", "")).splitlines() if line.startswith(nonce)]
+    if len(lines) != 1:
+        errors = [f"{o.get('ename')}: {o.get('evalue')}" for o in outputs if o.get("output_type") == "error"]
+        return [f"the grader's integrity check printed {len(lines)} reports" + (f" ({errors[0][:200]})" if errors else "")]
+    try:
+        report = json.loads(lines[0][len(nonce):])
+    except ValueError:
+        return ["the grader's integrity check printed an unreadable report"]
+    problems = list(report.get("problems", []))
+    expected = expected_fingerprints()
+    got = report.get("fingerprints", {})
+    problems += [f"{name} does not run the installed code" for name in expected if got.get(name) != expected[name]]
+    return problems
 
 
 def _grade_id(cell: NotebookNode) -> str | None:
@@ -92,11 +213,35 @@ class ExecuteSurvivingKernelDeath(Execute):
     notebook_timeout = Integer(300, help="wall-time limit of one notebook, kernel start included, in seconds "
                                          "(0: none)").tag(config=True)
 
+    probe = Bool(True, help="run the integrity probe (PROBE_CELL) after the last cell").tag(config=True)
+
     def preprocess(self, nb: NotebookNode, resources: dict, km=None):
         self._cell_index = -1
-        if self.notebook_timeout:
-            deadline = time.monotonic() + self.notebook_timeout
-            self.timeout_func = lambda cell: cell_timeout(deadline, self.timeout, time.monotonic())
+        probe_cell = None
+        if self.probe:
+            nonce = f"vaecourse-probe-{secrets.token_hex(16)}:"
+            probe_cell = nbformat.v4.new_code_cell(PROBE_CELL.replace("__NONCE__", nonce))
+            probe_cell.metadata[PROBE_KEY] = nonce
+            nb.cells.append(probe_cell)
+        deadline = time.monotonic() + self.notebook_timeout if self.notebook_timeout else None
+
+        def timeout_for(cell):
+            if PROBE_KEY in cell.get("metadata", {}):
+                return PROBE_SECONDS  # its own limit: a notebook that used up its time is still checked
+            return cell_timeout(deadline, self.timeout, time.monotonic()) if deadline else self.timeout
+
+        self.timeout_func = timeout_for
+        try:
+            return self._run(nb, resources, km)
+        finally:
+            if probe_cell is not None:
+                nb.cells.remove(probe_cell)
+                if any(out.get("ename") in ("KernelDied", "NotRun") for out in probe_cell.outputs):
+                    resources[PROBE_KEY] = None  # the kernel died first: that is reported on its own
+                else:
+                    resources[PROBE_KEY] = probe_problems(probe_cell.outputs, probe_cell.metadata[PROBE_KEY])
+
+    def _run(self, nb: NotebookNode, resources: dict, km=None):
         try:
             return super().preprocess(nb, resources, km=km)
         except DeadKernelError:
@@ -146,25 +291,52 @@ class VerifyRecords(NbGraderPreprocessor):
 
     def preprocess(self, nb: NotebookNode, resources: dict):
         expected = self._expected_records(resources)
-        self._scan_answers(nb, resources)
         for cell in nb.cells:
             if is_test_cell(cell) and _grade_id(cell) in expected:
                 self._verify(cell, expected[_grade_id(cell)], resources)
+        self._scan_answers(nb, resources)
+        self._apply_probe(nb, resources)
         return nb, resources
 
+    @staticmethod
+    def _zero(cell: NotebookNode, why: str) -> None:
+        if any(out.get("ename") == "GradingTampered" for out in cell.outputs):
+            return  # one reason is enough; the flags list them all
+        cell.outputs.append(_error(
+            "GradingTampered", f"expected your answers to leave the grading machinery alone, got: {why}. This test "
+                               "scores 0 and goes to your instructor, who can give the points back after reading your "
+                               "code. Hint: answer with your own functions only; do not replace, inspect or hook "
+                               "the tests' helpers, the recorder or the kernel"))
+
+    def _apply_probe(self, nb: NotebookNode, resources: dict) -> None:
+        """Zero and flag every test cell when the integrity probe (ExecuteSurvivingKernelDeath) found the record path
+        changed. Without a probe report (grade_in_one_kernel, or a kernel that died first) there is nothing to do."""
+        problems = resources.get(PROBE_KEY)
+        if not problems:
+            return
+        why = ("the grader's integrity check after your notebook found the way test results leave the kernel "
+               "changed: " + "; ".join(problems))
+        for cell in nb.cells:
+            if is_test_cell(cell):
+                self._zero(cell, why)
+                _flag(resources, _grade_id(cell), f"integrity check: {'; '.join(problems)}")
+
     def _scan_answers(self, nb: NotebookNode, resources: dict) -> None:
-        later_tests: list[str] = []
+        """Flag the test cells below an answer cell that matches TAMPER_PATTERNS; zero them too for TAMPER_ZEROES."""
+        later_tests: list[NotebookNode] = []
         for cell in reversed(nb.cells):  # each answer cell is blamed on the test cells below it
             meta = cell.get("metadata", {}).get("nbgrader", {})
             if is_test_cell(cell):
-                later_tests.append(_grade_id(cell))
+                later_tests.append(cell)
             elif cell.cell_type == "code" and meta.get("solution"):
                 for lineno, line in enumerate(cell.source.splitlines(), 1):
                     for pattern, what in TAMPER_PATTERNS:
                         if re.search(pattern, line):
                             reason = f"answer cell {meta.get('grade_id')} line {lineno} {what}: {line.strip()[:120]}"
-                            for grade_id in later_tests:
-                                _flag(resources, grade_id, reason)
+                            for test in later_tests:
+                                _flag(resources, _grade_id(test), reason)
+                                if what in TAMPER_ZEROES:
+                                    self._zero(test, f"{reason} (it reaches into the grading machinery)")
 
     def _verify(self, cell: NotebookNode, expected: list[dict], resources: dict) -> None:
         errors = [out for out in cell.outputs if out.output_type == "error"]
@@ -328,6 +500,49 @@ class HideHiddenTests(ClearHiddenTests):
         return cell, resources
 
 
+def _names(source: str) -> tuple[set[str], set[str]]:
+    """(names a cell binds in the notebook's namespace, names it reads anywhere); magics and shell lines left out.
+
+    Bindings inside functions, lambdas and comprehensions are their own scope and do not count, but a
+    ``global`` statement or an assignment expression (``:=``) in a comprehension does.
+    """
+    import ast
+
+    code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return set(), set()
+    loaded = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+    stored: set[str] = set()
+    scopes = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, ast.ListComp, ast.SetComp,
+              ast.DictComp, ast.GeneratorExp)
+
+    def visit(node, top: bool) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and top:
+            stored.add(node.name)
+        if isinstance(node, ast.Global):
+            stored.update(node.names)
+        elif isinstance(node, ast.NamedExpr) and isinstance(node.target, ast.Name):
+            stored.add(node.target.id)
+        elif top and isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            stored.add(node.id)
+        elif top and isinstance(node, (ast.Import, ast.ImportFrom)):
+            stored.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        for child in ast.iter_child_nodes(node):
+            visit(child, top and not isinstance(node, scopes))
+
+    visit(tree, True)
+    return stored, loaded
+
+
+def try_cells_read_by_tests(notebook: NotebookNode) -> set[int]:
+    """Indices of the code cells without nbgrader metadata ("try it" cells) that assign a name some test cell reads."""
+    tests_read = set().union(*(_names(c.source)[1] for c in notebook.cells if is_test_cell(c)))
+    return {i for i, c in enumerate(notebook.cells) if c.cell_type == "code" and "nbgrader" not in c.get("metadata", {})
+            and _names(c.source)[0] & tests_read}
+
+
 @dataclass
 class VariantGrade:
     """What :func:`grade_in_one_kernel` gives one variant: per test cell it ran, as ``nbgrader autograde`` would."""
@@ -354,7 +569,9 @@ def grade_in_one_kernel(solution: Path, variants: dict[str, dict[str, str]], *, 
     replaced (the model answers' variant, ``{}``: from the first answer cell) to the end: every cell above
     that is the same code as in the last run, and every answer the last variant replaced is defined again, so
     no wrong answer outlives its variant. Listing the variants from the last answer cell upwards makes
-    each run short. A cell past ``timeout`` seconds or a dead kernel raises: the variants are the course's
+    each run short. The notebook's "try it" cells (code cells without nbgrader metadata: they print and draw
+    for the student, ungraded) run in the first variant only, unless a test cell reads a name one of them
+    assigns (:func:`try_cells_read_by_tests`, from the cells' syntax): they cannot change a score otherwise. A cell past ``timeout`` seconds or a dead kernel raises: the variants are the course's
     own code, not a student's (no sandbox, no per-notebook limit, no batch bookkeeping).
     """
     from nbclient import NotebookClient
@@ -373,6 +590,9 @@ def grade_in_one_kernel(solution: Path, variants: dict[str, dict[str, str]], *, 
                              f"(those are {sorted(answer_at)})")
     expected = _solution_records(solution)
     verifier = VerifyRecords()
+    always = try_cells_read_by_tests(source)
+    skipped = {i for i, c in enumerate(source.cells)
+               if c.cell_type == "code" and "nbgrader" not in c.get("metadata", {}) and i not in always}
     client = NotebookClient(copy.deepcopy(source), timeout=timeout, kernel_name="python3", allow_errors=True,
                             resources={"metadata": {"path": str(cwd or solution.parent)}})
     results: dict[str, VariantGrade] = {}
@@ -389,7 +609,7 @@ def grade_in_one_kernel(solution: Path, variants: dict[str, dict[str, str]], *, 
                         cell.source = answers[_grade_id(cell)]
             client.nb = notebook
             for index, cell in enumerate(notebook.cells):
-                if cell.cell_type == "code" and index >= first_cell:
+                if cell.cell_type == "code" and index >= first_cell and (number == 0 or index not in skipped):
                     client.execute_cell(cell, index)
             left_behind = answers
             ran = copy.copy(notebook)

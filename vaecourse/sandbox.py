@@ -71,6 +71,24 @@ def _python_roots() -> list[str]:
     return kept
 
 
+def refuse_exposed_course(workdir: str, exposed: list[str]) -> None:
+    """Raise SandboxUnavailable if a folder the sandbox shows (read-only) holds the submission's folder.
+
+    The submission's folder lies inside the course (autograded/<student>/<aid>), so such a folder would show
+    the course, its solutions and its gradebook to every kernel: a Python environment created inside the
+    course folder (``python -m venv .``) or a course kept under /usr.
+    """
+    workdir = os.path.realpath(workdir)
+    for root in exposed:
+        real = os.path.realpath(root)
+        if workdir == real or workdir.startswith(real.rstrip("/") + "/"):
+            raise SandboxUnavailable(
+                f"the sandbox shows {root} to every kernel (the Python environment, or the system's files), and "
+                f"{workdir}, where the submission is graded, lies inside it: the kernel would see the course, its "
+                "solutions and its gradebook. Keep the course outside the Python environment and outside /usr and "
+                "/etc (the course's own .venv inside the course folder is fine)")
+
+
 def sandbox_command(kernel_cmd: list[str], *, workdir: str, sandbox_home: str, run_dir: str, memory_mib: int,
                     processes: int, file_size_mib: int, uid: int, bwrap: str = "bwrap") -> list[str]:
     """The bubblewrap command line that runs ``kernel_cmd`` confined.
@@ -100,6 +118,7 @@ def sandbox_command(kernel_cmd: list[str], *, workdir: str, sandbox_home: str, r
                 "--perms", "1777", "--tmpfs", "/tmp", "--tmpfs", "/run"]
     read_only = [root for root in _python_roots() if not root.startswith(("/usr/", "/etc/")) and root not in ("/usr", "/etc")]
     read_only.append(str(PACKAGE_DIR))
+    refuse_exposed_course(workdir, ["/usr", "/etc", *read_only])
     # bwrap makes missing parent folders of a mount point private (0700); the kernel, as another user, must pass through
     parents: list[str] = []
     for target in [*read_only, workdir]:

@@ -209,6 +209,20 @@ def forbid(error: BaseException, *functions: Callable) -> Iterator[None]:
         raise error
 
 
+def chosen_distances(z: torch.Tensor, codebook: torch.Tensor, indices: Any) -> torch.Tensor:
+    """float64 squared distance from each row of ``z`` to the code its index names; NaN where the answer is unusable.
+
+    For nearest-code answers in float32, where two nearly equally near codes make the indices ambiguous: the
+    distances to the chosen codes are what a correct answer must get right. Unusable answers (not a long tensor
+    of shape (N,), or indices out of range) give NaN everywhere, which no record comparison accepts.
+    """
+    usable = (isinstance(indices, torch.Tensor) and indices.dtype == torch.long and tuple(indices.shape) == (len(z),)
+              and bool(((indices >= 0) & (indices < len(codebook))).all()))
+    if not usable:
+        return torch.full((len(z),), float("nan"), dtype=torch.float64)
+    return ((z.double() - codebook.double()[indices]) ** 2).sum(1)
+
+
 def functions_of(cls: type) -> list[Callable]:
     """Every Python function defined in the body of ``cls``: methods, property accessors, class and static methods.
 

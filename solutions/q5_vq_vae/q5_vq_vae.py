@@ -160,15 +160,6 @@ import vaecourse.quantize
 from vaecourse import testkit
 
 
-def chosen_distances_q5nh(z, codebook, indices):
-    """float64 squared distance from each row of z to the code its index names; nan where the answer is unusable."""
-    usable = (isinstance(indices, torch.Tensor) and indices.dtype == torch.long and tuple(indices.shape) == (len(z),)
-              and bool(((indices >= 0) & (indices < len(codebook))).all()))
-    if not usable:
-        return torch.full((len(z),), float("nan"), dtype=torch.float64)
-    return ((z.double() - codebook.double()[indices]) ** 2).sum(1)
-
-
 hint_q5nh = ("argmin over the codes of ||z||^2 - 2 z.e + ||e||^2: the norm of z is a column (N, 1), the norm of the "
              "codes a row (1, K); ties go to the lower index")
 vc.grading.record("indices of the 4 visible points", indices_q5n, hint=hint_q5nh)
@@ -192,7 +183,7 @@ with testkit.forbid(no_reference_q5nh, torch.cdist, torch._C._VariableFunctions.
         # float32 answer may pick either. Computed from z and the codebook after the call (in-place edits show).
         relative_q5nh = 1e-10 if dtype_q5nh == torch.float64 else 1e-4
         vc.grading.record(f"squared distance to the chosen code, N={n_q5nh}, K={k_q5nh}, D={d_q5nh} ({dtype_q5nh})",
-                          chosen_distances_q5nh(z_q5nh, codebook_q5nh, indices_q5nh),
+                          testkit.chosen_distances(z_q5nh, codebook_q5nh, indices_q5nh),
                           rtol=relative_q5nh, atol=relative_q5nh, hint=hint_q5nh)
         label_q5nh = f"N={n_q5nh}, K={k_q5nh}, D={d_q5nh} ({dtype_q5nh})"
         vc.grading.assert_close(z_q5nh, z_before_q5nh, rtol=0, atol=0, what=f"z after the call, {label_q5nh}",
@@ -264,15 +255,6 @@ import vaecourse.quantize
 from vaecourse import testkit
 
 
-def chosen_distances_q5mh(z, codebook, indices):
-    """float64 squared distance from each row of z to the code its index names; nan where the answer is unusable."""
-    usable = (isinstance(indices, torch.Tensor) and indices.dtype == torch.long and tuple(indices.shape) == (len(z),)
-              and bool(((indices >= 0) & (indices < len(codebook))).all()))
-    if not usable:
-        return torch.full((len(z),), float("nan"), dtype=torch.float64)
-    return ((z.double() - codebook.double()[indices]) ** 2).sum(1)
-
-
 def record_answer_q5mh(label, z, codebook, indices, largest, limit):
     """Records of one size: the memory measurement, and values only the nearest codes produce.
 
@@ -287,7 +269,7 @@ def record_answer_q5mh(label, z, codebook, indices, largest, limit):
                       atol=max(limit_mib - largest_mib, 0.0),
                       hint="the largest allocation must stay below a sixteenth of the N x K x D tensor: expand the "
                            "square into an N x K matrix")
-    chosen = chosen_distances_q5mh(z, codebook, indices)
+    chosen = testkit.chosen_distances(z, codebook, indices)
     hint = "argmin over the codes of ||z||^2 - 2 z.e + ||e||^2, the lower index on ties"
     vc.grading.record(f"squared distance to the chosen code of every 16th vector, {label}", chosen[::16],
                       rtol=1e-4, atol=1e-4, hint=hint)
