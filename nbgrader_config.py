@@ -23,6 +23,10 @@ c = get_config()  # noqa: F821 (injected by traitlets when nbgrader loads this f
 # An absolute root: "." works too, but nbgrader then warns, and the root would depend on the cwd.
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 c.CourseDirectory.source_directory = "solutions"
+# The course's id names it in the gradebook and in nbgrader's exchange (deploy/). With nbgrader's default, an
+# empty id, the gradebook has no course row: SQLite lets that pass, PostgreSQL refuses every assignment
+# (a foreign key violation), so a class graded into PostgreSQL needs it set.
+c.CourseDirectory.course_id = "vaecourse"
 c.CourseDirectory.release_directory = "exercises"
 # "*.py" keeps the jupytext twins (solutions/<aid>/<aid>.py) out of the release. Assignment data
 # files therefore must not be .py files; shared code lives in the vaecourse package.

@@ -65,7 +65,8 @@ def test_each_audience_gets_what_it_needs():
     student, instructor, dev = (set(pyproject_requirements(a)) for a in ("student", "instructor", "dev"))
     assert {"torch", "torchvision", "numpy", "matplotlib", "ipywidgets", "jupyterlab", "tqdm"} <= student
     assert not student & {"nbgrader", "nbval", "jupytext", "pytest", "playwright"}, "a student installs no grading or test tools"
-    assert instructor == {"nbgrader", "jupytext"}  # grading, and the guide's edit step (solution <-> .py twin)
+    # grading, the guide's edit step (solution <-> .py twin), a gradebook on PostgreSQL and the hub for a class
+    assert instructor == {"nbgrader", "jupytext", "psycopg2-binary", "jupyterhub"}
     assert {"nbval", "pytest", "pytest-xdist", "playwright"} <= dev
     assert {"include-group": "instructor"} in PYPROJECT["dependency-groups"]["dev"], "the grading tests need nbgrader"
     # The README's two commands set everything up: uv syncs these groups by default.
@@ -77,8 +78,10 @@ MODULE_TO_DISTRIBUTION = {"sklearn": "scikit-learn", "torchvision": "torchvision
                           "matplotlib": "matplotlib", "ipywidgets": "ipywidgets", "tqdm": "tqdm", "mlxtend": "mlxtend",
                           "scipy": "scipy"}
 # Imported by the package but installed by jupyterlab (nbformat, IPython) or only used on the instructors' side
-# (vaecourse/autograde.py runs inside nbgrader; vaecourse/sandbox.py is the grader's kernel manager, on jupyter_client).
-PROVIDED_OTHERWISE = {"nbformat", "nbclient", "IPython", "matplotlib_inline", "traitlets", "nbgrader", "jupyter_client"}
+# (vaecourse/autograde.py runs inside nbgrader; vaecourse/sandbox.py is the grader's kernel manager, on jupyter_client;
+# vaecourse/postgres.py serves a gradebook, with the instructor group's psycopg2).
+PROVIDED_OTHERWISE = {"nbformat", "nbclient", "IPython", "matplotlib_inline", "traitlets", "nbgrader", "jupyter_client",
+                      "psycopg2"}
 
 
 def test_students_requirements_cover_what_the_notebooks_import():
