@@ -1123,6 +1123,7 @@ AUTOGRADED_CATALOGUE = {aid: next(iter(catalogue)) for aid, catalogue in WRONG_A
 CATALOGUE_ENTRIES = [(aid, student, answer_id) for aid, catalogue in WRONG_ANSWER_CATALOGUE.items()
                      for student, answers in catalogue.items() for answer_id in answers]
 MODEL_VARIANT, STUB_VARIANT, LAST_VARIANT = "model answers", "release stubs", "model answers, after the catalogue"
+PARTIAL_VARIANT = "first task only"  # the partly correct student, outside the battery
 
 
 def with_answers(notebook: nbformat.NotebookNode, answers: dict[str, str]) -> nbformat.NotebookNode:
@@ -1150,14 +1151,19 @@ def catalogue_variants(aid: str, release: nbformat.NotebookNode) -> dict[str, di
 
     The model answers first (the whole notebook) and last (after every wrong answer: nothing they left
     behind may change a score); the release's stubs in every answer cell (no test cell may pass on them, hidden
-    tests included); the autograded submission (its scores must equal nbgrader's); then each wrong answer alone,
+    tests included); the partly correct student (the release's cells below the first test cell, written answers
+    with their checksums); the autograded submission (its scores must equal nbgrader's); then each wrong answer alone,
     from the last answer cell upwards, so that each runs from its own answer cell down.
     """
     stubs = {cell.metadata.nbgrader["grade_id"]: cell.source for cell in release.cells
              if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution")}
     position = {gid: number for number, gid in enumerate(stubs)}
     catalogue = WRONG_ANSWER_CATALOGUE[aid]
-    variants = {MODEL_VARIANT: {}, STUB_VARIANT: stubs,
+    # the partly correct student: every answer cell below the first test cell, written answers included, as released
+    first_test = next(i for i, c in enumerate(release.cells) if is_test_cell(c))
+    unsolved = {c.metadata.nbgrader["grade_id"]: c for c in release.cells[first_test:]
+                if c.metadata.get("nbgrader", {}).get("solution")}
+    variants = {MODEL_VARIANT: {}, STUB_VARIANT: stubs, PARTIAL_VARIANT: unsolved,
                 AUTOGRADED_CATALOGUE[aid]: {gid: a.code.lstrip() for gid, a in catalogue[AUTOGRADED_CATALOGUE[aid]].items()}}
     alone = sorted(((student, gid, answer) for student, answers in catalogue.items() for gid, answer in answers.items()),
                    key=lambda entry: -position[entry[1]])
@@ -1282,10 +1288,10 @@ def _grade_group(root: Path, aids: list[str]) -> dict:
             submissions = hostile_submissions(release_nb, source_nb, listener.getsockname()[1])
         else:
             # No untouched release here: what grading it shows follows from its stubs graded in the catalogue's
-            # shared kernel (test_release_stubs_earn_nothing) and from the partly correct student, whose written
-            # answers are all left as released (test_unanswered_written_answers_earn_nothing).
-            submissions = {STUDENT_SOLVED: paste_solutions(release_nb, source_nb),
-                           STUDENT_PARTIAL: paste_first_task(release_nb, source_nb)}
+            # shared kernel (test_release_stubs_earn_nothing) and from the partly correct student there, whose
+            # written answers are all left as released (test_unanswered_written_answers_earn_nothing).
+            # (the partly correct student is graded in the catalogue's shared kernel: PARTIAL_VARIANT)
+            submissions = {STUDENT_SOLVED: paste_solutions(release_nb, source_nb)}
             if aid in WRONG_ANSWER_CATALOGUE:  # one submission of typical wrong answers, one per task
                 submissions[AUTOGRADED_CATALOGUE[aid]] = catalogue_submission(aid, release_nb, source_nb)
         for student, notebook in submissions.items():
@@ -1591,9 +1597,14 @@ def test_unanswered_written_answers_earn_nothing(course: Course, aid: str) -> No
     untouched = [c.metadata["nbgrader"]["grade_id"] for i, c in enumerate(release.cells)
                  if c.metadata.get("nbgrader", {}).get("grade_id") in written and i > first_test]
     assert written and untouched == written, f"{aid}: written answers {written}, left as released {untouched}"
-    scores = course.scores[(aid, STUDENT_PARTIAL)]
-    # nbgrader scores an unchanged written-answer cell 0 by itself (its checksum still matches)
-    wrong = {gid: scores[gid] for gid in written if scores[gid].auto_score != 0 or scores[gid].needs_manual_grade}
+    # nbgrader scores an unchanged written-answer cell 0 by itself (its checksum still matches); None would mean it
+    # waits for a manual grade
+    if aid == HOSTILE_AID:  # through nbgrader
+        scores = course.scores[(aid, STUDENT_PARTIAL)]
+        wrong = {gid: scores[gid] for gid in written if scores[gid].auto_score != 0 or scores[gid].needs_manual_grade}
+    else:  # in the shared kernel, with nbgrader's rule (determine_grade)
+        scores = course.catalogue[aid][PARTIAL_VARIANT].written
+        wrong = {gid: scores.get(gid, "not graded") for gid in written if scores.get(gid, "not graded") != 0}
     assert not wrong, f"{aid}: unanswered written answers scored {wrong}"
 
 
@@ -1635,12 +1646,19 @@ def test_partly_correct_student_earns_the_first_task_only(course: Course, aid: s
     for cell in release.cells:
         if is_test_cell(cell):
             (later_tests if _after_second_answer(release, cell) else first_task_tests).add(cell.metadata.nbgrader["grade_id"])
-    scores = course.scores[(aid, STUDENT_PARTIAL)]
-    expected = {gid: (scores[gid].max_score if gid in first_task_tests else 0.0) for gid in first_task_tests | later_tests}
-    got = {gid: scores[gid].auto_score for gid in expected}
+    if aid == HOSTILE_AID:  # through nbgrader
+        scores = course.scores[(aid, STUDENT_PARTIAL)]
+        worth = {gid: s.max_score for gid, s in scores.items()}
+        got = {gid: scores[gid].auto_score for gid in first_task_tests | later_tests}
+        errors = _autograded_errors(course, aid, STUDENT_PARTIAL)
+    else:  # in the shared kernel (the model answers' run scores the cells above its first cell)
+        grade, model = course.catalogue[aid][PARTIAL_VARIANT], course.catalogue[aid][MODEL_VARIANT]
+        worth = model.max_scores
+        got = {gid: grade.scores.get(gid, model.scores[gid]) for gid in first_task_tests | later_tests}
+        errors = "\n".join(f"[{gid}] {error}" for gid, error in grade.errors.items())
+    expected = {gid: (worth[gid] if gid in first_task_tests else 0.0) for gid in first_task_tests | later_tests}
     assert first_task_tests and later_tests, (first_task_tests, later_tests)
-    assert got == expected, f"{aid}: partly correct student scored {got}, expected {expected}:\n" + \
-        _autograded_errors(course, aid, STUDENT_PARTIAL)
+    assert got == expected, f"{aid}: partly correct student scored {got}, expected {expected}:\n" + errors
 
 
 def _after_second_answer(release: nbformat.NotebookNode, test_cell) -> bool:

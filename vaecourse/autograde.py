@@ -552,14 +552,18 @@ class VariantGrade:
     flags: dict[str, list[str]] = field(default_factory=dict)  # test grade_id -> why it goes to manual review
     errors: dict[str, str] = field(default_factory=dict)  # test grade_id -> its first error, "ename: evalue"
     first_cell: int = 0  # index of the first cell that ran for this variant (test cells above it are not scored)
+    # graded answer cells (written answers) from first_cell down -> nbgrader's automatic score: 0 for an answer left
+    # as released (its checksum matches), None for one that waits for a manual grade
+    written: dict[str, float | None] = field(default_factory=dict)
 
 
 def grade_in_one_kernel(solution: Path, variants: dict[str, dict[str, str]], *, timeout: int = 120,
                         cwd: Path | None = None) -> dict[str, VariantGrade]:
     """Grade variants of the answers of ``solution`` (a stored, executed source notebook) one after another in one kernel.
 
-    ``variants``: name -> {answer cell grade_id: the code that replaces its model answer}; an answer cell a
-    variant does not name keeps the model answer. Test cells run with their hidden tests, as ``nbgrader
+    ``variants``: name -> {answer cell grade_id: the code that replaces its model answer, or a whole cell (the
+    release's, say: its source and metadata, checksum included, replace the model's; written answers too)}; an
+    answer cell a variant does not name keeps the model answer. Test cells run with their hidden tests, as ``nbgrader
     autograde`` puts them back, with errors allowed and ``NBGRADER_EXECUTION=autograde`` set as nbgrader sets
     it; then :class:`VerifyRecords` compares the records with the stored solution's and nbgrader's
     ``determine_grade`` scores each test cell that ran.
@@ -580,7 +584,7 @@ def grade_in_one_kernel(solution: Path, variants: dict[str, dict[str, str]], *, 
     solution = Path(solution)
     source = nbformat.read(solution, as_version=4)
     answer_at = {_grade_id(c): i for i, c in enumerate(source.cells)
-                 if c.cell_type == "code" and c.get("metadata", {}).get("nbgrader", {}).get("solution")}
+                 if c.get("metadata", {}).get("nbgrader", {}).get("solution")}
     if not answer_at:
         raise ValueError(f"{solution} has no answer cells")
     for name, answers in variants.items():
@@ -605,8 +609,11 @@ def grade_in_one_kernel(solution: Path, variants: dict[str, dict[str, str]], *, 
             for cell in notebook.cells:
                 if cell.cell_type == "code":
                     cell.outputs, cell.execution_count = [], None
-                    if _grade_id(cell) in answers:
-                        cell.source = answers[_grade_id(cell)]
+                new = answers.get(_grade_id(cell))
+                if isinstance(new, str):
+                    cell.source = new
+                elif new is not None:
+                    cell.source, cell.metadata = new["source"], copy.deepcopy(new["metadata"])
             client.nb = notebook
             for index, cell in enumerate(notebook.cells):
                 if cell.cell_type == "code" and index >= first_cell and (number == 0 or index not in skipped):
@@ -618,6 +625,9 @@ def grade_in_one_kernel(solution: Path, variants: dict[str, dict[str, str]], *, 
             verifier._scan_answers(ran, resources)
             grade = VariantGrade(scores={}, max_scores={}, first_cell=first_cell)
             for cell in ran.cells:
+                meta = cell.get("metadata", {}).get("nbgrader", {})
+                if meta.get("grade") and meta.get("solution"):
+                    grade.written[_grade_id(cell)] = determine_grade(cell)[0]
                 if not is_test_cell(cell):
                     continue
                 gid = _grade_id(cell)
