@@ -111,7 +111,10 @@ def run_attacks(manager_class, config, workdir: Path, port: int, *, skip: tuple[
                             # the endless cell is cut after 5 s; the others get a minute (a busy machine)
                             timeout_func=lambda cell: 5 if cell.source == ENDLESS_CELL else 60,
                             allow_errors=True, interrupt_on_timeout=True,
-                            error_on_timeout={"ename": "CellTimeoutError", "evalue": "timed out", "traceback": []})
+                            error_on_timeout={"ename": "CellTimeoutError", "evalue": "timed out", "traceback": []},
+                            # nbclient waits 4 s by default for a cell's outputs after its reply, then goes on
+                            # without them: under a full suite the memory cell's line was lost once that way
+                            iopub_timeout=30)
     client.execute()
     results = {}
     for name, cell in zip(cells, nb.cells):
