@@ -60,12 +60,10 @@ def build_course(course: Path, students: int) -> list[str]:
 
 
 def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
-    from vaecourse.config import thread_environment
+    from test_grading import _nbgrader_env  # one torch thread, the environment's scripts first, the course's config only
 
-    env = {**os.environ, **thread_environment(1), "JUPYTER_CONFIG_DIR": str(course / ".jupyter_config"),
-           "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
-    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env, capture_output=True,
-                          text=True)
+    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course,
+                          env=_nbgrader_env(course / ".jupyter_config"), capture_output=True, text=True)
 
 
 def scores(url: str) -> dict[tuple[str, str], float | None]:

@@ -1146,6 +1146,12 @@ def catalogue_submission(aid: str, release: nbformat.NotebookNode,
     return with_answers(paste_solutions(release, source), {gid: answer.code.lstrip() for gid, answer in answers.items()})
 
 
+def answer_code(notebook: nbformat.NotebookNode) -> dict[str, str]:
+    """grade_id -> source of every code answer cell (of a release: the stubs)."""
+    return {cell.metadata.nbgrader["grade_id"]: cell.source for cell in notebook.cells
+            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution")}
+
+
 def catalogue_variants(aid: str, release: nbformat.NotebookNode) -> dict[str, dict[str, str]]:
     """The variants of grade_in_one_kernel for ``aid``: controls, the autograded submission, each wrong answer alone.
 
@@ -1155,8 +1161,7 @@ def catalogue_variants(aid: str, release: nbformat.NotebookNode) -> dict[str, di
     with their checksums); the autograded submission (its scores must equal nbgrader's); then each wrong answer alone,
     from the last answer cell upwards, so that each runs from its own answer cell down.
     """
-    stubs = {cell.metadata.nbgrader["grade_id"]: cell.source for cell in release.cells
-             if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution")}
+    stubs = answer_code(release)
     position = {gid: number for number, gid in enumerate(stubs)}
     catalogue = WRONG_ANSWER_CATALOGUE[aid]
     # the partly correct student: every answer cell below the first test cell, written answers included, as released
@@ -1513,9 +1518,7 @@ def test_release_fails_every_test_under_validate_invert(course: Course) -> None:
 
 
 def _release_stubs(aid: str) -> dict[str, str]:
-    release = nbformat.read(REPO / "exercises" / aid / f"{aid}.ipynb", as_version=4)
-    return {c.metadata.nbgrader["grade_id"]: c.source for c in release.cells
-            if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")}
+    return answer_code(nbformat.read(REPO / "exercises" / aid / f"{aid}.ipynb", as_version=4))
 
 
 @pytest.mark.parametrize("aid", list(WRONG_ANSWER_CATALOGUE))

@@ -290,13 +290,17 @@ class VerifyRecords(NbGraderPreprocessor):
         return _solution_records(folder / f"{info['notebook']}.ipynb")
 
     def preprocess(self, nb: NotebookNode, resources: dict):
-        expected = self._expected_records(resources)
+        self.check(nb, resources, self._expected_records(resources))
+        return nb, resources
+
+    def check(self, nb: NotebookNode, resources: dict, expected: dict[str, list[dict]]) -> None:
+        """The whole check of an executed notebook: records, then the answer scan, then the integrity probe's report
+        (``resources[PROBE_KEY]``, when the notebook ran with one); ``expected``: grade_id -> the solution's records."""
         for cell in nb.cells:
             if is_test_cell(cell) and _grade_id(cell) in expected:
                 self._verify(cell, expected[_grade_id(cell)], resources)
         self._scan_answers(nb, resources)
         self._apply_probe(nb, resources)
-        return nb, resources
 
     @staticmethod
     def _zero(cell: NotebookNode, why: str) -> None:
@@ -565,8 +569,8 @@ def grade_in_one_kernel(solution: Path, variants: dict[str, dict[str, str]], *, 
     release's, say: its source and metadata, checksum included, replace the model's; written answers too)}; an
     answer cell a variant does not name keeps the model answer. Test cells run with their hidden tests, as ``nbgrader
     autograde`` puts them back, with errors allowed and ``NBGRADER_EXECUTION=autograde`` set as nbgrader sets
-    it; then :class:`VerifyRecords` compares the records with the stored solution's and nbgrader's
-    ``determine_grade`` scores each test cell that ran.
+    it; then :meth:`VerifyRecords.check` judges the notebook as the pipeline does (records, answer scan) and
+    nbgrader's ``determine_grade`` scores each test cell that ran.
 
     The variants share the kernel (its start and imports: most of a small notebook's cost). The first variant
     runs every code cell. A later one runs from the first answer cell that it or the variant before it
@@ -575,8 +579,9 @@ def grade_in_one_kernel(solution: Path, variants: dict[str, dict[str, str]], *, 
     no wrong answer outlives its variant. Listing the variants from the last answer cell upwards makes
     each run short. The notebook's "try it" cells (code cells without nbgrader metadata: they print and draw
     for the student, ungraded) run in the first variant only, unless a test cell reads a name one of them
-    assigns (:func:`try_cells_read_by_tests`, from the cells' syntax): they cannot change a score otherwise. A cell past ``timeout`` seconds or a dead kernel raises: the variants are the course's
-    own code, not a student's (no sandbox, no per-notebook limit, no batch bookkeeping).
+    assigns (:func:`try_cells_read_by_tests`, from the cells' syntax): they cannot change a score otherwise.
+    A cell past ``timeout`` seconds or a dead kernel raises: the variants are the course's own code, not a
+    student's (no sandbox, no per-notebook limit, no batch bookkeeping).
     """
     from nbclient import NotebookClient
     from nbgrader.utils import determine_grade
@@ -622,7 +627,7 @@ def grade_in_one_kernel(solution: Path, variants: dict[str, dict[str, str]], *, 
             ran = copy.copy(notebook)
             ran.cells = [cell for index, cell in enumerate(notebook.cells) if index >= first_cell]
             resources: dict = {}
-            verifier._scan_answers(ran, resources)
+            verifier.check(ran, resources, expected)  # as in nbgrader autograde (no probe: the course's own code)
             grade = VariantGrade(scores={}, max_scores={}, first_cell=first_cell)
             for cell in ran.cells:
                 meta = cell.get("metadata", {}).get("nbgrader", {})
@@ -631,7 +636,6 @@ def grade_in_one_kernel(solution: Path, variants: dict[str, dict[str, str]], *, 
                 if not is_test_cell(cell):
                     continue
                 gid = _grade_id(cell)
-                verifier._verify(cell, expected.get(gid, []), resources)
                 grade.scores[gid], grade.max_scores[gid] = (float(x) for x in determine_grade(cell))
                 errors = [out for out in cell.outputs if out.output_type == "error"]
                 if errors:
