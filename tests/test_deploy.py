@@ -115,4 +115,4 @@ def test_config_fits_the_course():
     exchange = re.search(r'c\.Exchange\.root = "([^"]+)"', nbgrader_config).group(1)
     assert exchange in [mount["mountPath"] for mount in singleuser["storage"]["extraVolumeMounts"]]
     compile(config["hub"]["extraConfig"]["vaecourse-roles"], "extraConfig", "exec")
-    compile((REPO / "deploy" / "z2jh" / "jupyter_server_config.py").read_text(encoding="utf-8"), "jsc.py", "exec")
+    compile((REPO / "deploy" / "hub" / "jupyter_config" / "jupyter_server_config.py").read_text(encoding="utf-8"), "jsc.py", "exec")

@@ -1207,11 +1207,11 @@ class Course:
         return "\n".join(self.logs.values())
 
 
-def _read_scores(db_path: Path, aid: str, student: str) -> tuple[dict[str, CellScore], dict[str, str]]:
+def _read_scores(db_url: str, aid: str, student: str) -> tuple[dict[str, CellScore], dict[str, str]]:
     from nbgrader.api import Gradebook, MissingEntry
 
     scores, comments = {}, {}
-    with Gradebook(f"sqlite:///{db_path}") as gradebook:
+    with Gradebook(db_url, course_id="vaecourse") as gradebook:
         try:
             notebook = gradebook.find_submission_notebook(aid, aid, student)
         except MissingEntry:
@@ -1242,6 +1242,12 @@ def _write_submission(root: Path, student: str, aid: str, notebook) -> None:
 # its assignments.
 FIRST_GROUP = (HOSTILE_AID, "q1_autoencoders", "q3_priors")
 COURSE_GROUPS = (list(FIRST_GROUP), [aid for aid in ASSIGNMENTS if aid not in FIRST_GROUP])
+# The gradebook of each course group, in COURSE_GROUPS' order: SQLite (nbgrader's default file) or PostgreSQL (a
+# temporary server, vaecourse.postgres). The same tests pass on both: `.ci/run` runs this module a second time with
+# VAECOURSE_TEST_GRADEBOOKS=postgresql,sqlite, so every assignment is graded into each. Without a PostgreSQL server a
+# group falls back to SQLite with a warning (under CI=true it fails).
+GRADEBOOKS = tuple(os.environ.get("VAECOURSE_TEST_GRADEBOOKS", "sqlite,postgresql").split(","))
+GRADEBOOKS_USED: list[str] = []  # what the course fixture graded into, for the summary
 EVERYONE = sorted(set(HOSTILE_CASES) | {STUDENT_SOLVED, STUDENT_UNTOUCHED, STUDENT_PARTIAL}
                   | {student for aid, student in AUTOGRADED_CATALOGUE.items() if aid != HOSTILE_AID})
 
@@ -1259,8 +1265,12 @@ def _tree_hashes(root: Path) -> dict[str, str]:
             if path.is_file() and path.relative_to(root).parts[0] not in GRADER_OUTPUTS}
 
 
-def _grade_group(root: Path, aids: list[str]) -> dict:
-    """Release, hand in, autograde and export ``aids`` in a new course at ``root``; what the tests look at."""
+def _grade_group(root: Path, aids: list[str], db_url: str | None = None) -> dict:
+    """Release, hand in, autograde and export ``aids`` in a new course at ``root``; what the tests look at.
+
+    ``db_url``: the gradebook, written into the course's nbgrader_config.py as INSTRUCTORS.md says (a PostgreSQL
+    database); None for nbgrader's default, ``gradebook.db`` (SQLite) in the course.
+    """
     root.mkdir(parents=True)
     # the course cache that sandboxed kernels read (vaecourse/sandbox.py): filled once here, as an instructor's
     # machine has it after running any notebook (else every kernel of q1 and q2 builds the digits again)
@@ -1272,6 +1282,9 @@ def _grade_group(root: Path, aids: list[str]) -> dict:
     listener.listen()
     listener.setblocking(False)
     shutil.copy2(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
+    if db_url:
+        with (root / "nbgrader_config.py").open("a", encoding="utf-8") as config:
+            config.write(f'\nc.CourseDirectory.db_url = "{db_url}"\n')
     (root / ".jupyter_config").mkdir()
     (root / "solutions").mkdir()
     shutil.copy2(REPO / "solutions" / "jupytext.toml", root / "solutions" / "jupytext.toml")  # the pairing
@@ -1344,7 +1357,7 @@ def _grade_group(root: Path, aids: list[str]) -> dict:
                                                  catalogue_variants(aid, release_nb))
             catalogue_seconds[aid] = time.perf_counter() - started
 
-    db_path = root / "gradebook.db"
+    db_path = db_url or f"sqlite:///{root / 'gradebook.db'}"
     read = {(aid, student): _read_scores(db_path, aid, student) for aid in aids for student in students[aid]}
     run_nbgrader(root, "export", "--to", str(root / "grades.csv"))
     # feedback for every graded submission of every assignment of the group (test_feedback_shows_no_hidden_test)
@@ -1377,12 +1390,29 @@ def course(tmp_path_factory) -> Course:
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    from contextlib import ExitStack
+
+    from vaecourse.postgres import find_postgres, temporary_server
+
+    assert len(GRADEBOOKS) == len(COURSE_GROUPS) and set(GRADEBOOKS) <= {"sqlite", "postgresql"}, \
+        f"VAECOURSE_TEST_GRADEBOOKS names one of sqlite, postgresql per course group, got {GRADEBOOKS}"
     base = tmp_path_factory.mktemp("courses")
     roots = {aid: base / f"course{number}" for number, group in enumerate(COURSE_GROUPS) for aid in group}
-    with pytest.MonkeyPatch.context() as mp:  # the gradebook runs `alembic` from PATH (see _nbgrader_env)
-        mp.setenv("PATH", os.pathsep.join([str(VENV_BIN), os.environ.get("PATH", "")]))
+    with pytest.MonkeyPatch.context() as mp, ExitStack() as servers:  # the gradebook runs `alembic` from PATH
+        mp.setenv("PATH", os.pathsep.join([str(VENV_BIN), os.environ.get("PATH", "")]))  # (see _nbgrader_env)
+        urls = []
+        for number, kind in enumerate(GRADEBOOKS):
+            if kind == "postgresql" and find_postgres() is None:
+                if running_in_ci():
+                    missing("no PostgreSQL server for the grading tests' gradebook",
+                            "install it: `sudo apt-get install postgresql` (Debian, Ubuntu)")
+                warnings.warn("no PostgreSQL server: every course group grades into SQLite", stacklevel=2)
+                kind = "sqlite"
+            urls.append(servers.enter_context(temporary_server()).create_database(f"gradebook{number}")
+                        if kind == "postgresql" else None)
+        GRADEBOOKS_USED[:] = ["postgresql" if url else "sqlite" for url in urls]
         with ThreadPoolExecutor(max_workers=len(COURSE_GROUPS)) as pool:
-            futures = [pool.submit(_grade_group, roots[group[0]], group) for group in COURSE_GROUPS]
+            futures = [pool.submit(_grade_group, roots[group[0]], group, url) for group, url in zip(COURSE_GROUPS, urls)]
             parts = [future.result() for future in futures]  # re-raises a group's failure here
     merged = {key: {k: v for part in parts for k, v in part[key].items()}
               for key in ("students", "validated", "logs", "seconds", "read", "changed", "connections", "catalogue",
@@ -2014,9 +2044,10 @@ def test_simulation_figures(course: Course, record_property) -> None:
     """
     notebooks = {aid: sum(1 for s in course.students[aid]
                           if (course.roots[aid] / "autograded" / s / aid / f"{aid}.ipynb").exists()) for aid in ASSIGNMENTS}
+    gradebook = {aid: kind for group, kind in zip(COURSE_GROUPS, GRADEBOOKS_USED) for aid in group}
     lines = [f"[simulated class] {aid}: {len(course.students[aid])} submissions, {notebooks[aid]} graded, "
-             f"{course.seconds[aid]:.1f} s, {course.seconds[aid] / len(course.students[aid]):.1f} s per submission"
-             for aid in ASSIGNMENTS]
+             f"{course.seconds[aid]:.1f} s, {course.seconds[aid] / len(course.students[aid]):.1f} s per submission "
+             f"(gradebook: {gradebook[aid]})" for aid in ASSIGNMENTS]
     total = sum(len(v) for v in course.students.values())
     lines.append(f"[simulated class] in all: {total} submissions, {sum(course.seconds.values()):.0f} s of autograding")
     for aid, catalogue in WRONG_ANSWER_CATALOGUE.items():
@@ -2053,7 +2084,10 @@ def _guide_commands() -> list[list[str]]:
 # Commands of the guide that another test file runs (the words after `uv run`, and where).
 # commands of the guide that other test files run: the command -> (that file, a word it must contain)
 RUN_ELSEWHERE = {("jupyter", "lab"): ("tests/test_jupyterlab.py", "jupyterlab"),
-                 ("pytest", "tests/test_sandbox.py", "-n", "0", "-v"): ("tests/test_sandbox.py", "SandboxedKernelManager")}
+                 ("pytest", "tests/test_sandbox.py", "-n", "0", "-v"): ("tests/test_sandbox.py", "SandboxedKernelManager"),
+                 # tests/test_hub.py starts jupyterhub with tests/hub_test_config.py, which loads this file first
+                 ("jupyterhub", "-f", "deploy/hub/jupyterhub_config.py"): ("tests/hub_test_config.py",
+                                                                           '"jupyterhub_config.py"')}
 
 
 VALUE_OPTIONS = {"--student", "--to", "--assignment", "--notebook"}  # options whose value is the next word

@@ -1,7 +1,8 @@
-"""Single-user server settings of the course image: nbgrader's instructor tools for instructors only.
+"""Every user's server on the course's hubs: nbgrader's instructor tools for instructors only.
 
-The hub sets VAECOURSE_ROLE (deploy/z2jh/config.yaml, hub.extraConfig): students keep the assignment list
-(fetch, submit, feedback) and lose the formgrader and the create-assignment toolbar.
+The hub sets VAECOURSE_ROLE (one machine: deploy/hub/jupyterhub_config.py's pre-spawn hook; Kubernetes:
+deploy/z2jh/config.yaml, hub.extraConfig, and the image's copy of this file, deploy/z2jh/Dockerfile): students
+keep the assignment list (fetch, submit, feedback) and lose the formgrader and the create-assignment toolbar.
 """
 
 import os
