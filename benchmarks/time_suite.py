@@ -1,8 +1,9 @@
 """Time the README's test command on a fresh clone and record where the time goes, in benchmarks/suite.md.
 
     uv run python benchmarks/time_suite.py run [--label after]
-        clones the committed HEAD into a temporary folder, installs it (`uv sync --frozen`, not timed:
-        the figure is "after the first install"), measures the calibration workload of
+        clones the committed HEAD into a temporary folder, installs it (`uv sync --frozen` and, as .ci/run
+        does, the hub's proxy with `npm ci --prefix deploy/hub`; not timed: the figure is "after the first
+        install"; the chart's schema for tests/test_deploy.py is the copy beside this repository), measures the calibration workload of
         benchmarks/run_notebooks.py, then times `uv run pytest --durations=30` there and writes the
         section ``--label`` of benchmarks/suite.md: the wall time, pytest's summary line, and the 20
         slowest test phases.
@@ -20,6 +21,7 @@ import argparse
 import datetime
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -88,6 +90,14 @@ def run(label: str) -> None:
                                 check=True).stdout.strip()
         env = {key: value for key, value in os.environ.items() if key not in ("VIRTUAL_ENV",)}
         subprocess.run(["uv", "sync", "--frozen", "--quiet"], cwd=clone, check=True, env=env)
+        # what .ci/run installs besides (not timed either): the hub's proxy from npm; and the tests read the copy of
+        # the Zero to JupyterHub chart beside this repository, as on the course's CI machines (the clone has none)
+        if shutil.which("npm"):
+            subprocess.run(["npm", "ci", "--prefix", "deploy/hub", "--no-audit", "--no-fund", "--loglevel=error"],
+                           cwd=clone, check=True, env=env)
+        schema = ROOT.parent / "shared" / "z2jh" / "values.schema.yaml"
+        if schema.exists():
+            env["VAECOURSE_Z2JH_SCHEMA"] = str(schema)
         speed = calibrate()
         started = time.perf_counter()
         completed = subprocess.run(["uv", "run", "pytest", "--durations=30"], cwd=clone, env=env,
