@@ -6,6 +6,10 @@ a copy of the two files: the schema's path comes from ``$VAECOURSE_Z2JH_SCHEMA``
 the repository, where the course's CI machines keep a copy), and ``values.yaml`` is read from the same folder.
 Without a copy the tests skip, saying so (under ``CI=true`` they fail). Each check has a negative control: a
 misspelt key, a wrong type and a value outside an enumeration must each fail the same validation.
+
+The one-machine hub (deploy/hub/) on paper: its configuration is a production one (PAM logins, one process per Unix
+user, the course environment), and the hub test's configuration (tests/hub_test_config.py) changes only the
+logins, the spawner, ports and the test's token. (tests/test_hub.py runs it.)
 """
 
 from __future__ import annotations
@@ -116,3 +120,63 @@ def test_config_fits_the_course():
     assert exchange in [mount["mountPath"] for mount in singleuser["storage"]["extraVolumeMounts"]]
     compile(config["hub"]["extraConfig"]["vaecourse-roles"], "extraConfig", "exec")
     compile((REPO / "deploy" / "hub" / "jupyter_config" / "jupyter_server_config.py").read_text(encoding="utf-8"), "jsc.py", "exec")
+
+
+# ------------------------------------------------------------------------ one machine (deploy/hub/), on paper
+HUB_CONFIG = REPO / "deploy" / "hub" / "jupyterhub_config.py"
+HUB_TEST_CONFIG = REPO / "tests" / "hub_test_config.py"
+# What the hub test's configuration may change of deploy/hub/jupyterhub_config.py: logins, spawner, ports, the test
+# driver's token; nothing of the exchange, the environment, the instructors' split or the hub's state.
+TEST_ONLY_SETTINGS = {("JupyterHub", "authenticator_class"), ("DummyAuthenticator", "password"),
+                      ("JupyterHub", "spawner_class"), ("SimpleLocalProcessSpawner", "home_dir_template"),
+                      ("JupyterHub", "hub_bind_url"), ("ConfigurableHTTPProxy", "api_url"), ("Spawner", "start_timeout"),
+                      ("Spawner", "http_timeout"), ("Spawner", "args"), ("Spawner", "environment"),
+                      ("JupyterHub", "services"), ("JupyterHub", "load_roles")}
+
+
+def _load_hub_config(path: Path, tmp_path: Path, monkeypatch) -> dict:
+    """The settings a JupyterHub would read from ``path``, with the environment the hub test gives it."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    roster = tmp_path / "students.csv"
+    roster.write_text("id,first_name,last_name,email\nada,,,\nben,,,\n", encoding="utf-8")
+    for name, value in {"VAECOURSE_EXCHANGE": tmp_path / "exchange", "VAECOURSE_HUB_STATE": tmp_path / "state",
+                        "VAECOURSE_INSTRUCTORS": "alice", "VAECOURSE_ROSTER": roster,
+                        "VAECOURSE_TEST_HUB_PASSWORD": "pw", "VAECOURSE_TEST_HOMES": tmp_path / "homes",
+                        "VAECOURSE_TEST_HUB_API_PORT": "1", "VAECOURSE_TEST_PROXY_API_PORT": "2",
+                        "VAECOURSE_TEST_HUB_TOKEN": "t", "VAECOURSE_TEST_JUPYTER_CONFIG": tmp_path / "cfg"}.items():
+        monkeypatch.setenv(name, str(value))
+    config = PyFileConfigLoader(path.name, path=str(path.parent)).load_config()
+
+    def comparable(value):  # a hook is defined anew at each load: compare what it does, not the object
+        return (value.__qualname__, value.__code__.co_code) if callable(value) else value
+
+    return {(section, key): comparable(value) for section, values in config.items() for key, value in values.items()}
+
+
+def test_hub_config_is_a_production_hub(tmp_path, monkeypatch):
+    """deploy/hub: PAM logins for the roster and the instructors, every server from the course environment."""
+    settings = _load_hub_config(HUB_CONFIG, tmp_path, monkeypatch)
+    assert settings[("JupyterHub", "authenticator_class")] == "pam"
+    assert ("JupyterHub", "spawner_class") not in settings  # JupyterHub's default: one process per Unix user
+    assert settings[("Authenticator", "allowed_users")] == {"ada", "ben", "alice"}
+    assert settings[("Authenticator", "admin_users")] == {"alice"}
+    assert settings[("JupyterHub", "load_groups")] == {"instructors": {"users": ["alice"]}}
+    server = Path(settings[("Spawner", "cmd")][0])
+    assert server.is_file() and os.access(server, os.X_OK), f"every user's server would be {server}: not there"
+    config_path = Path(settings[("Spawner", "environment")]["JUPYTER_CONFIG_PATH"])
+    assert {p.name for p in config_path.iterdir()} >= {"nbgrader_config.py", "jupyter_server_config.py"}
+    assert (tmp_path / "exchange").stat().st_mode & 0o7777 == 0o1777  # made as nbgrader's documentation asks
+
+
+def test_hub_test_config_changes_only_logins_spawner_and_ports(tmp_path, monkeypatch):
+    production = _load_hub_config(HUB_CONFIG, tmp_path, monkeypatch)
+    tested = _load_hub_config(HUB_TEST_CONFIG, tmp_path, monkeypatch)
+    changed = {key for key in production.keys() | tested.keys() if production.get(key) != tested.get(key)}
+    assert changed <= TEST_ONLY_SETTINGS, f"the hub test changes more than it says: {sorted(changed - TEST_ONLY_SETTINGS)}"
+    assert tested[("JupyterHub", "authenticator_class")] == "dummy"  # the control: the comparison sees a change
+    # the servers' environment: the test only puts its own config folder first on Jupyter's config path
+    environment = dict(tested[("Spawner", "environment")])
+    first, _, rest = environment.pop("JUPYTER_CONFIG_PATH").partition(os.pathsep)
+    assert first == str(tmp_path / "cfg") and rest == production[("Spawner", "environment")]["JUPYTER_CONFIG_PATH"]
+    assert environment == {k: v for k, v in production[("Spawner", "environment")].items() if k != "JUPYTER_CONFIG_PATH"}

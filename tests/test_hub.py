@@ -144,7 +144,10 @@ class Hub:
         return reply
 
     def start_server(self, user: str) -> None:
+        """Ask the hub for the user's server (it starts in the background: see wait_for_server)."""
         self.api(user, "POST", f"/hub/api/users/{user}/server")
+
+    def wait_for_server(self, user: str) -> None:
         deadline = time.monotonic() + HUB_TIMEOUT_S
         while time.monotonic() < deadline:
             model = self.api("service", "GET", f"/hub/api/users/{user}").json()
@@ -181,11 +184,15 @@ class Hub:
 
 
 def processes_started_under(marker: str) -> list[psutil.Process]:
-    """Processes whose command line or environment names ``marker`` (the test's temporary folder)."""
+    """Processes whose command line, working folder or environment names ``marker`` (the test's temporary folder).
+
+    The hub and the proxy work in its state folder, every user's server in its home, all of them below ``marker``.
+    """
     found = []
     for process in psutil.process_iter():
         try:
-            if marker in " ".join(process.cmdline()) or marker in process.environ().get("VAECOURSE_HUB_STATE", ""):
+            if (marker in " ".join(process.cmdline()) or process.cwd().startswith(marker)
+                    or any(marker in value for value in process.environ().values())):
                 found.append(process)
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             pass
@@ -282,9 +289,11 @@ def test_a_class_on_the_hub(tmp_path_factory):
                "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
         with running_hub(base, env):
             hub = Hub(env["VAECOURSE_HUB_URL"], password, service_token)
-            for user in (INSTRUCTOR, *STUDENTS):
+            for user in (INSTRUCTOR, *STUDENTS):  # everyone logs in and asks for a server; they start side by side
                 hub.login(user)
                 hub.start_server(user)
+            for user in (INSTRUCTOR, *STUDENTS):
+                hub.wait_for_server(user)
 
             # nbgrader's instructor tools: the instructor's server has the formgrader, a student's has not
             hub.api(INSTRUCTOR, "GET", f"/user/{INSTRUCTOR}/formgrader/api/assignments")
@@ -340,6 +349,10 @@ def test_a_class_on_the_hub(tmp_path_factory):
                 assert shown and float(shown.group(1)) == score, \
                     f"{student}'s feedback shows {shown.group(0) if shown else 'no score'}, expected {score:g}"
 
+            # the control of the check below: while the hub runs, it sees the hub, the proxy and the six servers
+            running = processes_started_under(str(base))
+            assert len(running) >= 2 + 1 + len(STUDENTS), \
+                f"the leftover check sees only {len(running)} processes of the running hub: it would miss leftovers"
             exported = subprocess.run([sys.executable, "-m", "nbgrader", "export", "--to", str(base / "grades.csv")],
                                       cwd=course, env=instructor_env, capture_output=True, text=True, timeout=300)
             assert exported.returncode == 0, exported.stderr[-3000:]
