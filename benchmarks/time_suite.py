@@ -93,8 +93,9 @@ def run(label: str) -> None:
         # what .ci/run installs besides (not timed either): the hub's proxy from npm; and the tests read the copy of
         # the Zero to JupyterHub chart beside this repository, as on the course's CI machines (the clone has none)
         if shutil.which("npm"):
-            subprocess.run(["npm", "ci", "--prefix", "deploy/hub", "--no-audit", "--no-fund", "--loglevel=error"],
-                           cwd=clone, check=True, env=env)
+            for prefix in ("deploy/hub", "docs/site"):  # the hub's proxy, the website's MathJax
+                subprocess.run(["npm", "ci", "--prefix", prefix, "--no-audit", "--no-fund", "--loglevel=error"],
+                               cwd=clone, check=True, env=env)
         schema = ROOT.parent / "shared" / "z2jh" / "values.schema.yaml"
         if schema.exists():
             env["VAECOURSE_Z2JH_SCHEMA"] = str(schema)

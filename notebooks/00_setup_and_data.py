@@ -88,7 +88,7 @@ for name, images, labels in [("train", x_train, labels_train), ("test", x_test, 
     print(f"{name}: images {tuple(images.shape)} {images.dtype}, values in [{images.min():.0f}, {images.max():.0f}], "
           f"labels {labels.dtype}, per class {torch.bincount(labels).tolist()}")
 
-# %%
+# %% mystnb={"image": {"alt": "Two rows of twenty grey-scale MNIST digits titled 'the first 40 training images', digits of mixed classes in shuffled order."}}
 fig = vc.plotting.image_grid(x_train[:40], nrow=20, title="the first 40 training images")
 
 # %% [markdown]
@@ -153,7 +153,7 @@ vc.checks.check_true("rendering is deterministic", torch.equal(sprites.render(fa
 # Each row below changes one factor and keeps the others fixed (a heart at the centre, largest
 # scale): the picture a perfectly disentangled latent traversal would reproduce.
 
-# %%
+# %% mystnb={"image": {"alt": "A grid of dSprites shapes titled 'one factor at a time': five rows labelled shape, scale, orientation, pos_x and pos_y, each varying that one factor over eight steps from left to right while the others stay fixed at a large centred heart."}}
 base = np.array([2, 5, 0, 16, 16])  # heart, scale 1.0, orientation 0, centre
 steps = 8
 rows = []
@@ -170,7 +170,7 @@ fig = vc.plotting.strip(torch.stack(rows), row_labels=list(sprites.factor_names)
 # Some ideas are easiest to see where the data itself is 2-D: latent geometry, densities, what a
 # prior looks like. `make_toy_2d` gives three classics.
 
-# %%
+# %% mystnb={"image": {"alt": "Three scatter plots of 2-D toy data coloured by class: 'moons', two interleaved half circles; 'circles', two concentric rings; 'gaussian_ring', eight Gaussian blobs arranged on a circle."}}
 fig, axes = plt.subplots(1, 3, figsize=(10, 3.2))
 for ax, toy_name in zip(axes, vc.data.TOY_SETS):
     toy_points, toy_labels = vc.data.make_toy_2d(toy_name, 1000, seed=SEED)
@@ -451,7 +451,7 @@ vc.checks.check_true("training lowered the negative ELBO (last epoch below the f
 vc.checks.check_true("neg_elbo = nll + kl in the history", np.allclose(
     history.train["neg_elbo"], np.add(history.train["nll"], history.train["kl"]), rtol=1e-5), kind="consistency")
 
-# %%
+# %% mystnb={"image": {"alt": "Line plot titled '784-400-20 VAE on the embedded MNIST': neg_elbo, nll and kl in nats per example against epoch, training solid and validation dashed; neg_elbo and nll fall steeply in the first epochs and then level off, kl stays small."}}
 print(f"neg_elbo per image: first epoch {history.train['neg_elbo'][0]:.1f}, last {history.final():.1f} "
       f"(test {history.final(split='val'):.1f}); {history.examples_per_second:,.0f} images/s")
 fig = vc.plotting.loss_curves(history, title="784-400-20 VAE on the embedded MNIST")
@@ -459,7 +459,7 @@ fig = vc.plotting.loss_curves(history, title="784-400-20 VAE on the embedded MNI
 # %% [markdown]
 # Samples from the prior, decoded through the decoder mean, and their place on the yardstick:
 
-# %%
+# %% mystnb={"image": {"alt": "Two rows of twenty blurry, digit-like grey images titled 'VAE prior samples after 10 epochs': codes drawn from the prior and decoded by the VAE."}}
 vae_samples = vae.sample(1000, generator=torch.Generator().manual_seed(SEED)).cpu()
 fig = vc.plotting.image_grid(vae_samples[:40], nrow=20, title=f"VAE prior samples after {vae_epochs} epochs")
 

@@ -123,7 +123,7 @@ for d in LATENT_DIMS:
 # codes' bounding box, the region that "a uniform random point in the latent space" has to mean, since
 # a latent space has no natural bounds of its own. The last panel is the VAE's posterior means.
 
-# %%
+# %% mystnb={"image": {"alt": "Three scatter plots of the 2-D codes of the training images, axes z1 and z2, coloured by digit label: AE codes for seed 0, AE codes for seed 1, and VAE codes (posterior means) for seed 0; a dashed rectangle marks each cloud's bounding box."}}
 fig, axes = plt.subplots(1, len(seeds) + 1, figsize=(5.2 * (len(seeds) + 1), 4.2), squeeze=False)
 for ax, (kind, seed) in zip(axes[0], [("AE", s) for s in seeds] + [("VAE", SEED)]):
     vc.plotting.latent_scatter(codes[kind, small, seed], labels_train, ax=ax,
@@ -243,7 +243,7 @@ for seed in seeds:
 _ = vc.checks.check_shape(f"decoded {large}-D box samples", samples[large, SEED, "AE, box"], (NUM_SAMPLES, 1, 28, 28),
                           kind="consistency")
 
-# %%
+# %% mystnb={"image": {"alt": "Nine rows of twelve images titled 'seed 0: the first 12 images of each set': 16-D AE box, Gaussian fit, mixture fit and test reconstructions; 16-D VAE prior, box, mixture fit and test reconstructions; then uniform pixel noise."}}
 fig = vc.plotting.strip(torch.stack([samples[large, SEED, sampler][:12] for sampler in SAMPLERS]
                                     + [torch.rand(12, 1, 28, 28, generator=torch.Generator().manual_seed(SEED))]),
                         row_labels=[f"{large}-D {sampler}" for sampler in SAMPLERS] + ["uniform pixel noise"],
@@ -486,7 +486,7 @@ for row in SHARE_ROWS:
     print(f"{row:<34}" + "".join(f"{spread([share[row, d, s] for s in seeds], 3) if (row, d, SEED) in share else '':>22}"
                                  for d in LATENT_DIMS))
 
-# %%
+# %% mystnb={"image": {"alt": "Line plot titled 'does the sampler put its draws where the codes are?': share of draws near data against latent dimension 2, 8 and 16 for box draws on AE codes, VAE codes and an N(0, I) cloud, VAE prior draws and AE held-out codes; only the held-out line stays near 0.5."}}
 fig, ax = plt.subplots(figsize=(6.0, 3.8))
 for row, style in [("AE codes: box", "o-"), ("VAE codes: box", "^-"), ("N(0, I) cloud (control): box", "s--"),
                    ("VAE codes: prior draws", "v:"), ("AE codes: held-out codes", "d-.")]:
@@ -639,7 +639,7 @@ with vc.checks.negative_control("decoded training images"):
 # %% [markdown]
 # The picture: mixture samples (top) above their nearest training images (bottom).
 
-# %%
+# %% mystnb={"image": {"alt": "Two rows of twelve digits titled 'new digits, not copies: each sample beside its nearest training image': samples from a mixture fitted to the 16-D AE's codes on top, the nearest training image of each below."}}
 first = slice(0, 12)
 fig = vc.plotting.strip(torch.stack([samples[large, SEED, "AE, mixture fit"][first],
                                      x_train[nn_indices["AE, mixture fit", SEED][first]]]),
@@ -671,7 +671,7 @@ fig = vc.plotting.strip(torch.stack([samples[large, SEED, "AE, mixture fit"][fir
 # AE's bounding box (top row: largest z2). Empty regions of the scatter in section 2 decode to blends
 # and smudges. Notebook 02 draws the VAE's version of this picture, on a grid of prior quantiles.
 
-# %%
+# %% mystnb={"image": {"alt": "A 12 by 12 grid of decoded images titled '2-D AE (seed 0): decoded grid over the bounding box', z1 increasing to the right and z2 decreasing downwards; digits of a few classes, such as 7, 0, 1 and 8, blend into one another across the grid."}}
 ae_small = models["AE", small, SEED]
 low, high = vc.latent.bounding_box(codes["AE", small, SEED])
 z2_grid, z1_grid = torch.meshgrid(torch.linspace(high[1].item(), low[1].item(), 12),  # rows: z2 from high to low

@@ -297,7 +297,7 @@ vc.checks.check_true("every seed: Bernoulli pixel samples lie further from the t
                      np.all(across_seeds(prior_pixels, "nn_distance") > across_seeds(prior_means, "nn_distance")),
                      kind="consistency")
 
-# %%
+# %% mystnb={"image": {"alt": "Two rows of twenty images: top, 'prior samples: decoder means', blurry grey digit-like shapes; bottom, 'the same samples: Bernoulli pixels drawn from those means', the same shapes as speckled black and white pixels."}}
 def print_rows(methods):
     print(f"{'image set':<40} {'Frechet':<21} {'density':<18} {'coverage':<18} {'NN distance':<18}")
     for method in methods:
@@ -486,7 +486,7 @@ smooth_paths([smoothness[method, s] for method in ["lerp", "slerp"] for s in see
 with vc.checks.negative_control("a memoriser: the nearest training image at each point of the slerp paths"):
     smooth_paths([smoothness["memoriser", s] for s in seeds])
 
-# %%
+# %% mystnb={"image": {"alt": "Line plot titled 'code norm along 500 paths (seed 0)': mean norm of the code against the fraction t of the path for lerp and slerp, over a grey band for the prior draws' mean plus or minus sd; lerp dips in the middle, slerp stays flat at the endpoints' level."}}
 print(f"norm of prior draws: {prior_norms.mean():.2f} +- {prior_norms.std():.2f} (sqrt(D) = {LATENT_DIM ** 0.5:.2f})")
 print(f"norm of encoded source digits (endpoints): {spread([endpoint_norms[s] for s in seeds], 2)}")
 for method in ["lerp", "slerp"]:
@@ -505,7 +505,7 @@ ax.set_ylabel("mean norm of the code")
 ax.legend(fontsize="small")
 _ = ax.set_title(f"code norm along 500 paths (seed {SEED})")
 
-# %%
+# %% mystnb={"image": {"alt": "Six rows of nine decoded digits titled 'three pairs of source digits, each by lerp and by slerp (seed 0)': each pair takes two rows, lerp then slerp, with columns from t=0.00 to t=1.00, one digit morphing into the other."}}
 vae = models["VAE", SEED]
 paths = {method: vc.plotting.interpolate(codes_source[SEED][start_index[:3]], codes_source[SEED][end_index[:3]], 9, method)
          for method in ["linear", "spherical"]}
@@ -591,7 +591,7 @@ vc.checks.check_true("every seed: variations scatter around the reconstruction b
                      all(variation_stats[s]["spread around reconstruction"] < variation_stats[s]["same-class source digits apart"]
                          for s in seeds), kind="evidence", settles=("C9",))
 
-# %%
+# %% mystnb={"image": {"alt": "Six rows of ten images titled 'posterior variations (seed 0)': each row shows an original test digit, its reconstruction, and eight decodings of draws from its posterior, which look like small variations of the same digit."}}
 for key in variation_stats[SEED]:
     print(f"{key:<32} {spread([variation_stats[s][key] for s in seeds], 3)}")
 x_given, reconstruction, variations = variation_images[SEED]
@@ -641,7 +641,7 @@ vc.checks.check_true("every seed: alpha = 1: at least 5x as many as along a rand
                      all(arithmetic[s]["flips"][1.0] >= 5 * arithmetic[s]["control"][1.0] for s in seeds),
                      kind="evidence", settles=("C9",))
 
-# %%
+# %% mystnb={"image": {"alt": "First: one row of ten blurry digits titled 'decoded class-mean codes, 0-9'. Second: five rows of seven digits titled 'moving along m_b - m_a', each row labelled with a class pair such as 1 to 0, the digit turning into the target class as a goes from 0 to 1.5."}}
 for alpha in alphas:
     print(f"alpha {alpha:.1f}: read as target {spread([arithmetic[s]['flips'][alpha] for s in seeds], 3)}, "
           f"random direction {spread([arithmetic[s]['control'][alpha] for s in seeds], 3)}")
@@ -818,7 +818,7 @@ beats_vae_prior(gmm_ae, claim_c18, ("C18",))
 with vc.checks.negative_control("the AE's box samples in place of its ex-post mixture"):
     beats_vae_prior(box_ae, claim_c18, ("C18",))
 
-# %%
+# %% mystnb={"image": {"alt": "Two rows of twenty sampled digits: top, 'ex-post GMM-10 (VAE)', decoded draws from a 10-component Gaussian mixture fitted to the VAE's codes; bottom, 'ex-post GMM-10 (AE)', the same for the plain autoencoder."}}
 print_rows([prior_means, gmm_vae, gmm_ae, box_ae])
 for seed in seeds:
     print(f"share of each class 0-9 (seed {seed}), prior samples: "
@@ -920,7 +920,7 @@ with vc.checks.negative_control("decoded training images"):
 # training images (`vc.yardstick.nearest_neighbour`), for the VAE's prior, the AE's ex-post mixture,
 # and the control.
 
-# %%
+# %% mystnb={"image": {"alt": "Six rows of ten digits titled 'samples above their nearest training images (seed 0)': VAE prior samples, AE + GMM samples and decoded training images, each row followed by a row with the nearest training image of each."}}
 pairs = []
 for method in [prior_means, gmm_ae, "decoded training images (VAE)"]:
     images = generated[SEED][method][:10]
@@ -1115,7 +1115,7 @@ print(f"KL(q(z) || p(z)) >= {moment_kl_bound(q_2d.mean, q_2d.variance):.2f} nats
 for name, z in grids.items():
     print(f"{name:<26} classes among its 144 decodes: {vc.yardstick.classes_present(vc.yardstick.class_histogram(vc.latent.decode_mean(vae_2d, z)))}")
 
-# %%
+# %% mystnb={"image": {"alt": "Three panels. Left: 12 by 12 grid of decoded digits at prior quantiles, u from 0.05 to 0.95. Middle: the 2-D VAE's training codes coloured by digit, with the quantile grid's square in black and the codes' bounding box in red. Right: 12 by 12 decoded grid over that red box."}}
 fig, axes = plt.subplots(1, 3, figsize=(15, 5), gridspec_kw={"width_ratios": [1, 1.15, 1]})
 vc.plotting.image_grid(vc.latent.decode_mean(vae_2d, grids["prior quantiles"]), nrow=12, ax=axes[0],
                        title="prior quantiles, u from 0.05 to 0.95")

@@ -336,7 +336,7 @@ print(f"VAE KL (test): {spread(t['kl'] for t in test_terms['VAE'].values())} nat
 # We plot, for the four models of the same initial weights, R of the held-out codes and the held-out
 # nll after every epoch (`history.val`, from `fit`'s `val_data`), with R before training at epoch 0.
 
-# %%
+# %% mystnb={"image": {"alt": "Two line plots against epoch for the AE without noise (control) and the noisy AE with R detached, R attached and fixed scale, solid for one seed and dashed for the second. Left: code scale R of held-out codes, log scale; right: held-out test nll in nats."}}
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 colours = dict(zip(variants, ["black", "tab:red", "tab:blue", "tab:green"]))
 labels_of = {"AE": "AE (no noise: control)", "noisy AE": "noisy AE, R detached", "R attached": "noisy AE, R attached",
@@ -438,7 +438,7 @@ print(f"noisy AE, seed {SEED}: R of all codes {radius['noisy AE'][SEED]:.2f}; pe
 # factor). The dashed circle has the noise's radius in these units: one standard deviation of the
 # training noise along a direction, sqrt(0.05).
 
-# %%
+# %% mystnb={"image": {"alt": "Three scatter plots, for the AE, the noisy AE and the VAE: held-out codes projected on their first two principal components and divided by R, coloured by digit label, with a small dashed circle at the centre for the noise's radius."}}
 fig, axes = plt.subplots(1, 3, figsize=(13, 4))
 for ax, name in zip(axes, names):
     z = vc.latent.encode_dataset(models[name][SEED], x_test)
@@ -543,7 +543,7 @@ for name in names:
         shown = f"{name}, {'prior ' if name == 'VAE' and sampler == 'N(0, I)' else ''}{sampler}"
         print(f"{shown:<30}" + "".join(f"{spread(measure(name, sampler, f).values(), d):>22}" for f, _, d in MEASURES))
 
-# %%
+# %% mystnb={"image": {"alt": "Six rows of twelve decoded samples titled 'samples (seed 0)': AE box, AE mixture, noisy AE box, noisy AE mixture, VAE prior and VAE mixture, one row each."}}
 grid = torch.stack([all_sets[key][:12] for key in [("AE", "box", SEED), ("AE", "mixture fit", SEED),
                                                     ("noisy AE", "box", SEED), ("noisy AE", "mixture fit", SEED),
                                                     ("VAE", "N(0, I)", SEED), ("VAE", "mixture fit", SEED)]])

@@ -314,7 +314,7 @@ vc.checks.check_true("homework's sign: the exact log p(x) falls", wrong["log_px"
 vc.checks.check_true("homework's sign: KL(q || p(z|x)) grows", wrong["kl_post"][-1] > wrong["kl_post"][0],
                      kind="evidence", settles=("C24",))
 
-# %%
+# %% mystnb={"image": {"alt": "Two line plots against gradient step. Left, 'maximise the ELBO (right)': exact log p(x) and ELBO (dashed) in nats per point rise to the grey max. likelihood line. Right, 'minimise the ELBO (homework)': minus log p(x) and minus ELBO on a log scale grow without bound."}}
 for name, run in runs.items():
     print(f"{name:<30} log p(x)/point {run['log_px'][0]:.3f} -> {run['log_px'][-1]:.4g}, "
           f"ELBO/point {run['elbo'][0]:.3f} -> {run['elbo'][-1]:.4g}, sigma {run['sigma'][0]:.3g} -> {run['sigma'][-1]:.3g}, "

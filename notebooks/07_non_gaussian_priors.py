@@ -224,7 +224,7 @@ print(f"KS distance, bimodal: learned g(z) {ks['bimodal: learned g(z)']:.4f}")
 vc.checks.check_true("a 2-layer network maps N(0, 1) onto the bimodal target: KS < 0.05",
                      ks["bimodal: learned g(z)"] < 0.05, kind="evidence", settles=("C40",))
 
-# %%
+# %% mystnb={"image": {"alt": "Three panels. Left, 'bimodal target': histograms of F^-1(Phi(z)) and of the learned g(z) over the two-peaked target density, with the N(0, 1) prior dotted. Middle, 'exponential target': histogram of -log(1 - Phi(z)) over the Exp(1) density. Right: both maps z to x."}}
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
 grid = torch.linspace(-4, 4, 401, dtype=torch.float64)
 bimodal_pdf = (mix_weights * Normal(mix_means, mix_scales).log_prob(grid.unsqueeze(-1)).exp()).sum(-1)
@@ -468,7 +468,7 @@ vc.checks.check_true("Gumbel-max category frequencies within 4 standard errors o
 vc.checks.check_true("mean L1 distance to the one-hot sample falls at every step as tau falls",
                      all(relaxed_stats[a]["l1"] > relaxed_stats[b]["l1"] for a, b in zip(temperatures, temperatures[1:])), kind="evidence")
 
-# %%
+# %% mystnb={"image": {"alt": "Seven grey-scale panels of 8 draws (rows) by 10 categories (columns): Gumbel-softmax relaxed samples with the same noise at tau = 5.0, 2.0, 1.0, 0.5, 0.2 and 0.1, then the exact one-hot samples; nearly uniform grey at high tau, nearly one-hot at low tau."}}
 fig, axes = plt.subplots(1, len(temperatures) + 1, figsize=(12, 2.3))
 panels = {**{f"tau = {tau}": relaxed_samples[tau] for tau in temperatures}, "exact one-hot": exact}
 for ax, (label, samples) in zip(axes, panels.items()):
@@ -716,7 +716,7 @@ for s in seeds:
 # the gap between the two Fréchet distances measure it (the marginal KL, the other direction,
 # measures the opposite failure: codes where the prior has little mass).
 
-# %%
+# %% mystnb={"image": {"alt": "Two rows of scatter plots, one column per prior: N(0, I), mixture of Gaussians, VampPrior, Beta, Gumbel-softmax. Top: posterior means of the test digits on their first two principal axes, coloured by digit; bottom: prior samples in grey in the same projection."}}
 fig, axes = plt.subplots(2, len(prior_names), figsize=(16, 6.4), sharex="col", sharey="col")
 for column, name in enumerate(prior_names):
     model = models[name, seeds[0]]
@@ -733,7 +733,7 @@ axes[0, 0].set_ylabel("posterior means,\ntest digits")
 axes[1, 0].set_ylabel("prior samples,\nsame projection")
 colorbar = fig.colorbar(points, ax=axes, ticks=range(10), label="digit", fraction=0.02)
 
-# %%
+# %% mystnb={"image": {"alt": "Five rows of twelve digit-like images titled 'prior samples (decoder means), seed 0', one row per prior: N(0, I), mixture of Gaussians, VampPrior, Beta and Gumbel-softmax."}}
 sample_generator = torch.Generator().manual_seed(SEED + 4)
 sample_rows = torch.stack([models[name, seeds[0]].sample(12, generator=sample_generator).clamp(0, 1)
                            for name in prior_names])
@@ -983,7 +983,7 @@ with vc.checks.negative_control("the posterior without its planar layers (the di
 # What the two families do with the first seed's observation: the exact posterior p(z|x) (its
 # density on the grid, normalised by the log p(x) above) and 1,000 samples of each fitted q.
 
-# %%
+# %% mystnb={"image": {"alt": "Three panels over z1 and z2. Left: the exact posterior p(z | x), a thin curved arc of density. Middle and right: its contours with samples of q, Gaussian + 0 planar layers, a compact blob at the top of the arc, and Gaussian + 8 planar layers, spread along the arc; titles give each gap in nats."}}
 x_first = observations[:1]
 axis = torch.linspace(-3, 3, 301, dtype=torch.float64)
 grid = torch.stack(torch.meshgrid(axis, axis, indexing="ij"), -1).reshape(-1, 1, 2)

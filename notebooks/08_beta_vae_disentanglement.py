@@ -79,7 +79,7 @@ device = vc.setup_notebook(seed=SEED, device=DEVICE)
 # with fresh seeds and data draws, and prints what it finds for the ellipse and for squares.
 # `SHAPE = 0` in the parameter cell trains on squares instead.
 
-# %%
+# %% mystnb={"image": {"alt": "Two rows of ten binary images titled 'dSprites ellipses, 24 px': a small white ellipse on black, at a different position in each image."}}
 dsprites = vc.data.DSprites(RESOLUTION)
 data = vc.data.DSpritesSubset(dsprites, fixed={"shape": SHAPE, "orientation": 0, "scale": 5})
 num_train, num_test = 16000, 5000
@@ -421,7 +421,7 @@ for low, high in zip(BETAS[:-1], BETAS[1:]):
 # 0.1 nats, and the variance over the data of the posterior mean above 0.01, the definition of
 # Burda et al. (2016).
 
-# %%
+# %% mystnb={"image": {"alt": "Three bar charts, beta = 1, 4 and 16, of the mean KL per latent dimension in nats, the four dimensions sorted by KL, with paired bars for seed 0 and seed 1; as beta grows fewer dimensions carry KL."}}
 kl_dims = {key: vc.latent.kl_per_dimension(model, x_test) for key, model in models.items()}  # (D,) nats each
 codes_test = {key: vc.latent.encode_dataset(model, x_test) for key, model in models.items()}
 active_kl = {key: int((kl > 0.1).sum()) for key, kl in kl_dims.items()}
@@ -547,7 +547,7 @@ vc.checks.check_true(f"total correlation lower at beta = {BETAS[-1]:g} than at b
 # labelled with its mean KL in nats. In a disentangled code each row moves the ellipse along one
 # axis only. An inactive row changes nothing.
 
-# %%
+# %% mystnb={"image": {"alt": "Three latent traversal grids for seed 0, first beta = 1, second beta = 4, third beta = 16: each row sets one latent dimension, labelled with its mean KL, to seven values from -2.5 to 2.5, decoding an ellipse that moves; rows with KL 0.0 show the same blur throughout."}}
 base_index = 0
 traversal_values = torch.linspace(-2.5, 2.5, 7)
 for beta in BETAS:
@@ -688,7 +688,7 @@ with vc.checks.negative_control("the gap not divided by H(v)"):
 # Right: every metric against β, one dot per seed and a line through the means. The dashed line in
 # each panel is the hand-made centroid code.
 
-# %%
+# %% mystnb={"image": {"alt": "Left: MIG against test reconstruction nll in nats per image, one marker per model, colour by beta and shape by seed. Right: five panels, MIG, DCI D, SAP cont, beta-VAE and FactorVAE against beta 1, 4, 16, with seed dots, a line through the means and a dashed ink-centroid line."}}
 metric_names = ["MIG", "DCI D", "SAP cont", "beta-VAE", "FactorVAE"]
 colours = {beta: colour for beta, colour in zip(BETAS, ["tab:blue", "tab:orange", "tab:red", "tab:green", "tab:purple"])}
 fig = plt.figure(figsize=(12, 4.2), layout="constrained")

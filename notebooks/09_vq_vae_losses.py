@@ -284,7 +284,7 @@ for name, quantizer in toy.items():
         paths[name].append(quantizer.codebook.detach().clone())
     paths[name] = torch.stack(paths[name])
 
-# %%
+# %% mystnb={"image": {"alt": "Two scatter panels, 'codebook loss (SGD, lr 0.5)' and 'EMA (decay 0.99)': grey 2-D points in three blobs, with four coloured paths of the codes from their start to black end dots, each end dot on a red cross marking the centroid of the points assigned to it."}}
 def centroids_of_assignment(codebook, x):
     indices = nearest_codes(x, codebook)
     return torch.stack([x[indices == k].mean(0) if (indices == k).any() else codebook[k] for k in range(len(codebook))])
@@ -387,7 +387,7 @@ vc.checks.check_true("homework's sign: the commitment distance grows at every ep
                      all(monotone_decreasing(sign_curves["homework: +log p", s]["commitment"][::-1]) for s in seeds),
                      kind="evidence", settles=("C60",))
 
-# %%
+# %% mystnb={"image": {"alt": "Three rows of ten images titled 'reconstructions after 2 epochs (seed 0)': test digits, blurry grey reconstructions by the model trained with the correct -log p loss, and blank white squares from the model trained with the homework's +log p loss."}}
 with torch.no_grad():
     sign_rows = torch.stack([x_test[:10]] + [sign_models[name, seeds[0]].decode_indices(
         sign_models[name, seeds[0]].encode(x_test[:10])).mean for name in sign_classes])
@@ -524,7 +524,7 @@ for update in ["codebook loss", "EMA"]:
                          all(final("dead")(f"{update} + restarts", s) < final("dead")(update, s) for s in seeds),
                          kind="evidence", settles=("C64",))
 
-# %%
+# %% mystnb={"image": {"alt": "Three line plots against epoch, mean of 3 seeds: train -log p(x|z_q) in nats per image, perplexity (of 64) and dead codes, for codebook loss and EMA, each with and without restarts, and EMA with counts started at 0; the two runs with restarts reach far higher perplexity and fewer dead codes."}}
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
 epochs_axis = np.arange(1, num_epochs + 1)
 for name in main_runs:
@@ -626,7 +626,7 @@ for k, name in size_runs.items():
 # Ten test digits through each of the five models of section 5 (seed 0; decoder means of the
 # quantised map).
 
-# %%
+# %% mystnb={"image": {"alt": "Six rows of ten images titled 'reconstructions through the code map': ten test digits, then their reconstructions by five VQ-VAEs: codebook loss, codebook loss + restarts, EMA, EMA + restarts, and EMA with counts started at 0."}}
 with torch.no_grad():
     recon_rows = torch.stack([x_test[:10]] + [runs[name, seeds[0]][0].decode_indices(
         runs[name, seeds[0]][0].encode(x_test[:10])).mean for name in main_runs])
@@ -742,7 +742,7 @@ print("ordering uniform > per-position > autoregressive (Frechet distance):",
 # codes could do with this decoder. Its Fréchet distance is a floor for the priors (it is not
 # zero: these are reconstructions). Samples, one row per source:
 
-# %%
+# %% mystnb={"image": {"alt": "Four rows of twelve images titled 'decoded code maps': decoded uniform random code maps, which show scattered stroke fragments, samples from the per-position prior and from the autoregressive prior, and the test digits' own maps, which look like digits."}}
 fig = vc.plotting.strip(torch.stack([images[:12] for images in sample_images.values()]),
                         row_labels=list(sample_images), title="decoded code maps")
 
@@ -758,7 +758,7 @@ fig = vc.plotting.strip(torch.stack([images[:12] for images in sample_images.val
 # its own map and from the same map with code k replaced by the **background code** (the code used
 # most often overall): the difference is what k draws there.
 
-# %%
+# %% mystnb={"image": {"alt": "Four rows of sixteen small grey patches titled '64 codes in use: the mean 12 x 12 window where each is chosen': for each code, in order of usage, the average training-digit window around the cells where it was chosen, most showing fragments of strokes."}}
 usage = F.one_hot(maps_train, K).sum(0).float()  # (7, 7, K): uses of each code at each position
 background = int(usage.sum((0, 1)).argmax())
 by_usage = [int(k) for k in usage.sum((0, 1)).argsort(descending=True) if usage[..., k].sum() > 0]

@@ -34,8 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # Seconds each long test file took in the last measured run (benchmarks/suite.md); notebooks take
 # their benchmark medians from benchmarks/results.md. Only the order of the work units depends on these.
 # A browser unit's figure is its own part: it also runs its widget notebooks (see _run_once).
-LONG_TEST_FILES_S = {"tests/test_grading.py": 290, "tests/test_hub.py": 60, "tests/test_browser.py": 30,
-                     "tests/test_jupyterlab.py": 20}
+LONG_TEST_FILES_S = {"tests/test_grading.py": 290, "tests/test_hub.py": 60, "tests/test_site.py": 35,
+                     "tests/test_browser.py": 30, "tests/test_jupyterlab.py": 20}
 UNIT_TEST_FILE_S = 5  # any other test file: seconds at most
 # The browser tests are two work units, on two workers (each starts its own JupyterLab and Chromium):
 # one notebook run in the browser after another would otherwise be the longest unit of the suite.
