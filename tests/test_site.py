@@ -95,6 +95,11 @@ def test_checkers_catch_what_they_look_for():
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     """The site, built once into a temporary folder; (folder, seconds)."""
+    import importlib.util
+
+    if importlib.util.find_spec("myst_nb") is None or importlib.util.find_spec("sphinx_book_theme") is None:
+        missing("the website's builder (Sphinx, MyST-NB, sphinx-book-theme) is not installed",
+                "install the dev group: `uv sync` (the README's first command does)")
     folder = tmp_path_factory.mktemp("site")
     try:
         seconds = site_build.build(folder / "src", folder / "html")
