@@ -190,6 +190,19 @@ def test_every_page_in_a_browser(served, chromium_page):
                 problems.append(f"{path}: link to {href}, which is not in the site")
             elif relative.endswith(".html"):
                 to_visit.append(relative)
+        if path.startswith(("notebooks/", "exercises/")):  # what every notebook's page says besides the notebook
+            for needed in ("Run time", "Run it yourself", "uv run jupyter lab"):
+                if needed not in text:
+                    problems.append(f"{path}: does not say {needed!r}")
+        if path.startswith("notebooks/"):
+            links = page.evaluate("() => Array.from(document.querySelectorAll('a[href*=\"exercises/\"]')).length")
+            if not links:
+                problems.append(f"{path}: no link to its exercise")
+            stem = Path(path).stem
+            if (REPO / "docs" / "images" / f"{stem}.png").exists():  # a widget notebook: its widget as its picture
+                shown = page.evaluate(f"() => Array.from(document.images).some(i => i.src.endsWith('/{stem}.png'))")
+                if not shown or "run the notebook in JupyterLab to move its controls" not in text:
+                    problems.append(f"{path}: its widget is not shown as its picture with how to run it")
         if path in PICTURES:
             page.screenshot(path=str(REPO / "docs" / "images" / PICTURES[path]))
     assert len(seen) >= 25, f"only {len(seen)} pages reached from the home page"

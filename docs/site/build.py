@@ -69,9 +69,9 @@ RUN_IT_YOURSELF = ("**Run it yourself**: install [uv](https://docs.astral.sh/uv/
 
 def notebook_minutes() -> dict[str, float]:
     """notebook stem -> median seconds of the notebook benchmark's table (benchmarks/results.md)."""
-    rows = re.findall(r"^\| `notebooks/(\w+)\.ipynb` \| ([0-9.]+) \|", (ROOT / BENCHMARK).read_text(encoding="utf-8"),
-                      flags=re.M)
-    return {stem: float(seconds) for stem, seconds in rows}
+    rows = re.findall(r"^\| `(?:notebooks|solutions/\w+)/(\w+)\.ipynb` \| ([0-9.]+) \|",
+                      (ROOT / BENCHMARK).read_text(encoding="utf-8"), flags=re.M)
+    return {stem: float(seconds) for stem, seconds in rows}  # (an exercise's row: its model answers run)
 
 
 def course_map() -> dict[str, str]:
@@ -129,6 +129,26 @@ def favicon(path: Path) -> None:
     icon.save(path)
 
 
+def prepare_exercise(path: Path, stem: str, seconds: dict, exercises: dict) -> None:
+    """A released exercise as the site shows it: under its title, how long it runs, its lecture notebooks, and how
+    to work on it (the page shows the release: the answer cells as handed out, no solution, no hidden test)."""
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    lectures = [f"[{lecture[:2]}](../../notebooks/{lecture}.ipynb)" for lecture, exercise in exercises.items()
+                if Path(exercise).stem == stem]
+    facts = []
+    if stem in seconds:
+        facts.append(f"**Run time**: the model answers run in about {seconds[stem]:.0f} s on a 2-core laptop CPU "
+                     f"(median of [the benchmark](../../{BENCHMARK}))")
+    if lectures:
+        facts.append("**Lecture notebooks**: " + ", ".join(lectures))
+    notebook.cells.insert(1, nbformat.v4.new_markdown_cell(
+        " · ".join(facts) + "\n\n" + RUN_IT_YOURSELF + " Work on the exercise in `exercises/`; its visible tests "
+        "tell you what is wrong, the grader adds hidden ones."))
+    nbformat.write(notebook, path)
+
+
 def stage(stage_dir: Path = STAGE) -> list[Path]:
     """Copy the pages into ``stage_dir``; the README gets the site's navigation (hidden tables of contents)."""
     shutil.rmtree(stage_dir, ignore_errors=True)
@@ -158,6 +178,8 @@ def stage(stage_dir: Path = STAGE) -> list[Path]:
     seconds, exercises, widgets = notebook_minutes(), course_map(), widget_pictures()
     for path in sorted((stage_dir / "notebooks").glob("*.ipynb")):
         prepare_notebook(path, path.stem, seconds, exercises, widgets)
+    for path in sorted((stage_dir / "exercises").glob("*/*.ipynb")):
+        prepare_exercise(path, path.stem, seconds, exercises)
     for target in linked_files(staged, stage_dir):
         copy = stage_dir / target
         copy.parent.mkdir(parents=True, exist_ok=True)
