@@ -10,7 +10,8 @@ every image loads and has alt text that says something (not a file name); no TeX
 served by the site itself, typesets every equation); the site's search finds notebook 05 for a phrase of its
 own; and no page shows a line of a model solution or of a hidden test (lines of solutions/ that appear nowhere
 in the public notebooks and documents). Each checker has a negative control on a made-up page. The home page and
-notebook 02's page are photographed into docs/images/ (site_home.png, site_02_vae_generation.png).
+notebook 02's page are photographed into browser-screenshots/site/ (git-ignored, as the other browser tests'
+pictures); docs/images/site_home.png and site_02_vae_generation.png are copies of them.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ sys.path.insert(0, str(REPO / "docs" / "site"))
 import build as site_build  # noqa: E402  (docs/site/build.py)
 
 PICTURES = {"README.html": "site_home.png", "notebooks/02_vae_generation.html": "site_02_vae_generation.png"}
+# Where they go: the browser tests' git-ignored folder (tests/test_browser.py); docs/images/ holds committed copies.
+SHOTS = REPO / "browser-screenshots" / "site"
 SEARCH_TERM, SEARCH_PAGE = "importance weighted", "notebooks/05_elbo_numerical_checks.html"
 UNRENDERED_TEX = re.compile(r"\$\$|\\begin\{|\\frac\{|\\mathbb\{")
 FILE_NAME_ALT = re.compile(r"^[\w./-]*\.(png|jpe?g|svg|gif)$|^[0-9a-f]{16,}", re.I)
@@ -204,7 +207,8 @@ def test_every_page_in_a_browser(served, chromium_page):
                 if not shown or "run the notebook in JupyterLab to move its controls" not in text:
                     problems.append(f"{path}: its widget is not shown as its picture with how to run it")
         if path in PICTURES:
-            page.screenshot(path=str(REPO / "docs" / "images" / PICTURES[path]))
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / PICTURES[path]))
     assert len(seen) >= 25, f"only {len(seen)} pages reached from the home page"
     assert not problems, "\n".join(problems[:40])
 
