@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -45,7 +45,7 @@ class LabServer:
         # take it before the server binds it. With port_retries=0 the server then exits instead of
         # quietly moving to another port, and a new port is tried.
         for _ in range(5):
-            self.port = _free_port()
+            self.port = free_port()
             self.url = f"http://127.0.0.1:{self.port}"
             if self._start(root, home, env, extra_args):
                 return

@@ -1201,6 +1201,7 @@ class Course:
     connections: dict[str, int]  # aid -> connections that reached its course's loopback listener during autograde
     catalogue: dict[str, dict]  # aid -> variant name -> VariantGrade (catalogue_variants, graded in one kernel)
     catalogue_seconds: dict[str, float]  # aid -> wall time of its shared-kernel catalogue run
+    gradebooks: dict[str, str]  # aid -> "sqlite" or "postgresql", what its course graded into (GRADEBOOKS)
 
     @property
     def autograde_log(self) -> str:
@@ -1247,7 +1248,6 @@ COURSE_GROUPS = (list(FIRST_GROUP), [aid for aid in ASSIGNMENTS if aid not in FI
 # VAECOURSE_TEST_GRADEBOOKS=postgresql,sqlite, so every assignment is graded into each. Without a PostgreSQL server a
 # group falls back to SQLite with a warning (under CI=true it fails).
 GRADEBOOKS = tuple(os.environ.get("VAECOURSE_TEST_GRADEBOOKS", "sqlite,postgresql").split(","))
-GRADEBOOKS_USED: list[str] = []  # what the course fixture graded into, for the summary
 EVERYONE = sorted(set(HOSTILE_CASES) | {STUDENT_SOLVED, STUDENT_UNTOUCHED, STUDENT_PARTIAL}
                   | {student for aid, student in AUTOGRADED_CATALOGUE.items() if aid != HOSTILE_AID})
 
@@ -1357,8 +1357,8 @@ def _grade_group(root: Path, aids: list[str], db_url: str | None = None) -> dict
                                                  catalogue_variants(aid, release_nb))
             catalogue_seconds[aid] = time.perf_counter() - started
 
-    db_path = db_url or f"sqlite:///{root / 'gradebook.db'}"
-    read = {(aid, student): _read_scores(db_path, aid, student) for aid in aids for student in students[aid]}
+    gradebook_url = db_url or f"sqlite:///{root / 'gradebook.db'}"
+    read = {(aid, student): _read_scores(gradebook_url, aid, student) for aid in aids for student in students[aid]}
     run_nbgrader(root, "export", "--to", str(root / "grades.csv"))
     # feedback for every graded submission of every assignment of the group (test_feedback_shows_no_hidden_test)
     # ("*": nbgrader takes the assignment id as a glob, so one command, one start of nbgrader, makes them all)
@@ -1366,11 +1366,11 @@ def _grade_group(root: Path, aids: list[str], db_url: str | None = None) -> dict
     regrade = {}
     if HOSTILE_AID in aids:
         # Regrade one student: the partly correct student hands in the full solution.
-        before = {s: _read_scores(db_path, HOSTILE_AID, s)[0] for s in students[HOSTILE_AID]}
+        before = {s: _read_scores(gradebook_url, HOSTILE_AID, s)[0] for s in students[HOSTILE_AID]}
         fixed = root / "submitted" / STUDENT_PARTIAL / HOSTILE_AID / f"{HOSTILE_AID}.ipynb"
         shutil.copy2(root / "submitted" / STUDENT_SOLVED / HOSTILE_AID / f"{HOSTILE_AID}.ipynb", fixed)
         regrade_proc = run_nbgrader(root, "autograde", HOSTILE_AID, "--student", STUDENT_PARTIAL, "--force")
-        after = {s: _read_scores(db_path, HOSTILE_AID, s)[0] for s in students[HOSTILE_AID]}
+        after = {s: _read_scores(gradebook_url, HOSTILE_AID, s)[0] for s in students[HOSTILE_AID]}
         regrade = {"before": before, "after": after, "log": _output(regrade_proc)}
     with open(root / "grades.csv", newline="", encoding="utf-8") as handle:
         exported = list(csv.DictReader(handle))
@@ -1389,7 +1389,6 @@ def course(tmp_path_factory) -> Course:
     The roster is imported first, so the exported grades must list every student.
     """
     from concurrent.futures import ThreadPoolExecutor
-
     from contextlib import ExitStack
 
     from vaecourse.postgres import find_postgres, temporary_server
@@ -1410,7 +1409,6 @@ def course(tmp_path_factory) -> Course:
                 kind = "sqlite"
             urls.append(servers.enter_context(temporary_server()).create_database(f"gradebook{number}")
                         if kind == "postgresql" else None)
-        GRADEBOOKS_USED[:] = ["postgresql" if url else "sqlite" for url in urls]
         with ThreadPoolExecutor(max_workers=len(COURSE_GROUPS)) as pool:
             futures = [pool.submit(_grade_group, roots[group[0]], group, url) for group, url in zip(COURSE_GROUPS, urls)]
             parts = [future.result() for future in futures]  # re-raises a group's failure here
@@ -1423,7 +1421,9 @@ def course(tmp_path_factory) -> Course:
                   seconds=merged["seconds"], exported=[row for part in parts for row in part["exported"]],
                   validated=merged["validated"], regrade=next(part["regrade"] for part in parts if part["regrade"]),
                   changed=merged["changed"], connections=merged["connections"], catalogue=merged["catalogue"],
-                  catalogue_seconds=merged["catalogue_seconds"])
+                  catalogue_seconds=merged["catalogue_seconds"],
+                  gradebooks={aid: "postgresql" if url else "sqlite" for group, url in zip(COURSE_GROUPS, urls)
+                              for aid in group})
 
 
 def _autograded_errors(course: Course, aid: str, student: str) -> str:
@@ -2044,10 +2044,9 @@ def test_simulation_figures(course: Course, record_property) -> None:
     """
     notebooks = {aid: sum(1 for s in course.students[aid]
                           if (course.roots[aid] / "autograded" / s / aid / f"{aid}.ipynb").exists()) for aid in ASSIGNMENTS}
-    gradebook = {aid: kind for group, kind in zip(COURSE_GROUPS, GRADEBOOKS_USED) for aid in group}
     lines = [f"[simulated class] {aid}: {len(course.students[aid])} submissions, {notebooks[aid]} graded, "
              f"{course.seconds[aid]:.1f} s, {course.seconds[aid] / len(course.students[aid]):.1f} s per submission "
-             f"(gradebook: {gradebook[aid]})" for aid in ASSIGNMENTS]
+             f"(gradebook: {course.gradebooks[aid]})" for aid in ASSIGNMENTS]
     total = sum(len(v) for v in course.students.values())
     lines.append(f"[simulated class] in all: {total} submissions, {sum(course.seconds.values()):.0f} s of autograding")
     for aid, catalogue in WRONG_ANSWER_CATALOGUE.items():

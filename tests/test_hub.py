@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import copy
 import csv
-import json
 import os
 import re
 import secrets
@@ -46,8 +45,9 @@ import nbformat
 import psutil
 import pytest
 
+from lab_server import free_port
 from system_tools import missing
-from test_grading import WRONG_KL, WRONG_REPARAM, is_test_cell, paste_first_task, paste_solutions
+from test_grading import WRONG_KL, WRONG_REPARAM, paste_first_task, paste_solutions, with_answers
 from vaecourse.config import thread_environment
 from vaecourse.postgres import find_postgres, temporary_server
 from vaecourse.sandbox import find_bubblewrap
@@ -80,12 +80,6 @@ for _path in _found[:1]:
         if _cell.get("metadata", {{}}).get("nbgrader", {{}}).get("solution") and _cell["cell_type"] == "code":
             exec("".join(_cell["source"]))
 '''
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def proxy_command() -> str | None:
@@ -124,9 +118,14 @@ class Hub:
                                                               "_xsrf": xsrf}, allow_redirects=False,
                               timeout=HUB_TIMEOUT_S)
         assert landed.status_code == 302, f"{user}'s login was refused: {landed.status_code} {landed.text[:300]}"
-        wrong = requests.post(f"{self.url}/hub/login", data={"username": user, "password": "wrong"},
+        # the control: the same form with a wrong password (and a valid xsrf cookie, so that only the password differs)
+        stranger = requests.Session()
+        stranger.get(f"{self.url}/hub/login", timeout=HUB_TIMEOUT_S).raise_for_status()
+        wrong = stranger.post(f"{self.url}/hub/login", data={"username": user, "password": "wrong",
+                                                             "_xsrf": stranger.cookies.get("_xsrf")},
                               allow_redirects=False, timeout=HUB_TIMEOUT_S)
-        assert wrong.status_code != 302, "the hub let a wrong password in"  # the control: the login is checked
+        assert wrong.status_code != 302 and "jupyterhub-session-id" not in stranger.cookies, \
+            f"the hub let a wrong password in: {wrong.status_code}"
         made = browser.post(f"{self.url}/hub/api/users/{user}/tokens", json={"note": "test", "expires_in": 3600},
                             headers={"X-XSRFToken": browser.cookies.get("_xsrf")}, timeout=HUB_TIMEOUT_S)
         assert made.status_code in (200, 201), f"{user} got no token: {made.status_code} {made.text[:300]}"
@@ -201,7 +200,7 @@ def processes_started_under(marker: str) -> list[psutil.Process]:
 
 @contextmanager
 def running_hub(base: Path, env: dict[str, str]):
-    """Start ``jupyterhub`` (its own session), wait for its API; on exit stop it and check that nothing is left."""
+    """Start ``jupyterhub`` (its own session) and wait for its API; on exit stop it (the test checks what is left)."""
     import requests
 
     log = (base / "hub.log").open("w")
@@ -238,10 +237,8 @@ def handed_in(student: str, release: nbformat.NotebookNode, source: nbformat.Not
     elif student == "ben":
         notebook = paste_first_task(release, source)
     elif student == "dev":
-        notebook = paste_solutions(release, source)
-        answers = {"q0-reparam-impl": WRONG_REPARAM, "q0-kl-impl": WRONG_KL}
-        for cell in notebook.cells:
-            cell.source = answers.get(cell.metadata.get("nbgrader", {}).get("grade_id"), cell.source)
+        notebook = with_answers(paste_solutions(release, source), {"q0-reparam-impl": WRONG_REPARAM,
+                                                                   "q0-kl-impl": WRONG_KL})
     else:
         notebook = copy.deepcopy(release)
     first_answer = next(cell for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("solution")

@@ -67,7 +67,7 @@ RUN_IT_YOURSELF = ("**Run it yourself**: install [uv](https://docs.astral.sh/uv/
                    "`uv run jupyter lab` opens it (the README's quick start; `uv run pytest` checks everything).")
 
 
-def notebook_minutes() -> dict[str, float]:
+def run_seconds() -> dict[str, float]:
     """notebook stem -> median seconds of the notebook benchmark's table (benchmarks/results.md)."""
     rows = re.findall(r"^\| `(?:notebooks|solutions/\w+)/(\w+)\.ipynb` \| ([0-9.]+) \|",
                       (ROOT / BENCHMARK).read_text(encoding="utf-8"), flags=re.M)
@@ -91,7 +91,7 @@ def widget_pictures() -> dict[str, tuple[str, str]]:
     return found
 
 
-def prepare_notebook(path: Path, stem: str, seconds: dict, exercises: dict, widgets: dict) -> None:
+def prepare_notebook(path: Path, stem: str, seconds: dict, exercise_of: dict, widgets: dict) -> None:
     """A lecture notebook as the site shows it: a line on its run time, its exercise and how to run it under the
     title; its widget as the picture the browser tests took, with a sentence on running it live (a page has no
     kernel); no widget state (which would make the page fetch ipywidgets' JavaScript from a CDN)."""
@@ -101,10 +101,10 @@ def prepare_notebook(path: Path, stem: str, seconds: dict, exercises: dict, widg
     notebook.metadata.pop("widgets", None)
     facts = []
     if stem in seconds:
-        facts.append(f"**Run time**: about {seconds[stem]:.0f} s on a 2-core laptop CPU (median of "
+        facts.append(f"**Run time**: about {seconds[stem]:.0f} s on 2 CPU cores (median of "
                      f"[the benchmark](../{BENCHMARK}))")
-    if stem in exercises:
-        facts.append(f"**Exercise**: [{Path(exercises[stem]).stem}](../{exercises[stem]})")
+    if stem in exercise_of:
+        facts.append(f"**Exercise**: [{Path(exercise_of[stem]).stem}](../{exercise_of[stem]})")
     notebook.cells.insert(1, nbformat.v4.new_markdown_cell(" · ".join(facts) + "\n\n" + RUN_IT_YOURSELF))
     for cell in notebook.cells:
         for output in cell.get("outputs", []):
@@ -129,17 +129,17 @@ def favicon(path: Path) -> None:
     icon.save(path)
 
 
-def prepare_exercise(path: Path, stem: str, seconds: dict, exercises: dict) -> None:
+def prepare_exercise(path: Path, stem: str, seconds: dict, exercise_of: dict) -> None:
     """A released exercise as the site shows it: under its title, how long it runs, its lecture notebooks, and how
     to work on it (the page shows the release: the answer cells as handed out, no solution, no hidden test)."""
     import nbformat
 
     notebook = nbformat.read(path, as_version=4)
-    lectures = [f"[{lecture[:2]}](../../notebooks/{lecture}.ipynb)" for lecture, exercise in exercises.items()
+    lectures = [f"[{lecture[:2]}](../../notebooks/{lecture}.ipynb)" for lecture, exercise in exercise_of.items()
                 if Path(exercise).stem == stem]
     facts = []
     if stem in seconds:
-        facts.append(f"**Run time**: the model answers run in about {seconds[stem]:.0f} s on a 2-core laptop CPU "
+        facts.append(f"**Run time**: the model answers run in about {seconds[stem]:.0f} s on 2 CPU cores "
                      f"(median of [the benchmark](../../{BENCHMARK}))")
     if lectures:
         facts.append("**Lecture notebooks**: " + ", ".join(lectures))
@@ -164,22 +164,20 @@ def stage(stage_dir: Path = STAGE) -> list[Path]:
                 target.write_text(SOLUTIONS_LINK.sub(lambda m: f"{m.group(1)} (`{m.group(2)}` in the repository)", text),
                                   encoding="utf-8")
             staged.append(target)
-    notebooks = sorted(p.relative_to(stage_dir).with_suffix("").as_posix()
-                       for p in (stage_dir / "notebooks").glob("*.ipynb"))
-    exercises = sorted(p.relative_to(stage_dir).with_suffix("").as_posix()
-                       for p in (stage_dir / "exercises").glob("*/*.ipynb"))
-    guides = ["INSTRUCTORS"] + sorted(p.relative_to(stage_dir).with_suffix("").as_posix()
-                                      for p in (stage_dir / "deploy").glob("*/README.md"))
-    documents = sorted(p.relative_to(stage_dir).with_suffix("").as_posix()
-                       for pattern in ("docs/*.md", "benchmarks/*.md") for p in stage_dir.glob(pattern))
+    def documents(*patterns: str) -> list[str]:  # the staged pages of these globs, as a table of contents names them
+        return sorted(p.relative_to(stage_dir).with_suffix("").as_posix()
+                      for pattern in patterns for p in stage_dir.glob(pattern))
+
     with (stage_dir / "README.md").open("a", encoding="utf-8") as readme:
-        readme.write(toctree("Lecture notebooks", notebooks) + toctree("Exercises", exercises)
-                     + toctree("Instructors", guides) + toctree("Design and measurements", documents))
-    seconds, exercises, widgets = notebook_minutes(), course_map(), widget_pictures()
+        readme.write(toctree("Lecture notebooks", documents("notebooks/*.ipynb"))
+                     + toctree("Exercises", documents("exercises/*/*.ipynb"))
+                     + toctree("Instructors", ["INSTRUCTORS"] + documents("deploy/*/README.md"))
+                     + toctree("Design and measurements", documents("docs/*.md", "benchmarks/*.md")))
+    seconds, exercise_of, widgets = run_seconds(), course_map(), widget_pictures()
     for path in sorted((stage_dir / "notebooks").glob("*.ipynb")):
-        prepare_notebook(path, path.stem, seconds, exercises, widgets)
+        prepare_notebook(path, path.stem, seconds, exercise_of, widgets)
     for path in sorted((stage_dir / "exercises").glob("*/*.ipynb")):
-        prepare_exercise(path, path.stem, seconds, exercises)
+        prepare_exercise(path, path.stem, seconds, exercise_of)
     for target in linked_files(staged, stage_dir):
         copy = stage_dir / target
         copy.parent.mkdir(parents=True, exist_ok=True)
