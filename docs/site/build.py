@@ -197,7 +197,7 @@ class MathJaxMissing(RuntimeError):
 def build(stage_dir: Path = STAGE, output: Path = OUTPUT) -> float:
     """Stage and build the site into ``output``; the seconds it took. Sphinx's warnings fail the build."""
     if not MATHJAX.is_dir():
-        raise MathJaxMissing(f"no MathJax at {MATHJAX}: run `npm ci --prefix docs/site` (the site serves its own copy)")
+        raise MathJaxMissing(f"no MathJax at {MATHJAX}")
     started = time.perf_counter()
     stage(stage_dir)
     shutil.rmtree(output, ignore_errors=True)
@@ -214,7 +214,7 @@ def main() -> None:
     try:
         seconds = build()
     except MathJaxMissing as error:
-        sys.exit(str(error))
+        sys.exit(f"{error}: run `npm ci --prefix docs/site` first (the site serves its own copy of MathJax)")
     print(f"built {OUTPUT.relative_to(ROOT)}/index.html in {seconds:.1f} s")
 
 
