@@ -129,12 +129,34 @@ def _run_once(items: list, config) -> None:
         items[:] = [item for item in items if item.nodeid.split("::", 1)[0] not in in_browser_files]
 
 
+EXTENDED_OPTION = "--extended"
+EXTENDED_REASON = ("an extended test: it runs in CI (.ci/run) and with `uv run pytest --extended -m extended`, "
+                   "outside the README command's 10-minute budget")
+
+
+def pytest_addoption(parser):
+    parser.addoption(EXTENDED_OPTION, action="store_true",
+                     help="also run the tests marked `extended` (the website's pages in Chromium), which the "
+                          "README's command skips for time; .ci/run runs them")
+
+
+def _skip_extended(items: list, config) -> None:
+    """Tests marked ``extended`` skip, with the reason, unless ``--extended`` is given."""
+    if config.getoption(EXTENDED_OPTION):
+        return
+    for item in items:
+        if item.get_closest_marker("extended"):
+            item.add_marker(pytest.mark.skip(reason=EXTENDED_REASON))
+
+
 @pytest.hookimpl(trylast=True)  # after -m and -k have deselected what they deselect
 def pytest_collection_modifyitems(config, items):
-    """Run each widget notebook once (:func:`_run_once`); order the work units longest first.
+    """Skip the extended tests (:func:`_skip_extended`); run each widget notebook once (:func:`_run_once`);
+    order the work units longest first.
 
     Items of one unit keep their order; xdist hands the units out in this order.
     """
+    _skip_extended(items, config)
     _run_once(items, config)
     medians = _notebook_medians()
     files = {item.nodeid.split("::", 1)[0] for item in items}

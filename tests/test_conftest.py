@@ -9,10 +9,17 @@ import pytest
 
 
 class FakeItem:
-    def __init__(self, nodeid: str, notebook: str | None = None):
+    def __init__(self, nodeid: str, notebook: str | None = None, extended: bool = False):
         self.nodeid = nodeid
+        self.extended, self.added = extended, []
         if notebook:
             self.callspec = SimpleNamespace(params={"notebook": notebook})
+
+    def get_closest_marker(self, name: str):
+        return pytest.mark.extended.mark if name == "extended" and self.extended else None
+
+    def add_marker(self, marker) -> None:
+        self.added.append(marker.mark)
 
     def __repr__(self):
         return self.nodeid
@@ -31,7 +38,7 @@ def _items(browser_tests: bool = True) -> list[FakeItem]:
 def config():
     deselected = []
     return SimpleNamespace(hook=SimpleNamespace(pytest_deselected=lambda items: deselected.extend(items)),
-                           deselected=deselected)
+                           deselected=deselected, getoption=lambda name: False)
 
 
 def test_with_a_browser_the_widget_notebook_runs_only_in_the_browser_test(monkeypatch, config):
@@ -74,3 +81,21 @@ def test_work_units_keep_files_and_notebooks_whole_and_split_the_browser_tests()
     second = {conftest.work_unit(f"tests/test_browser.py::test_widget_notebook[{name}]")
               for name in conftest.SECOND_BROWSER_UNIT}
     assert first == {"tests/test_browser.py"} and len(second) == 1 and second != first
+
+
+def test_extended_tests_skip_with_the_reason_unless_asked_for():
+    """`extended` tests skip in the README's command, saying where they run; with --extended nothing is skipped."""
+    def items():
+        marked = [FakeItem("tests/test_site.py::test_long", extended=True), FakeItem("tests/test_site.py::test_short")]
+        return marked, {item.nodeid: item for item in marked}
+
+    for asked in (False, True):
+        marked, by_id = items()
+        conftest._skip_extended(marked, SimpleNamespace(getoption=lambda name: asked and name == "--extended"))
+        skips = {nodeid: [m.kwargs["reason"] for m in item.added if m.name == "skip"] for nodeid, item in by_id.items()}
+        assert skips["tests/test_site.py::test_short"] == []
+        if asked:
+            assert skips["tests/test_site.py::test_long"] == []
+        else:
+            assert len(skips["tests/test_site.py::test_long"]) == 1
+            assert "runs in CI (.ci/run)" in skips["tests/test_site.py::test_long"][0]

@@ -12,6 +12,11 @@ own; and no page shows a line of a model solution or of a hidden test (lines of 
 in the public notebooks and documents). Each checker has a negative control on a made-up page. The home page and
 notebook 02's page are photographed into browser-screenshots/site/ (git-ignored, as the other browser tests'
 pictures); docs/images/site_home.png and site_02_vae_generation.png are copies of them.
+
+The build check runs in the README's command; the browser's visit of every page and the search are marked
+``extended`` (tests/conftest.py): about 30 s of one worker that the command's 10-minute budget has no room for
+(benchmarks/suite.md), so the README's command skips them with that reason and ``.ci/run`` runs them
+(``uv run pytest --extended -m extended``).
 """
 
 from __future__ import annotations
@@ -155,6 +160,7 @@ def chromium_page(served):
 
 
 @pytest.mark.browser
+@pytest.mark.extended  # about 30 s of one worker: over the README command's budget (benchmarks/suite.md)
 def test_every_page_in_a_browser(served, chromium_page):
     base, html = served
     page = chromium_page
@@ -214,6 +220,7 @@ def test_every_page_in_a_browser(served, chromium_page):
 
 
 @pytest.mark.browser
+@pytest.mark.extended
 def test_search_finds_notebook_05(served, chromium_page):
     base, _ = served
     chromium_page.goto(urljoin(base, f"search.html?q={SEARCH_TERM.replace(' ', '+')}"))
