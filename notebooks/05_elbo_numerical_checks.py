@@ -279,7 +279,9 @@ def fit_linear_gaussian(sign, num_steps=300, lr=0.05):
     return {key: np.array(value) for key, value in trace.items()}
 
 
-runs = {"maximise the ELBO (right)": fit_linear_gaussian(+1), "minimise the ELBO (homework)": fit_linear_gaussian(-1)}
+num_lg_steps = {"ci": 150, "full": 300}[BUDGET]
+runs = {"maximise the ELBO (right)": fit_linear_gaussian(+1, num_steps=num_lg_steps),
+        "minimise the ELBO (homework)": fit_linear_gaussian(-1, num_steps=num_lg_steps)}
 
 # %%
 centred = x_lg - x_lg.mean(0)
@@ -427,8 +429,8 @@ for num, (value, se) in ladder.items():
 # log-likelihood, in nats per image and in bits per pixel (nats / (784 ln 2)); on grey pixels it would
 # not be one (notebook 06). On held-out digits we estimate the ELBO (100 samples of z for the reconstruction
 # term, the KL in closed form) and the importance-weighted bound L_K with
-# `vc.evaluate.iwae_log_likelihood` for K = 1, 10, 100 and 1000 on 300 images (the cost grows
-# linearly with K; the time of each is printed below).
+# `vc.evaluate.iwae_log_likelihood` for K = 1, 10, 100 and 1000 on 50 images (300 with
+# `BUDGET = "full"`; the cost grows linearly with K, the time of each is printed below).
 #
 # Expectations, checked for each seed: L_1, a one-sample ELBO estimate, agrees with the ELBO within
 # three standard errors; each step up in K does not lower the bound by more than three standard
@@ -440,7 +442,8 @@ x_test_grey, _ = vc.data.load_mnist(split="test")
 binarise_generator = torch.Generator().manual_seed(SEED + 60)
 x_train = vc.data.binarize(x_train_grey, generator=binarise_generator)
 x_test = vc.data.binarize(x_test_grey, generator=binarise_generator)
-x_held = x_test[:300]
+num_held = {"ci": 50, "full": 300}[BUDGET]
+x_held = x_test[:num_held]  # at most the first 300 test digits; the sets below start at 300
 x_literature = x_test[410:510]  # section 10's held-out digits, disjoint from every other set here
 num_epochs = {"ci": 12, "full": 50}[BUDGET]
 seeds = [SEED + s for s in range(NUM_SEEDS)]
@@ -549,7 +552,7 @@ for num in ks_vae:
 # prior: $\frac1K \sum_k p(x \mid z_k)$ is unbiased for $p(x)$, and its log is the **prior-sampling
 # estimate**. Importance sampling draws $z_k$ from the encoder's $q(z \mid x)$ instead: that is $L_K$
 # of section 7. On 10 held-out digits (not those of section 7), for each trained VAE, both estimates
-# are repeated 10 times with fresh samples, at K = 10, 100 and 1000.
+# are repeated 5 times with fresh samples (10 with `BUDGET = "full"`), at K = 10, 100 and 1000.
 #
 # Prediction: almost no prior draw decodes to a given digit, so the prior-sampling estimate sits far
 # below. We expect it to be below importance sampling's $L_{10}$ even with K = 1000 (a hundred times
@@ -560,7 +563,7 @@ for num in ks_vae:
 # %%
 x_few = x_test[300:310]  # 10 held-out digits, disjoint from x_held
 ks_estimate = [10, 100, 1000]
-num_repeats = 10
+num_repeats = {"ci": 5, "full": 10}[BUDGET]
 
 
 @torch.no_grad()
@@ -627,16 +630,16 @@ vc.checks.check_true("prior sampling spreads more over the repeats than importan
 #   drawn without a gradient; it needs no reparameterisation, but multiplies a number of the order of
 #   $-100$ nats by the score.
 #
-# On a batch of M = 100 held-out digits and the seed-0 VAE, each estimator is computed 30 times with
-# fresh noise, with L = 1 and L = 10 samples per image. We measure the total variance (summed over
-# the encoder's parameters) across the 30 repeats. Predictions: the score function's variance is
-# larger than the reparameterised one's by more than a factor of 10 at the same L (we expect orders of
-# magnitude); L = 10 divides each variance by about 10 (between 5 and 20), because the L samples are
+# On a batch of M = 100 held-out digits and the seed-0 VAE, each estimator is computed 20 times with
+# fresh noise (30 with `BUDGET = "full"`), with L = 1 and L = 10 samples per image. We measure the
+# total variance (summed over the encoder's parameters) across the repeats. Predictions: the score
+# function's variance is larger than the reparameterised one's by more than a factor of 10 at the
+# same L (we expect orders of magnitude); L = 10 divides each variance by about 10 (between 5 and 20), because the L samples are
 # independent. Negative control for the first: a second, independent set of reparameterised repeats in
 # place of the score function must fail it.
 
 # %%
-num_grad_repeats = 30
+num_grad_repeats = {"ci": 20, "full": 30}[BUDGET]
 x_batch = x_test[310:410]  # M = 100 digits, disjoint from the sets above
 model = vaes[seeds[0]]
 encoder_params = list(model.encoder.parameters())
@@ -714,7 +717,7 @@ for name in ["reparameterised", "score"]:
 # - **training length**: section 7's models trained for 12 more epochs (a fresh Adam state) should
 #   reach a lower test NLL than at 12 epochs, for each seed, if longer training is part of the gap;
 #   the held-out one-sample -ELBO after every epoch of section 7's runs shows whether it had flattened;
-# - **evaluation**: L_1000 - L_100 on section 7's 300 digits bounds how much more samples still add.
+# - **evaluation**: L_1000 - L_100 on section 7's held-out digits bounds how much more samples still add.
 
 # %%
 literature_models = {"4,000 images, 12 epochs": vaes}
@@ -773,7 +776,7 @@ vc.checks.check_true("12 more epochs lower the test NLL (binarised, L_1000) by m
 # At 12 epochs the course's number is about 40 nats above the published ones (0.24 against 0.16 bits
 # per pixel). The measured parts of that gap, in the lines above: **data** at an equal number of
 # gradient steps, about a nat (a quarter of the data is worse for each seed, as predicted, but only
-# by that much); **evaluation**, under a nat from K = 100 to K = 1000, with the steps shrinking as K
+# by that much); **evaluation**, about a nat from K = 100 to K = 1000, with the steps shrinking as K
 # grows; **training length**, the largest by far: 12 more epochs lower the test NLL by about 15 nats
 # for each seed, and the held-out curve was still falling by about 3 nats per epoch at epoch 12. So
 # the course's VAE is far from converged at the CI budget, by design (it has to run in a minute on a
