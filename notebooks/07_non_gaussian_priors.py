@@ -525,7 +525,7 @@ fig.tight_layout()
 # one extra encoder pass over 50 images per step.
 
 # %%
-num_epochs = {"ci": 12, "full": 50}[BUDGET]
+num_epochs = {"ci": 8, "full": 50}[BUDGET]
 seeds = [SEED + k for k in range(NUM_SEEDS)]
 prior_names = ["N(0, I)", "mixture of Gaussians", "VampPrior", "Beta", "Gumbel-softmax"]
 
@@ -568,7 +568,9 @@ vc.checks.check_true("every run lowered its training -ELBO from the first epoch 
 #   "ELBO" is not a bound on the discrete model's likelihood (printed separately below).
 # - **-log p(x), IWAE**: the importance-weighted estimate with k = 100 samples per digit (notebook
 #   05). For the Gumbel-softmax model the samples are one-hot codes and every term
-#   is exact, so it estimates the discrete model's log-likelihood.
+#   is exact, so it estimates the discrete model's log-likelihood. Each digit costs 100 decoder
+#   passes, so the `"ci"` budget runs it on the first 250 test digits (a random subset: the test
+#   set is shuffled) and the table adds the -ELBO on those same digits; `"full"` uses all 1,000.
 # - **KL**, split by the "ELBO surgery" identity (Hoffman and Johnson 2016) into the **mutual
 #   information** between image and code and the **marginal KL**, KL(q(z) || p(z)), the distance of
 #   the aggregate posterior q(z) = (1/N) sum_n q(z|x_n) from the prior, estimated on the N = 1,000
@@ -610,11 +612,12 @@ def active_units(model, x, generator):
 
 # %%
 num_quality = 500
+num_iwae_digits = {"ci": 250, "full": 1000}[BUDGET]  # the IWAE: 100 decoder passes per digit
 results, quality_reference = {}, {}
 for (name, seed), model in models.items():
     generator = torch.Generator().manual_seed(seed + 100)
     neg_elbo, kl = elbo_terms(model, x_test, generator)
-    log_px = vc.evaluate.iwae_log_likelihood(model, x_test, num_samples=100, generator=generator)
+    log_px = vc.evaluate.iwae_log_likelihood(model, x_test[:num_iwae_digits], num_samples=100, generator=generator)
     surgery = vc.latent.kl_decomposition(model, x_test, generator=generator)
     holes = vc.latent.prior_hole_kl(model, x_test, num_samples=300, generator=generator)
     with vc.config.seeded(generator), torch.no_grad():
@@ -626,7 +629,9 @@ for (name, seed), model in models.items():
                                        reference=reference, real=real, num_images=num_quality, seed=SEED)
     quality_reference[seed] = {row.name: row.frechet_distance for row in rows}
     results[name, seed] = {"neg_elbo": neg_elbo.mean().item(),
-                           "neg_iwae": -log_px.mean().item(), "kl": kl.mean().item(),
+                           "neg_iwae": -log_px.mean().item(),
+                           "neg_elbo_iwae_digits": neg_elbo[:num_iwae_digits].mean().item(),  # the IWAE's digits
+                           "kl": kl.mean().item(),
                            "kl_max": kl.max().item(), **surgery, "holes": holes,
                            "active": active_units(model, x_test, generator),
                            "fd_prior": quality_reference[seed].pop("prior"),
@@ -644,6 +649,8 @@ table_rows = [("latent", None, None), ("test -ELBO", "neg_elbo", 1), ("-log p(x)
               ("  marginal KL(q(z) || p(z))", "marginal_kl", 2), ("holes KL(p(z) || q(z))", "holes", 1),
               ("active units (groups)", "active", 0),
               ("FD, prior samples", "fd_prior", 0), ("FD, aggregate-posterior samples", "fd_aggregate", 0)]
+if num_iwae_digits < len(x_test):  # the IWAE ran on the first test digits only: the -ELBO on the same ones
+    table_rows.insert(3, (f"  -ELBO on the IWAE's {num_iwae_digits} digits", "neg_elbo_iwae_digits", 1))
 latent_text = {"N(0, I)": "16 reals", "mixture of Gaussians": "16 reals", "VampPrior": "16 reals",
                "Beta": "16 in (0, 1)", "Gumbel-softmax": f"{NUM_GROUPS} x {NUM_CATEGORIES} categories"}
 print(f"{'':32s}" + "".join(f"{name:>22s}" for name in prior_names))
@@ -653,7 +660,8 @@ for label, key, digits in table_rows:
     print(f"{label:32s}" + "".join(f"{cell:>22s}" for cell in cells))
 print(f"\nFD of real held-out digits {spread([quality_reference[s]['real held-out digits'] for s in seeds], 0)}, "
       f"of uniform noise {spread([quality_reference[s]['uniform noise'] for s in seeds], 0)}; "
-      f"{len(seeds)} seeds, {num_epochs} epochs; -ELBO, log p(x) and KL rows in nats per image")
+      f"{len(seeds)} seeds, {num_epochs} epochs; IWAE on the first {num_iwae_digits} test digits; "
+      "-ELBO, log p(x) and KL rows in nats per image")
 gap_closed = {name: [1 - results[name, s]["marginal_kl"] / results["N(0, I)", s]["marginal_kl"] for s in seeds]
               for name in ("mixture of Gaussians", "VampPrior")}
 print("of N(0, I)'s gap to the aggregate-posterior prior (its marginal KL), a learned prior closes: "
@@ -661,9 +669,9 @@ print("of N(0, I)'s gap to the aggregate-posterior prior (its marginal KL), a le
 
 # %% [markdown]
 # What can be asserted, because it follows from the mathematics: the IWAE estimate of log p(x)
-# is at least the ELBO up to Monte Carlo noise (we check it is higher for every model and seed),
-# the mutual information estimate is at most log N, and the categorical model's KL per image is
-# at most 8 log 10. The last two hold for these estimators by construction, so they are
+# is at least the ELBO up to Monte Carlo noise (we check it is higher, on the same digits, for
+# every model and seed), the mutual information estimate is at most log N, and the categorical
+# model's KL per image is at most 8 log 10. The last two hold for these estimators by construction, so they are
 # consistency checks of the code, not evidence about the models. What we expected from the literature and from trial runs, held on every seed
 # we tried (seeds 0 to 7, and the full budget) with clear margins, and is therefore checked: the
 # VampPrior reaches a lower test -ELBO and a smaller marginal KL than N(0, I), its prior samples
@@ -674,7 +682,7 @@ print("of N(0, I)'s gap to the aggregate-posterior prior (its marginal KL), a le
 # NBVAL_CHECK_OUTPUT
 every = [(name, s) for name in prior_names for s in seeds]
 vc.checks.check_true("IWAE (k=100) log p(x) > ELBO on the test digits, every model and seed",
-                     all(-results[m]["neg_iwae"] > -results[m]["neg_elbo"] for m in every), kind="evidence")
+                     all(-results[m]["neg_iwae"] > -results[m]["neg_elbo_iwae_digits"] for m in every), kind="evidence")
 vc.checks.check_true("mutual information estimate <= log 1000, every model and seed",
                      all(results[m]["mutual_information"] <= math.log(len(x_test)) + 1e-9 for m in every), kind="consistency")
 vc.checks.check_true("Gumbel-softmax KL <= 8 log 10 nats for every test image",
@@ -759,12 +767,13 @@ fig = vc.plotting.strip(sample_rows, row_labels=prior_names, title="prior sample
 #   Gaussian posteriors: their codes identify their images, and their KL differences are in the
 #   marginal part, the part a learned prior can remove.
 # - The marginal KL row is what each prior leaves to the best prior for its encoder, the aggregate
-#   posterior: about 12 nats for N(0, I), 8.6 for the VampPrior. Measured against N(0, I)'s, the
-#   VampPrior closes about 31% of that gap and the mixture about 6% (the line under the table; each
+#   posterior: about 10.6 nats for N(0, I), 6.3 for the VampPrior. Measured against N(0, I)'s, the
+#   VampPrior closes about 41% of that gap and the mixture about 12% (the line under the table; each
 #   model's gap is to its own encoder's aggregate posterior, so this compares trained models, not
 #   priors on one fixed encoder). The holes row did **not** come out
-#   as we expected when we added it: the learned priors have a *larger* KL(p(z) || q(z)) than N(0, I)
-#   (about 17 and 16 nats against 12), although their prior samples are far better. The reverse KL
+#   as we expected when we added it: the learned priors do not have a smaller KL(p(z) || q(z)) than
+#   N(0, I); the mixture's is *larger* (about 13 nats against 8.5) and the VampPrior's about the same
+#   (8.9), although their prior samples are far better. The reverse KL
 #   is measured at the scale of the posteriors: a prior sample that falls a little beside every
 #   narrow posterior counts as a hole even where the decoder turns it into a good digit. The gap
 #   between the two Fréchet distances is the measure of holes that tracks sample quality here.
