@@ -203,15 +203,15 @@ def constructed_code(kind, seed=0):
 
 # %% [markdown]
 # Each metric runs on every constructed code. MIG uses 1000 test points, SAP 2000 training and
-# 1000 test points, DCI the first 600 and 300 of them (its trees are slow). The two sampling metrics use
+# 1000 test points, DCI the first 300 training points (600 in the full budget) and the first 300 test
+# points (its trees are slow). The two sampling metrics use
 # smaller numbers than the reference defaults (which draw about two million images): batches of
 # L = 32, 300 training and 200 evaluation points, and 1000 points for the FactorVAE variance
 # estimate. SAP is shown with both of its scores: the discrete one (a linear SVM on a single code
 # dimension, the reference default) and the continuous one (squared correlation).
 
 # %%
-def all_metrics(represent, data_set, factors_tr, factors_te, *, coarsen=1, dci_points=(600, 300), sampling,
-                variance_points):
+def all_metrics(represent, data_set, factors_tr, factors_te, *, coarsen=1, dci_points, sampling, variance_points):
     """Every metric of one representation function (images -> codes).
 
     MIG on all of ``factors_te``; DCI on the first ``dci_points`` of each set; SAP on all; ``coarsen``
@@ -242,8 +242,10 @@ table_rng = np.random.default_rng(SEED + 1)
 table_train, table_test = table.sample_factors(2000, table_rng), table.sample_factors(1000, table_rng)
 kinds = ["aligned", "rotated", "noise", "ignores factor 0"]
 small_sampling = {"batch_size": 32, "num_train": 300, "num_eval": 200}
-constructed = {kind: all_metrics(constructed_code(kind), table, table_train, table_test, sampling=small_sampling,
-                                 variance_points=1000) for kind in kinds}
+constructed_dci_points = {"ci": (300, 300), "full": (600, 300)}[BUDGET]  # (train, test): DCI's trees are slow
+constructed = {kind: all_metrics(constructed_code(kind), table, table_train, table_test,
+                                 dci_points=constructed_dci_points, sampling=small_sampling, variance_points=1000)
+               for kind in kinds}
 print_metric_table(constructed)
 print(f"chance level of the beta-VAE and FactorVAE metrics: 1/K = {1 / len(table.factor_sizes):.2f}")
 
@@ -504,12 +506,14 @@ _ = vc.checks.check_close("mutual information + total correlation + dimension-wi
                           + known_parts["dimension_wise_kl"], known_parts["kl"], rtol=0, atol=1e-10, kind="identity")
 
 # %% [markdown]
-# Now the six models, on 2000 test images each. Prediction, from the field's account: a larger β
-# leaves a smaller total correlation, for every seed (β = 16 against β = 1, checked). We also print
-# the closed-form KL (averaged over the same images) beside the one-sample estimate of the sum.
+# Now the six models, on the first 1000 test images each (2000 in the full budget). Prediction, from
+# the field's account: a larger β leaves a smaller total correlation, for every seed (β = 16 against
+# β = 1, checked). We also print the closed-form KL (averaged over the same images) beside the
+# one-sample estimate of the sum.
 
 # %%
-x_tc = x_test[:2000]
+num_tc_images = {"ci": 1000, "full": 2000}[BUDGET]  # the cost grows as N^2
+x_tc = x_test[:num_tc_images]
 tc_terms = {}
 for key, model in models.items():
     with torch.no_grad():
@@ -532,11 +536,11 @@ vc.checks.check_true(f"total correlation lower at beta = {BETAS[-1]:g} than at b
 
 # %% [markdown]
 # As the field's account predicts, β presses hardest, relatively, on the total correlation: about
-# 2.4 nats at β = 1, 0.34 at β = 4 and 0.016 at β = 16, where the index-code mutual information only
-# falls from about 6.3 to 1.7 nats. At β = 16 the code's dimensions are nearly independent under the
+# 2.6 nats at β = 1, 0.37 at β = 4 and 0.017 at β = 16, where the index-code mutual information only
+# falls from about 6.0 to 1.8 nats. At β = 16 the code's dimensions are nearly independent under the
 # aggregate posterior, which an axis-aligned code needs; most of what remains of the KL is
-# information about the image. (The β = 1 models' index-code MI, 6.3 nats, is near its ceiling
-# log N = 7.6: the codes almost identify each of the 2000 images.) The one-sample sum agrees with the
+# information about the image. (The β = 1 models' index-code MI, 6.0 nats, is near its ceiling
+# log N = 6.9: the codes almost identify each of the 1000 images.) The one-sample sum agrees with the
 # closed-form KL to within a few hundredths of a nat.
 
 # %% [markdown]
@@ -577,11 +581,12 @@ explorer
 #
 # The codes are posterior means. Each metric gets the same images: 1000 fresh training images
 # (for the classifiers of DCI and SAP) and the 5000 test images. MIG uses the test images with the
-# full 32-valued position factors. DCI uses the 1000 training images and the first 500 test images
-# with each position **coarsened to 8 classes** (index // 4), because gradient-boosted trees on 32
-# classes would cost several seconds per model. SAP is the continuous version (positions are
-# ordered). The β-VAE and FactorVAE metrics render fresh images with the small settings of section 1
-# and 2000 images for the variance estimate. With two factors their chance level is 0.5. As a
+# full 32-valued position factors. DCI trains its trees on the first 300 of the training images (all
+# 1000 in the full budget) and tests them on the first 500 test images, with each position
+# **coarsened to 8 classes** (index // 4), because gradient-boosted trees on 32 classes would cost
+# several seconds per model. SAP is the continuous version (positions are ordered). The β-VAE and
+# FactorVAE metrics render fresh images with the small settings of section 1 and 2000 images for the
+# variance estimate. With two factors their chance level is 0.5. As a
 # reference row, a code computed by hand from the pixels, the ink's centroid (x, y), is scored the
 # same way.
 
@@ -602,8 +607,11 @@ metric_rng = np.random.default_rng(SEED + 2)
 factors_metric_train = data.sample_factors(1000, metric_rng)
 
 
+model_dci_points = {"ci": (300, 500), "full": (1000, 500)}[BUDGET]  # (train, test)
+
+
 def score(represent):
-    return all_metrics(represent, data, factors_metric_train, factors_test, coarsen=4, dci_points=(1000, 500),
+    return all_metrics(represent, data, factors_metric_train, factors_test, coarsen=4, dci_points=model_dci_points,
                        sampling=small_sampling, variance_points=2000)
 
 
@@ -746,8 +754,9 @@ for name in metric_names:
 # - **Could β be chosen without labels?** An unsupervised criterion must not be the training
 #   objective of one of the models: the negative ELBO *is* the β = 1 objective, so β = 1 would win it
 #   by construction. We use the held-out log-likelihood instead, estimated with the importance-weighted
-#   bound L_50 on 1000 test images (notebook 05), which no model was trained on. We print which β it
-#   prefers and which β each metric prefers. Only the metrics know the ground-truth factors.
+#   bound L_50 (notebook 05) on 500 test images (1000 in the full budget), which no model was trained
+#   on. We print which β it prefers and which β each metric prefers. Only the metrics know the
+#   ground-truth factors.
 
 # %%
 keys = list(models)
@@ -758,12 +767,13 @@ for a in metric_names:
     with warnings.catch_warnings():  # a metric that gives every model the same score has no ranking: nan
         warnings.simplefilter("ignore")
         print(f"{a:10s}" + "".join(f"{stats.spearmanr(columns[a], columns[b]).statistic:10.2f}" for b in metric_names))
-held_out = {key: vc.evaluate.iwae_log_likelihood(model, x_test[:1000], num_samples=50, batch_size=200,
+num_held_out = {"ci": 500, "full": 1000}[BUDGET]
+held_out = {key: vc.evaluate.iwae_log_likelihood(model, x_test[:num_held_out], num_samples=50, batch_size=200,
                                                  generator=torch.Generator().manual_seed(SEED + 30)).mean().item()
             for key, model in models.items()}
 likelihood_means = {beta: np.mean([held_out[beta, s] for s in seeds]) for beta in BETAS}
 likelihood_choice = max(likelihood_means, key=likelihood_means.get)
-print("\nheld-out log-likelihood, L_50 on 1000 test images, nats/image: "
+print(f"\nheld-out log-likelihood, L_50 on {num_held_out} test images, nats/image: "
       + ", ".join(f"beta {beta:g} {spread([held_out[beta, s] for s in seeds], 2)}" for beta in BETAS))
 print(f"beta with the best held-out log-likelihood: {likelihood_choice:g}")
 print("beta with the best mean score, per metric: "
