@@ -172,7 +172,8 @@ def table_rows(measured: dict[Path, list[dict]], images_per_s: float) -> dict[st
         verdict = "ok" if units <= budget and peak <= BUDGET_MIB else "OVER BUDGET"
         name = str(path.relative_to(ROOT))
         rows[name] = (f"| `{name}` | {median:.1f} | {min(seconds):.1f} | {max(seconds):.1f} | {peak:.0f} "
-                      f"| {images_per_s:,.0f} | {units:.1f} | {budget:.1f} | {budget * unit_s:.0f} | {verdict} | {today} |")
+                      f"| {images_per_s:,.0f} | {units:.1f} | {budget:.1f} | {budget * unit_s:.0f} | {verdict} "
+                      f"| {today}, {len(seconds)} run{'s' if len(seconds) != 1 else ''} |")
     return rows
 
 
@@ -215,7 +216,8 @@ def write_results(rows: dict[str, str], runs: int, calibration: dict[str, list[f
         "# Notebook benchmark\n\n"
         f"Written by `uv run python benchmarks/run_notebooks.py benchmark` on "
         f"{datetime.date.today().isoformat()} (rows measured earlier keep their date and calibration): each "
-        f"notebook executed {runs} times, each time in a fresh "
+        f"notebook executed {runs} time{'s' if runs != 1 else ''} in this run (a row's `measured` column says how "
+        "many runs its median is of; rows that do not say are of 3), each time in a fresh "
         "process and kernel, one after another. Wall seconds run from kernel start to the last cell; "
         "peak memory is the largest resident set of the kernel process.\n\n"
         f"**Calibration of this run**: the bare training loop of `benchmarks/train_speed.py` (one thread) ran at "

@@ -616,3 +616,16 @@ def test_binarize_draws_each_pixel_with_its_grey_level():
     assert torch.equal(xb, data.binarize(grey, generator=torch.Generator().manual_seed(0)))
     with pytest.raises(ValueError, match="grey levels"):
         data.binarize(grey + 1)
+
+
+def test_dsprites_render_in_chunks_draws_each_image_as_alone(sprites):
+    """A batch longer than render's chunk (consistency): every image equals that image drawn on its own, across the
+    chunks' boundaries; a render that dropped or repeated a chunk would shift the images after it."""
+    from vaecourse.data import _RENDER_CHUNK
+
+    rng = np.random.default_rng(3)
+    factors = np.stack([rng.integers(0, size, 2 * _RENDER_CHUNK + 5) for size in sprites.factor_sizes], axis=1)
+    images = sprites.render(factors)
+    assert images.shape == (len(factors), 1, sprites.resolution, sprites.resolution)
+    for row in (0, _RENDER_CHUNK - 1, _RENDER_CHUNK, 2 * _RENDER_CHUNK, len(factors) - 1):
+        assert torch.equal(images[row], sprites.render(factors[row:row + 1])[0]), row

@@ -220,6 +220,15 @@ class DSprites:
 
     def render(self, factors) -> torch.Tensor:
         """Images of the given factor indices ``(N, 5)``: float32 ``(N, 1, R, R)`` with values 0 or 1."""
+        factors = np.asarray(factors)
+        if factors.ndim == 2 and len(factors) > _RENDER_CHUNK:
+            # Every pixel is computed on its own, so chunks give the same images; the (N, R, R) temporaries of
+            # one call over 16,000 images made it about 6x slower than chunks of 1,000 (cache misses).
+            return torch.cat([self._render(factors[start:start + _RENDER_CHUNK])
+                              for start in range(0, len(factors), _RENDER_CHUNK)])
+        return self._render(factors)
+
+    def _render(self, factors) -> torch.Tensor:
         values = self.factor_values(factors)
         half = (values["scale"] * self.HALF_SIZE)[:, None, None]
         centre_x = (self.MARGIN + values["pos_x"] * (1 - 2 * self.MARGIN))[:, None, None]
@@ -243,6 +252,9 @@ class DSprites:
     def factors_of(self, index) -> np.ndarray:
         """Inverse of :meth:`index_of`."""
         return np.stack(np.unravel_index(np.asarray(index), self.factor_sizes), axis=-1).astype(np.int64)
+
+
+_RENDER_CHUNK = 1024  # images drawn per step of DSprites.render
 
 
 def _inside_square(u: np.ndarray, v: np.ndarray) -> np.ndarray:
