@@ -34,12 +34,12 @@
 # *consistency* (the notebook's lines against the package's).
 #
 # **Prerequisites:** 00 (the yardstick), 01 (sampling a plain AE), 02 (the VAE and ex-post densities).
-# **Budget:** runs in at most 60 s on 2 CPU cores: 12 short trainings of 10 epochs each.
+# **Budget:** runs in at most 60 s on 2 CPU cores: 12 short trainings of 6 epochs each.
 
 # %% tags=["parameters"]
 SEED = 0
 DEVICE = "auto"
-BUDGET = "ci"  # "ci": 10 epochs per model, the run CI executes; "full": 30 epochs
+BUDGET = "ci"  # "ci": 6 epochs per model, the run CI executes; "full": 30 epochs
 LATENT_DIM = 8
 NOISE_FACTOR = 0.05
 NUM_SEEDS = 2
@@ -195,7 +195,7 @@ _ = vc.checks.check_within_mc_error("noise variance per coordinate == 0.05 R^2",
 # it trains bit for bit like `vc.models.AE`.
 
 # %%
-epochs = {"ci": 10, "full": 30}[BUDGET]
+epochs = {"ci": 6, "full": 30}[BUDGET]  # with 5, some checks passed only narrowly
 seeds = [SEED + k for k in range(NUM_SEEDS)]
 
 
@@ -206,10 +206,11 @@ def make_model(name, noise_factor=NOISE_FACTOR, noise_scale="rms"):
     return vc.models.NoisyAE(LATENT_DIM, hidden=HIDDEN, noise_factor=factor, noise_scale=noise_scale)
 
 
-twins = {}
+twins = {}  # one epoch each, on the first training digits: the check below holds on any data
+twin_images = x_train[:{"ci": 1024, "full": len(x_train)}[BUDGET]]
 for label, make in [("AE", lambda: vc.models.AE(LATENT_DIM, hidden=HIDDEN)), ("NoisyAE(0)", lambda: make_model("AE"))]:
     torch.manual_seed(SEED)
-    twins[label] = vc.train.fit(make(), x_train, epochs=1, seed=SEED, device=device, progress=False)
+    twins[label] = vc.train.fit(make(), twin_images, epochs=1, seed=SEED, device=device, progress=False)
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -217,8 +218,8 @@ vc.checks.check_true("NoisyAE(noise_factor=0) trains exactly like vc.models.AE (
                      twins["AE"].train["nll"] == twins["NoisyAE(0)"].train["nll"], kind="consistency")
 
 # %% [markdown]
-# Training: AE, noisy AE (R detached, the package's default) and VAE, two seeds each, 10 epochs (about
-# 2 s per model). `val_data=x_test` makes `fit` evaluate the held-out digits after every epoch (eval
+# Training: AE, noisy AE (R detached, the package's default) and VAE, two seeds each, 6 epochs (about
+# 1.5 s per model). `val_data=x_test` makes `fit` evaluate the held-out digits after every epoch (eval
 # mode: no noise), so the history holds the test nll and the R of the held-out codes epoch by epoch.
 # Before training we also note R of the untrained encoder's codes. A model and its variants built with
 # the same seed start from the same weights.
@@ -367,8 +368,8 @@ for name in variants:
           f"{spread(last_growth[name]):>22} {spread(histories[name][s].val['nll'][-1] for s in seeds):>22}")
 
 # %% [markdown]
-# What we check, decided from a pilot run before this notebook was written (same settings), thresholds
-# set at a factor of 2 where the pilot showed a factor of 3 or more:
+# What we check, decided from a pilot run before this notebook was written (same settings, but 10
+# epochs per model), thresholds set at a factor of 2 where the pilot showed a factor of 3 or more:
 # 1. **the control**: without any noise, the plain AE's R also grows: its final R is more than twice its
 #    R after the first epoch, every seed;
 # 2. **the noise adds drift**: with R detached, the final R is more than twice the plain AE's, every
@@ -410,7 +411,7 @@ vc.checks.check_true("every seed: R attached ends with a lower test nll than R d
 # epochs and then more slowly: a reconstruction loss alone leaves the code scale free, and training
 # moves it. That part has nothing to do with noise. The noise with R detached adds a much larger drift
 # that does not slow down (the column "R growth, last epoch": it still climbs by several units per
-# epoch at the end, where the plain AE's R barely moves). Attaching R removes it: the same
+# epoch at the end, where the plain AE's R grows by less than one). Attaching R removes it: the same
 # noise, value for value, with the gradient through R, leaves the codes *less* spread than the plain
 # AE's, and the curve flattens. So the extra drift is caused by the detached R: each step is the
 # fixed-scale escape of section 7, and R, recomputed from the codes, follows. The fixed-scale model
@@ -594,7 +595,7 @@ with vc.checks.negative_control("the AE's own test reconstructions in the noisy 
 
 # %% [markdown]
 # Three more readings of the table, each stated before its check (from a pilot run with the same
-# settings):
+# settings, but 10 epochs per model):
 # - **the noise's one gain**: the noisy AE's box samples have a *higher density* than the plain AE's
 #   (the decoder is smooth between codes, section 3), while covering less (the check above);
 # - **the sampler matters as much as the model** (what "when sampling from the latent space" leaves
@@ -690,11 +691,10 @@ vc.checks.check_true("every seed: the noisy AE's box, mixture-fit and test-recon
 # spread more widely in feature space and cover far more of the reference digits. Neither set is close
 # to real digits: both have a density well below real digits' (the VAE prior's within the range of
 # uniform noise's, which density alone cannot reject on these features; the box's just above it), and
-# both find about as many classes. The
-# VAE's prior samples are the blurriest set measured and their features are squeezed into a small part
-# of the real digits' spread. On density and coverage the prior is what holds them back: the same
+# both find seven to nine classes. The VAE's prior samples are the blurriest set measured and their
+# features are squeezed into a small part of the real digits' spread. On density and coverage the prior is what holds them back: the same
 # decoder fed from a mixture fitted to the VAE's codes beats its prior samples on all three measures,
-# with a density near real digits'. On the Fréchet distance the decoder limits the VAE too: even its
+# with a density much closer to real digits'. On the Fréchet distance the decoder limits the VAE too: even its
 # test reconstructions (its decoder on the codes of real digits) score worse than the plain AE's box
 # samples. So "a VAE can be sampled from its prior" does not
 # hold up well here, and the measurements do not support "a plain AE cannot be sampled" either, at
@@ -849,7 +849,7 @@ vc.checks.check_true("every seed: fixed-scale noise: final noise/R below the R-s
 # > code" regularises nothing for long: the table above shows the fixed-scale model inflating its codes
 # > and its noise/R ratio falling epoch after epoch, until the noise is a small fraction of the code
 # > scale and the model behaves more and more like a plain AE (compare the test nll), and section 3
-# > showed its decoder hardly smoother than the plain AE's under R-scaled noise. Scaling by R closes
+# > showed its decoder far less smooth than the R-scaled model's under R-scaled noise. Scaling by R closes
 # > that escape in the sense that matters: the noise/R ratio stays at sqrt(0.05) whatever the encoder
 # > does, so inflating the codes buys no signal-to-noise. It does not stop the inflation itself: with R
 # > detached, the codes end even more spread out than the fixed-scale model's (section 4), each step
@@ -1073,7 +1073,7 @@ with vc.checks.negative_control("the VAE's posterior means with variance 0.05 R^
 # **What the KL shows.** Every noisy AE would pay more KL than the VAE, as predicted, but how much more
 # is not a property of the scheme: the R-detached model's enormous figure comes from its drifted code
 # scale and centre (section 4), and the R-attached model, the same objective with its code scale near
-# the plain AE's, would pay only about twice the VAE's KL. So the KL figure measures the drift, not
+# the plain AE's, would pay only two to three times the VAE's KL. So the KL figure measures the drift, not
 # the missing term; what C17 names, an objective of reconstruction only, is what the moved-code-space
 # check shows.
 #
@@ -1139,8 +1139,8 @@ for aspect, noisy_ae, vae in table:
 # > (moving the code space leaves it unchanged, where the VAE's changes), so nothing holds the code
 # > scale, which drifts for the noisy AE and stays near the prior's for the VAE, and no known
 # > distribution is there to sample from. How much KL the noisy AE "would pay" is not a fixed gap,
-# > though: it is set by where its codes drifted. With R detached it is over a hundred times the VAE's
-# > KL; with R attached, the same objective without the drift, about twice the VAE's (the KL table).
+# > though: it is set by where its codes drifted. With R detached it is tens of times the VAE's
+# > KL; with R attached, the same objective without the drift, two to three times the VAE's (the KL table).
 # >
 # > **And one the homework does not make, but a reader might: "the VAE's prior samples are the best
 # > samples".** Not in this short run: in section 5's table, the VAE's prior samples are worse than
@@ -1211,9 +1211,9 @@ for key, value in summary.items():
 # the latent space locally (the decoder becomes smooth over the noise balls), but it caps the information
 # the code carries, its samples spread less, and it leaves the code's location and scale free: its
 # objective does not change when the code space is moved. The scale drifts even without noise (the
-# plain AE's R grows several-fold after its first epoch); with R detached from the gradient the noise
+# plain AE's R grows about threefold after its first epoch); with R detached from the gradient the noise
 # makes it drift much further, and attaching R stops that. The KL the noisy AE would pay to N(0, I)
-# follows that drift: huge with R detached, about twice the VAE's with R attached. At the homework's
+# follows that drift: huge with R detached, two to three times the VAE's with R attached. At the homework's
 # setting the noise made samples *worse* here on the Fréchet distance and coverage, whichever way we
 # sampled, though its box samples gained density. Tying the noise to R
 # matters: with a fixed scale the encoder inflates its codes until the noise no longer matters. The VAE
